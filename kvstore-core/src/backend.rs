@@ -1,0 +1,348 @@
+//! The byte-level backend contract.
+//!
+//! A backend stores keys and bytes with etcd's revision model: one global revision counter
+//! incremented by every write transaction, per-key create and mod revisions, leases, and
+//! watches that replay history from a revision. It knows nothing of objects or codecs;
+//! everything typed is built once on top of it by [`Store`](crate::Store).
+//!
+//! The contract is small: [`Backend::range`], [`Backend::txn`], [`Backend::watch`], three
+//! lease calls, [`Backend::compact`] and [`Backend::current_revision`]. A backend is correct
+//! when it passes the conformance suite (feature `conformance`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::error::Result;
+
+/// Identifies a lease granted by a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeaseId(pub i64);
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}", self.0)
+    }
+}
+
+/// A stored key and value with its revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value's bytes (empty in a delete event's `kv`).
+    pub value: Bytes,
+    /// Revision of the write that created the key.
+    pub create_revision: u64,
+    /// Revision of the key's last write (for a delete event: the delete revision).
+    pub mod_revision: u64,
+    /// The lease the key is attached to.
+    pub lease: Option<LeaseId>,
+}
+
+/// A read of one key or of a key range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeRequest {
+    /// The key, or the first key of the range.
+    pub key: String,
+    /// End of the range (exclusive); `None` reads the single key `key`.
+    pub range_end: Option<String>,
+    /// At most this many keys; 0 means no limit.
+    pub limit: usize,
+    /// Read at this revision; 0 reads the latest. A compacted revision gives `Gone`.
+    pub revision: u64,
+}
+
+impl RangeRequest {
+    /// Reads one key at the latest revision.
+    pub fn key(key: impl Into<String>) -> Self {
+        RangeRequest {
+            key: key.into(),
+            range_end: None,
+            limit: 0,
+            revision: 0,
+        }
+    }
+}
+
+/// The answer to a [`RangeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeResponse {
+    /// The keys found, in key order.
+    pub kvs: Vec<KeyValue>,
+    /// Whether the limit cut off more keys.
+    pub more: bool,
+    /// The store's current revision when the read was served.
+    pub revision: u64,
+}
+
+/// What a [`Compare`] looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareTarget {
+    /// The key's mod revision (0 when the key does not exist).
+    ModRevision(u64),
+    /// The key's create revision (0 when the key does not exist).
+    CreateRevision(u64),
+}
+
+/// How a [`Compare`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// Equal.
+    Equal,
+    /// Not equal.
+    NotEqual,
+    /// The key's value is greater than the operand.
+    Greater,
+    /// The key's value is less than the operand.
+    Less,
+}
+
+/// A condition of a transaction, evaluated on one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    /// The key.
+    pub key: String,
+    /// The comparison.
+    pub op: CompareOp,
+    /// The revision compared and its operand.
+    pub target: CompareTarget,
+}
+
+impl Compare {
+    /// The key does not exist.
+    pub fn absent(key: impl Into<String>) -> Self {
+        Compare {
+            key: key.into(),
+            op: CompareOp::Equal,
+            target: CompareTarget::CreateRevision(0),
+        }
+    }
+    /// The key exists.
+    pub fn exists(key: impl Into<String>) -> Self {
+        Compare {
+            key: key.into(),
+            op: CompareOp::Greater,
+            target: CompareTarget::CreateRevision(0),
+        }
+    }
+    /// The key's mod revision is `revision`.
+    pub fn mod_revision(key: impl Into<String>, revision: u64) -> Self {
+        Compare {
+            key: key.into(),
+            op: CompareOp::Equal,
+            target: CompareTarget::ModRevision(revision),
+        }
+    }
+
+    /// Evaluates the compare against the key's current `(create, mod)` revisions (0, 0 when
+    /// absent). Backends that evaluate compares themselves use this to agree on semantics.
+    pub fn holds(&self, create_revision: u64, mod_revision: u64) -> bool {
+        let (actual, operand) = match self.target {
+            CompareTarget::ModRevision(n) => (mod_revision, n),
+            CompareTarget::CreateRevision(n) => (create_revision, n),
+        };
+        match self.op {
+            CompareOp::Equal => actual == operand,
+            CompareOp::NotEqual => actual != operand,
+            CompareOp::Greater => actual > operand,
+            CompareOp::Less => actual < operand,
+        }
+    }
+}
+
+/// One operation of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnOp {
+    /// Writes `value` at `key`.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: Bytes,
+        /// What happens to the key's lease.
+        lease: PutLease,
+    },
+    /// Reads `key`.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Deletes `key`, returning its previous value.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Deletes every key in `[key, range_end)`, returning the previous values.
+    DeleteRange {
+        /// First key.
+        key: String,
+        /// End of the range (exclusive).
+        range_end: String,
+    },
+}
+
+/// What a put does with the key's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PutLease {
+    /// The key is attached to no lease.
+    #[default]
+    Detach,
+    /// The key keeps the lease it has; the key must exist (etcd's `ignore_lease`).
+    Keep,
+    /// The key is attached to this lease, which must be alive.
+    Attach(LeaseId),
+}
+
+/// The result of one [`TxnOp`], in the order of the operations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnOpResult {
+    /// A put was done.
+    Put,
+    /// The value read (`None` when the key does not exist).
+    Get(Option<KeyValue>),
+    /// The values deleted (empty when nothing was there).
+    Delete(Vec<KeyValue>),
+}
+
+/// A transaction: if every compare holds, run `success`, else run `failure`; atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Txn {
+    /// Conditions, all of which must hold.
+    pub compare: Vec<Compare>,
+    /// Operations run when the conditions hold.
+    pub success: Vec<TxnOp>,
+    /// Operations run otherwise.
+    pub failure: Vec<TxnOp>,
+}
+
+/// The answer to a [`Txn`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnResponse {
+    /// Whether the compares held (and `success` ran).
+    pub succeeded: bool,
+    /// The store revision after the transaction: the revision of its writes, if it wrote.
+    pub revision: u64,
+    /// One result per operation that ran.
+    pub results: Vec<TxnOpResult>,
+}
+
+/// A request to watch a key or a key range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRequest {
+    /// The key, or the first key of the range.
+    pub key: String,
+    /// End of the range (exclusive); `None` watches the single key.
+    pub range_end: Option<String>,
+    /// First revision to deliver (inclusive); 0 means changes after now only.
+    pub start_revision: u64,
+}
+
+/// What happened to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The key was written (created when `kv.create_revision == kv.mod_revision`).
+    Put,
+    /// The key was deleted.
+    Delete,
+}
+
+/// One change delivered by a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEvent {
+    /// Put or delete.
+    pub kind: EventKind,
+    /// The key after the change; for a delete, its `mod_revision` is the delete revision.
+    pub kv: KeyValue,
+    /// The key before the change, when it existed (always present for a delete).
+    pub prev_kv: Option<KeyValue>,
+}
+
+/// A stream of changes, in revision order. After an error item the stream ends.
+pub type EventStream = BoxStream<'static, Result<WatchEvent>>;
+
+/// A lease: keys attached to it are deleted when it expires or is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The lease's id.
+    pub id: LeaseId,
+    /// The time to live the backend granted.
+    pub ttl: Duration,
+}
+
+/// The byte-level contract every backend implements.
+///
+/// Both usable generically and as `Arc<dyn Backend>`.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A short name for logs, e.g. `memory` or `etcd`.
+    fn name(&self) -> &'static str;
+
+    /// Reads a key or a range of keys, linearizably.
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse>;
+
+    /// Runs a transaction atomically.
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse>;
+
+    /// Watches a key or range. A start revision older than the retained history gives
+    /// [`Error::Gone`](crate::Error::Gone), either at once or as the stream's first item.
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream>;
+
+    /// Grants a lease of (at least) `ttl`, rounded up to whole seconds.
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease>;
+
+    /// Renews a lease, returning the remaining time to live.
+    /// [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) when it already expired.
+    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration>;
+
+    /// Revokes a lease, deleting its keys at once.
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()>;
+
+    /// Discards history up to `revision`: reads and watches before it give `Gone`.
+    async fn compact(&self, revision: u64) -> Result<()>;
+
+    /// The store's current revision; also a health check.
+    async fn current_revision(&self) -> Result<u64>;
+}
+
+#[async_trait]
+impl<B: Backend + ?Sized> Backend for Arc<B> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        (**self).range(request).await
+    }
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        (**self).txn(txn).await
+    }
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        (**self).watch(request).await
+    }
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        (**self).lease_grant(ttl).await
+    }
+    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
+        (**self).lease_keep_alive(lease).await
+    }
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        (**self).lease_revoke(lease).await
+    }
+    async fn compact(&self, revision: u64) -> Result<()> {
+        (**self).compact(revision).await
+    }
+    async fn current_revision(&self) -> Result<u64> {
+        (**self).current_revision().await
+    }
+}
+
+/// Rounds a time to live up to whole seconds, at least one: the granularity of etcd leases,
+/// which every backend follows so TTLs behave the same everywhere.
+pub fn whole_seconds(ttl: Duration) -> Duration {
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    Duration::from_secs(secs.max(1))
+}

@@ -1,0 +1,237 @@
+//! The one error type of kvstore.
+
+use std::fmt;
+
+use crate::codec::CodecError;
+use crate::meta::TypeMeta;
+
+/// A boxed error kept as the source of another.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias used throughout kvstore.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in kvstore, named by *what happened*.
+///
+/// The enum is non-exhaustive: match on the predicates (`is_not_found`, `is_conflict`, ...)
+/// when you only care about one class of failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key (or prefix) is not acceptable; see [`crate::key`] for the rules.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The rejected key.
+        key: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// No object is stored at the key.
+    #[error("{key}: not found")]
+    NotFound {
+        /// The key that was looked up.
+        key: String,
+    },
+    /// An object is already stored at the key.
+    #[error("{key}: already exists")]
+    AlreadyExists {
+        /// The key that was written.
+        key: String,
+    },
+    /// A compare-and-swap or a precondition failed: the object changed since it was read.
+    #[error("{key}: conflict, current resource version is {current}")]
+    Conflict {
+        /// The key that was written.
+        key: String,
+        /// The resource version currently stored.
+        current: String,
+    },
+    /// The requested revision is no longer retained (compacted); list again.
+    #[error("revision {revision} is no longer available (compacted up to {compacted})")]
+    Gone {
+        /// The revision that was asked for.
+        revision: u64,
+        /// The store's compaction point, when known (0 when not).
+        compacted: u64,
+    },
+    /// The store could not be reached or did not answer in time; the operation may be retried.
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The lease does not exist any more (expired or revoked).
+    #[error("lease {lease} not found (expired or revoked)")]
+    LeaseNotFound {
+        /// The lease id.
+        lease: i64,
+    },
+    /// The stored bytes at the key could not be decoded, or an object could not be encoded.
+    #[error("{key}: {source}")]
+    Codec {
+        /// The key of the value.
+        key: String,
+        /// What the codec reported.
+        #[source]
+        source: CodecError,
+    },
+    /// The value at the key is of another kind than the one asked for.
+    #[error("{key}: stored object is a {found}, expected a {expected}")]
+    KindMismatch {
+        /// The key of the value.
+        key: String,
+        /// The kind the caller asked for.
+        expected: TypeMeta,
+        /// The kind found in the stored value.
+        found: TypeMeta,
+    },
+    /// The value at the key is of a kind the [`Scheme`](crate::Scheme) does not know.
+    #[error("{key}: kind {found} is not registered in the scheme")]
+    UnknownKind {
+        /// The key of the value.
+        key: String,
+        /// The kind found in the stored value.
+        found: TypeMeta,
+    },
+    /// A caller-supplied argument is wrong (a resource version on create, a bad continue token...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A read-modify-write gave up after too many conflicting writers.
+    #[error("{key}: gave up after {attempts} conflicting attempts")]
+    TooManyConflicts {
+        /// The key being updated.
+        key: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The closure of a read-modify-write returned an error; nothing was written.
+    #[error("{key}: update aborted: {source}")]
+    Aborted {
+        /// The key being updated.
+        key: String,
+        /// The closure's error.
+        #[source]
+        source: BoxError,
+    },
+    /// Any other failure reported by a backend.
+    #[error("backend error: {message}")]
+    Backend {
+        /// What failed.
+        message: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl Error {
+    /// The key or object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+    /// The key already exists.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::AlreadyExists { .. })
+    }
+    /// A compare-and-swap or precondition failed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+    /// The revision asked for was compacted; the caller should list again.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Error::Gone { .. })
+    }
+    /// The store could not be reached; retrying later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
+    /// The key was rejected by validation.
+    pub fn is_invalid_key(&self) -> bool {
+        matches!(self, Error::InvalidKey { .. })
+    }
+    /// A caller-supplied argument was rejected.
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self, Error::InvalidArgument(_))
+    }
+    /// The stored value could not be decoded, or is of another kind.
+    pub fn is_codec(&self) -> bool {
+        matches!(
+            self,
+            Error::Codec { .. } | Error::KindMismatch { .. } | Error::UnknownKind { .. }
+        )
+    }
+    /// The lease is gone.
+    pub fn is_lease_not_found(&self) -> bool {
+        matches!(self, Error::LeaseNotFound { .. })
+    }
+    /// Whether repeating the same operation may succeed (unavailable store, conflicts).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::Conflict { .. } | Error::TooManyConflicts { .. }
+        )
+    }
+
+    /// The key the error is about, when it names one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::InvalidKey { key, .. }
+            | Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::Conflict { key, .. }
+            | Error::Codec { key, .. }
+            | Error::KindMismatch { key, .. }
+            | Error::UnknownKind { key, .. }
+            | Error::TooManyConflicts { key, .. }
+            | Error::Aborted { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Builds an [`Error::Unavailable`] keeping `source`.
+    pub fn unavailable(message: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Unavailable {
+            message: message.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// Builds an [`Error::Backend`] keeping `source`.
+    pub fn backend(message: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Backend {
+            message: message.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub(crate) fn not_found(key: &str) -> Self {
+        Error::NotFound {
+            key: key.to_owned(),
+        }
+    }
+
+    pub(crate) fn conflict(key: &str, current_revision: u64) -> Self {
+        Error::Conflict {
+            key: key.to_owned(),
+            current: current_revision.to_string(),
+        }
+    }
+
+    /// Attaches `key` to a codec failure, turning a kind mismatch into [`Error::KindMismatch`].
+    pub fn from_codec(key: &str, source: CodecError) -> Self {
+        match source {
+            CodecError::KindMismatch { expected, found } => Error::KindMismatch {
+                key: key.to_owned(),
+                expected,
+                found,
+            },
+            source => Error::Codec {
+                key: key.to_owned(),
+                source,
+            },
+        }
+    }
+}

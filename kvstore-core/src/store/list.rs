@@ -1,0 +1,130 @@
+//! List: every object under a prefix, paginated, at one snapshot revision.
+
+use std::collections::BTreeMap;
+
+use tracing::instrument;
+
+use super::continue_token::ContinueToken;
+use super::options::ListOptions;
+use super::Store;
+use crate::backend::{KeyValue, RangeRequest};
+use crate::codec::{Codec, Encode};
+use crate::error::Result;
+use crate::key::{directory_range, validate_key};
+use crate::meta::ListMeta;
+use crate::object::{Object, ObjectList};
+use crate::scheme::DynObject;
+
+/// Keys read per round trip when a label selector may filter most of them out.
+const SELECTOR_BATCH: usize = 256;
+
+impl<C: Codec> Store<C> {
+    /// Lists the objects of kind `K` under the directory `prefix`, ordered by key.
+    ///
+    /// Every page is read at the first page's revision (a consistent snapshot), which is the
+    /// list's resource version. A missing prefix gives an empty list. A value that does not
+    /// decode as `K` fails the whole list with an error naming its key.
+    #[instrument(level = "debug", skip(self, options), fields(kind = K::KIND))]
+    pub async fn list<K: Object>(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+    ) -> Result<ObjectList<K>>
+    where
+        C: Encode<K>,
+    {
+        self.list_with(
+            prefix,
+            options,
+            |kv| self.decode::<K>(kv),
+            |o| &o.metadata().labels,
+        )
+        .await
+    }
+
+    /// Lists objects of any registered kind under `prefix`, decoded through the
+    /// [`Scheme`](crate::Scheme).
+    #[instrument(level = "debug", skip(self, options))]
+    pub async fn list_dynamic(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+    ) -> Result<ObjectList<DynObject>> {
+        self.list_with(
+            prefix,
+            options,
+            |kv| self.decode_dynamic(kv),
+            |o| &o.metadata().labels,
+        )
+        .await
+    }
+
+    async fn list_with<T>(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+        decode: impl Fn(&KeyValue) -> Result<T>,
+        labels: impl Fn(&T) -> &BTreeMap<String, String>,
+    ) -> Result<ObjectList<T>> {
+        validate_key(prefix)?;
+        let (range_start, range_end) = directory_range(prefix);
+        let (mut revision, mut start) = match &options.continue_token {
+            Some(token) => {
+                let token = ContinueToken::decode(token, &range_start, &range_end)?;
+                (token.revision, token.start)
+            }
+            None => (0, range_start),
+        };
+        let limit = options.limit.filter(|&l| l > 0);
+        let selector = options.label_selector.as_ref();
+        let mut items = Vec::new();
+        let next_start = loop {
+            let remaining = limit.map_or(0, |l| l - items.len());
+            let batch = match selector {
+                Some(_) if remaining > 0 => remaining.max(SELECTOR_BATCH),
+                _ => remaining,
+            };
+            let response = self
+                .inner
+                .backend
+                .range(RangeRequest {
+                    key: start.clone(),
+                    range_end: Some(range_end.clone()),
+                    limit: batch,
+                    revision,
+                })
+                .await?;
+            if revision == 0 {
+                revision = response.revision;
+            }
+            let mut processed = 0;
+            for kv in &response.kvs {
+                let object = decode(kv)?;
+                processed += 1;
+                if selector.is_none_or(|s| s.matches(labels(&object))) {
+                    items.push(object);
+                    if limit == Some(items.len()) {
+                        break;
+                    }
+                }
+            }
+            let left_in_page = processed < response.kvs.len();
+            let next = match response.kvs.get(processed.wrapping_sub(1)) {
+                Some(last) if left_in_page || response.more => Some(format!("{}\0", last.key)),
+                _ => None,
+            };
+            match next {
+                Some(next) if limit == Some(items.len()) => break Some(next),
+                Some(next) => start = next,
+                None => break None,
+            }
+        };
+        Ok(ObjectList {
+            metadata: ListMeta {
+                resource_version: revision.to_string(),
+                continue_token: next_start.map(|start| ContinueToken { revision, start }.encode()),
+            },
+            items,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! [`Store`]: typed objects on any [`Backend`], with the semantics written once.
+
+mod collection;
+mod continue_token;
+mod create;
+mod delete;
+mod lease;
+mod list;
+mod options;
+mod read;
+mod update;
+mod watch;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use collection::Collection;
+pub use options::{ListOptions, Preconditions, WatchFrom};
+pub use watch::{WatchEvent, WatchStream};
+
+use crate::backend::{Backend, KeyValue};
+use crate::codec::{Codec, Encode};
+use crate::error::{Error, Result};
+use crate::object::Object;
+use crate::scheme::Scheme;
+
+/// How many times a read-modify-write tries before giving up, unless configured otherwise.
+pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
+
+struct Inner<C> {
+    backend: Arc<dyn Backend>,
+    codec: C,
+    scheme: Scheme<C>,
+    max_update_attempts: u32,
+}
+
+/// Typed objects on a backend, encoded with codec `C`.
+///
+/// Cheap to clone: clones share the backend, codec and scheme. Every operation validates its
+/// key, runs in a `tracing` span, and returns a typed [`Error`].
+pub struct Store<C> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for Store<C> {
+    fn clone(&self) -> Self {
+        Store {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for Store<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Codec> Store<C> {
+    /// A store on `backend` using `codec`, with an empty [`Scheme`].
+    pub fn new(backend: impl Backend, codec: C) -> Self {
+        Self::from_parts(
+            Arc::new(backend),
+            codec,
+            Scheme::new(),
+            DEFAULT_MAX_UPDATE_ATTEMPTS,
+        )
+    }
+
+    /// A store on a shared backend.
+    pub fn with_backend(backend: Arc<dyn Backend>, codec: C) -> Self {
+        Self::from_parts(backend, codec, Scheme::new(), DEFAULT_MAX_UPDATE_ATTEMPTS)
+    }
+
+    fn from_parts(
+        backend: Arc<dyn Backend>,
+        codec: C,
+        scheme: Scheme<C>,
+        max_update_attempts: u32,
+    ) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                backend,
+                codec,
+                scheme,
+                max_update_attempts,
+            }),
+        }
+    }
+
+    /// Uses `scheme` to decode values of unknown kind ([`Store::get_dynamic`],
+    /// [`Store::list_dynamic`]).
+    pub fn with_scheme(self, scheme: Scheme<C>) -> Self {
+        let inner = self.into_inner();
+        Self::from_parts(
+            inner.backend,
+            inner.codec,
+            scheme,
+            inner.max_update_attempts,
+        )
+    }
+
+    /// Sets how many attempts a read-modify-write makes before [`Error::TooManyConflicts`].
+    pub fn with_max_update_attempts(self, attempts: u32) -> Self {
+        let inner = self.into_inner();
+        Self::from_parts(inner.backend, inner.codec, inner.scheme, attempts.max(1))
+    }
+
+    fn into_inner(self) -> Inner<C> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(_) => panic!("Store::with_* must be called before the store is cloned"),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.inner.codec
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &Scheme<C> {
+        &self.inner.scheme
+    }
+
+    /// The store's current revision, as a resource version.
+    pub async fn current_resource_version(&self) -> Result<String> {
+        Ok(self.inner.backend.current_revision().await?.to_string())
+    }
+
+    /// Discards history up to `resource_version`: lists continued and watches started before it
+    /// give [`Error::Gone`].
+    pub async fn compact(&self, resource_version: &str) -> Result<()> {
+        let revision = parse_resource_version(resource_version)?;
+        self.inner.backend.compact(revision).await
+    }
+
+    /// Encodes `object` as stored: without a resource version.
+    fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
+    where
+        C: Encode<K>,
+    {
+        let resource_version = object.metadata_mut().resource_version.take();
+        let encoded = self.inner.codec.encode(object);
+        object.metadata_mut().resource_version = resource_version;
+        encoded
+            .map(Bytes::from)
+            .map_err(|e| Error::from_codec(key, e))
+    }
+
+    /// Decodes a stored value, setting its resource version to the value's mod revision.
+    fn decode<K: Object>(&self, kv: &KeyValue) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        let mut object: K = self
+            .inner
+            .codec
+            .decode(&kv.value)
+            .map_err(|e| Error::from_codec(&kv.key, e))?;
+        object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+        Ok(object)
+    }
+}
+
+/// Parses a resource version given by a caller.
+pub(crate) fn parse_resource_version(resource_version: &str) -> Result<u64> {
+    match resource_version.parse::<u64>() {
+        Ok(revision) if revision > 0 => Ok(revision),
+        _ => Err(Error::InvalidArgument(format!(
+            "{resource_version:?} is not a resource version"
+        ))),
+    }
+}
+
+/// Sets the resource version of a written object.
+fn set_resource_version<K: Object>(object: &mut K, revision: u64) {
+    object.metadata_mut().resource_version = Some(revision.to_string());
+}

@@ -1,0 +1,51 @@
+//! Get: read one object.
+
+use tracing::instrument;
+
+use super::Store;
+use crate::backend::{KeyValue, RangeRequest};
+use crate::codec::{Codec, Encode};
+use crate::error::{Error, Result};
+use crate::key::validate_key;
+use crate::object::Object;
+use crate::scheme::DynObject;
+
+impl<C: Codec> Store<C> {
+    /// Reads the object at `key` (linearizable). [`Error::NotFound`] if missing; a value of
+    /// another kind gives [`Error::KindMismatch`].
+    #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
+    pub async fn get<K: Object>(&self, key: &str) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        let kv = self.get_raw(key).await?;
+        self.decode(&kv)
+    }
+
+    /// Reads the object at `key` whatever its kind, decoded through the [`Scheme`](crate::Scheme).
+    #[instrument(level = "debug", skip(self))]
+    pub async fn get_dynamic(&self, key: &str) -> Result<DynObject> {
+        let kv = self.get_raw(key).await?;
+        self.decode_dynamic(&kv)
+    }
+
+    pub(super) fn decode_dynamic(&self, kv: &KeyValue) -> Result<DynObject> {
+        let mut object = self
+            .inner
+            .scheme
+            .decode(&self.inner.codec, &kv.key, &kv.value)?;
+        object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+        Ok(object)
+    }
+
+    /// Reads the raw key-value at `key`.
+    pub(super) async fn get_raw(&self, key: &str) -> Result<KeyValue> {
+        validate_key(key)?;
+        let response = self.inner.backend.range(RangeRequest::key(key)).await?;
+        response
+            .kvs
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(key))
+    }
+}

@@ -1,0 +1,196 @@
+//! Update: compare-and-swap on the resource version, the explicit unconditional write, and
+//! read-modify-write with bounded retries.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tracing::instrument;
+
+use super::{parse_resource_version, set_resource_version, Store};
+use crate::backend::{Compare, KeyValue, PutLease, Txn, TxnOp, TxnOpResult, TxnResponse};
+use crate::codec::{Codec, Encode};
+use crate::error::{BoxError, Error, Result};
+use crate::key::validate_key;
+use crate::object::Object;
+
+/// The outcome of a conditional put.
+enum Written {
+    /// Written at this revision.
+    At(u64),
+    /// The condition failed; the key's current value, if it exists.
+    Failed(Option<KeyValue>),
+}
+
+impl<C: Codec> Store<C> {
+    /// Replaces the object at `key` if it is still at the object's resource version
+    /// (compare-and-swap). [`Error::Conflict`] carries the current version on mismatch,
+    /// [`Error::NotFound`] if the key is missing, and a missing resource version is an
+    /// [`Error::InvalidArgument`]: use [`Store::update_unconditionally`] to mean it. The key's
+    /// lease, if any, is kept. One round trip.
+    #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
+    pub async fn update<K: Object>(&self, key: &str, object: &K) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        validate_key(key)?;
+        let expected = match &object.metadata().resource_version {
+            Some(rv) => parse_resource_version(rv)?,
+            None => {
+                return Err(Error::InvalidArgument(format!(
+                    "{key}: update needs the object's resource version; \
+                     use update_unconditionally to overwrite whatever is stored"
+                )))
+            }
+        };
+        let mut object = object.clone();
+        let value = self.encode(key, &mut object)?;
+        match self
+            .put_if(key, Compare::mod_revision(key, expected), value)
+            .await?
+        {
+            Written::At(revision) => {
+                set_resource_version(&mut object, revision);
+                Ok(object)
+            }
+            Written::Failed(Some(current)) => Err(Error::conflict(key, current.mod_revision)),
+            Written::Failed(None) => Err(Error::not_found(key)),
+        }
+    }
+
+    /// Replaces the object at `key` whatever its resource version; [`Error::NotFound`] if the key
+    /// is missing. The key's lease, if any, is kept. One round trip.
+    #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
+    pub async fn update_unconditionally<K: Object>(&self, key: &str, object: &K) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        validate_key(key)?;
+        let mut object = object.clone();
+        let value = self.encode(key, &mut object)?;
+        match self.put_if(key, Compare::exists(key), value).await? {
+            Written::At(revision) => {
+                set_resource_version(&mut object, revision);
+                Ok(object)
+            }
+            Written::Failed(_) => Err(Error::not_found(key)),
+        }
+    }
+
+    /// Read-modify-write: reads the object at `key`, applies `modify`, and writes it back with a
+    /// compare-and-swap, retrying from the fresh value on conflict (bounded, with jittered
+    /// backoff; [`Error::TooManyConflicts`] when exhausted). When the modified object encodes to
+    /// the stored bytes, nothing is written and the current object is returned.
+    ///
+    /// ```
+    /// # #[derive(Clone)] struct Counter { metadata: kvstore_core::ObjectMeta, value: u64 }
+    /// # impl kvstore_core::Object for Counter {
+    /// #     const KIND: &'static str = "Counter"; const API_VERSION: &'static str = "v1";
+    /// #     fn metadata(&self) -> &kvstore_core::ObjectMeta { &self.metadata }
+    /// #     fn metadata_mut(&mut self) -> &mut kvstore_core::ObjectMeta { &mut self.metadata }
+    /// # }
+    /// # async fn demo<C: kvstore_core::Encode<Counter>>(
+    /// #     store: kvstore_core::Store<C>) -> kvstore_core::Result<()> {
+    /// let counter = store
+    ///     .guaranteed_update("/counters/hits", |c: &mut Counter| c.value += 1)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[instrument(level = "debug", skip(self, modify), fields(kind = K::KIND))]
+    pub async fn guaranteed_update<K: Object>(
+        &self,
+        key: &str,
+        mut modify: impl FnMut(&mut K) + Send,
+    ) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        self.try_guaranteed_update(key, |object: &mut K| {
+            modify(object);
+            Ok::<(), Infallible>(())
+        })
+        .await
+    }
+
+    /// Like [`Store::guaranteed_update`], but `modify` may refuse with an error, which is
+    /// returned as [`Error::Aborted`] with nothing written.
+    #[instrument(level = "debug", skip(self, modify), fields(kind = K::KIND))]
+    pub async fn try_guaranteed_update<K: Object, E: Into<BoxError>>(
+        &self,
+        key: &str,
+        mut modify: impl FnMut(&mut K) -> Result<(), E> + Send,
+    ) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        let mut current = self.get_raw(key).await?;
+        for attempt in 1..=self.inner.max_update_attempts {
+            let original: K = self.decode(&current)?;
+            let mut object = original.clone();
+            modify(&mut object).map_err(|source| Error::Aborted {
+                key: key.to_owned(),
+                source: source.into(),
+            })?;
+            let value = self.encode(key, &mut object)?;
+            if value == current.value {
+                return Ok(original);
+            }
+            let compare = Compare::mod_revision(key, current.mod_revision);
+            match self.put_if(key, compare, value).await? {
+                Written::At(revision) => {
+                    set_resource_version(&mut object, revision);
+                    return Ok(object);
+                }
+                Written::Failed(None) => return Err(Error::not_found(key)),
+                Written::Failed(Some(fresh)) => {
+                    tracing::trace!(attempt, "conflict, retrying from the fresh value");
+                    current = fresh;
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Err(Error::TooManyConflicts {
+            key: key.to_owned(),
+            attempts: self.inner.max_update_attempts,
+        })
+    }
+
+    /// Puts `value` at `key` if `compare` holds, keeping the key's lease; otherwise reads the key.
+    async fn put_if(&self, key: &str, compare: Compare, value: Bytes) -> Result<Written> {
+        let response = self
+            .inner
+            .backend
+            .txn(Txn {
+                compare: vec![compare],
+                success: vec![TxnOp::Put {
+                    key: key.to_owned(),
+                    value,
+                    lease: PutLease::Keep,
+                }],
+                failure: vec![TxnOp::Get {
+                    key: key.to_owned(),
+                }],
+            })
+            .await?;
+        if response.succeeded {
+            Ok(Written::At(response.revision))
+        } else {
+            Ok(Written::Failed(failure_get(response)))
+        }
+    }
+}
+
+/// The value read by the `Get` of a failed transaction.
+pub(super) fn failure_get(response: TxnResponse) -> Option<KeyValue> {
+    response.results.into_iter().find_map(|r| match r {
+        TxnOpResult::Get(kv) => kv,
+        _ => None,
+    })
+}
+
+/// A short random pause that grows with the attempt, so contending writers spread out.
+pub(super) async fn backoff(attempt: u32) {
+    let ceiling_micros = 50u64 << attempt.min(10);
+    let pause = Duration::from_micros(fastrand::u64(0..=ceiling_micros.min(20_000)));
+    tokio::time::sleep(pause).await;
+}

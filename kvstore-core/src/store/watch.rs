@@ -1,0 +1,190 @@
+//! Watch: a typed stream of changes under a key or a prefix.
+
+use futures::stream::{self, BoxStream, StreamExt};
+use tracing::instrument;
+
+use super::options::{ListOptions, WatchFrom};
+use super::{parse_resource_version, set_resource_version, Store};
+use crate::backend::{self, EventKind, RangeRequest, WatchRequest};
+use crate::codec::{Codec, Encode};
+use crate::error::{Error, Result};
+use crate::key::{directory_range, validate_key};
+use crate::object::Object;
+
+/// Objects read per page when a watch sends the initial state of a prefix.
+const INITIAL_STATE_PAGE: usize = 1000;
+
+/// One change of a watched object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent<K> {
+    /// The object was created (or, with [`WatchFrom::InitialState`], existed when the watch began).
+    Created(K),
+    /// The object was replaced.
+    Updated(K),
+    /// The object was deleted; this is its last state, with the delete's resource version.
+    Deleted(K),
+    /// With [`WatchFrom::InitialState`]: every current object has been sent; the changes
+    /// that follow come after this resource version.
+    InitialStateDone {
+        /// The revision the initial state was read at.
+        resource_version: String,
+    },
+}
+
+impl<K: Object> WatchEvent<K> {
+    /// The object the event is about (`None` for the initial-state marker).
+    pub fn object(&self) -> Option<&K> {
+        match self {
+            WatchEvent::Created(o) | WatchEvent::Updated(o) | WatchEvent::Deleted(o) => Some(o),
+            WatchEvent::InitialStateDone { .. } => None,
+        }
+    }
+
+    /// The resource version the event happened at.
+    pub fn resource_version(&self) -> Option<&str> {
+        match self {
+            WatchEvent::InitialStateDone { resource_version } => Some(resource_version),
+            other => other
+                .object()
+                .and_then(|o| o.metadata().resource_version.as_deref()),
+        }
+    }
+}
+
+/// A stream of typed changes in revision order; each change appears exactly once.
+///
+/// An error item is followed by the end of the stream when the watch itself failed
+/// ([`Error::Gone`]: re-list; [`Error::Unavailable`]: resume from the last resource version);
+/// a value that does not decode is reported as an error item naming its key and the stream
+/// goes on.
+pub type WatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
+
+impl<C: Codec> Store<C> {
+    /// Watches the single key `key`.
+    #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
+    pub async fn watch<K: Object>(&self, key: &str, from: WatchFrom) -> Result<WatchStream<K>>
+    where
+        C: Encode<K>,
+    {
+        validate_key(key)?;
+        let initial = match from {
+            WatchFrom::InitialState => {
+                let response = self.inner.backend.range(RangeRequest::key(key)).await?;
+                let objects = response
+                    .kvs
+                    .iter()
+                    .map(|kv| self.decode::<K>(kv))
+                    .collect::<Result<Vec<_>>>()?;
+                Some((objects, response.revision))
+            }
+            _ => None,
+        };
+        self.watch_range(key.to_owned(), None, from, initial).await
+    }
+
+    /// Watches every key under the directory `prefix` (never its siblings such as
+    /// `/users2` for `/users`).
+    #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
+    pub async fn watch_prefix<K: Object>(
+        &self,
+        prefix: &str,
+        from: WatchFrom,
+    ) -> Result<WatchStream<K>>
+    where
+        C: Encode<K>,
+    {
+        validate_key(prefix)?;
+        let initial = match from {
+            WatchFrom::InitialState => Some(self.list_everything::<K>(prefix).await?),
+            _ => None,
+        };
+        let (start, end) = directory_range(prefix);
+        self.watch_range(start, Some(end), from, initial).await
+    }
+
+    /// Every object under `prefix`, page by page at one revision.
+    async fn list_everything<K: Object>(&self, prefix: &str) -> Result<(Vec<K>, u64)>
+    where
+        C: Encode<K>,
+    {
+        let mut objects = Vec::new();
+        let mut options = ListOptions::limit(INITIAL_STATE_PAGE);
+        loop {
+            let page = self.list::<K>(prefix, &options).await?;
+            let revision = parse_resource_version(&page.metadata.resource_version)?;
+            let next = page.metadata.continue_token;
+            objects.extend(page.items);
+            match next {
+                Some(token) => options.continue_token = Some(token),
+                None => return Ok((objects, revision)),
+            }
+        }
+    }
+
+    async fn watch_range<K: Object>(
+        &self,
+        key: String,
+        range_end: Option<String>,
+        from: WatchFrom,
+        initial: Option<(Vec<K>, u64)>,
+    ) -> Result<WatchStream<K>>
+    where
+        C: Encode<K>,
+    {
+        let start_revision = match (&from, &initial) {
+            (WatchFrom::Now, _) => 0,
+            (WatchFrom::Version(rv), _) => parse_resource_version(rv)? + 1,
+            (WatchFrom::InitialState, Some((_, revision))) => revision + 1,
+            (WatchFrom::InitialState, None) => 0,
+        };
+        let changes = self
+            .inner
+            .backend
+            .watch(WatchRequest {
+                key,
+                range_end,
+                start_revision,
+            })
+            .await?;
+        let store = self.clone();
+        let changes = changes.map(move |event| event.and_then(|e| store.typed_event::<K>(e)));
+        Ok(match initial {
+            None => changes.boxed(),
+            Some((objects, revision)) => {
+                stream::iter(objects.into_iter().map(|o| Ok(WatchEvent::Created(o))))
+                    .chain(stream::once(async move {
+                        Ok(WatchEvent::InitialStateDone {
+                            resource_version: revision.to_string(),
+                        })
+                    }))
+                    .chain(changes)
+                    .boxed()
+            }
+        })
+    }
+
+    fn typed_event<K: Object>(&self, event: backend::WatchEvent) -> Result<WatchEvent<K>>
+    where
+        C: Encode<K>,
+    {
+        match event.kind {
+            EventKind::Put => {
+                let object = self.decode::<K>(&event.kv)?;
+                Ok(if event.kv.create_revision == event.kv.mod_revision {
+                    WatchEvent::Created(object)
+                } else {
+                    WatchEvent::Updated(object)
+                })
+            }
+            EventKind::Delete => {
+                let previous = event.prev_kv.ok_or_else(|| Error::Backend {
+                    message: format!("delete event of {} carries no previous value", event.kv.key),
+                    source: None,
+                })?;
+                let mut object = self.decode::<K>(&previous)?;
+                set_resource_version(&mut object, event.kv.mod_revision);
+                Ok(WatchEvent::Deleted(object))
+            }
+        }
+    }
+}
