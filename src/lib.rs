@@ -1,1 +1,68 @@
-//! placeholder
+//! # kvstore
+//!
+//! Typed objects on key-value stores: every object carries [`TypeMeta`] (kind, apiVersion) and
+//! [`ObjectMeta`] (name, uid, resource version, labels, timestamps...), and the [`Store`] offers
+//! create / get / list / update / delete / watch with optimistic concurrency on the resource
+//! version, plus leases. The same semantics hold on every backend: the in-process
+//! [`MemoryBackend`] here, etcd in production.
+//!
+//! ## A tour
+//!
+//! ```
+//! use kvstore::{Json, ListOptions, MemoryBackend, Object, ObjectMeta, Store, WatchFrom};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
+//! #[object(kind = "User", api_version = "example.com/v1")]
+//! struct User {
+//!     metadata: ObjectMeta,
+//!     email: String,
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Store::new(MemoryBackend::new(), Json);
+//!
+//! // Key-addressed calls, like the Go libraries...
+//! let alice = User { metadata: ObjectMeta::named("alice"), email: "alice@example.com".into() };
+//! let alice = store.create("/users/alice", &alice).await?;
+//! assert!(alice.metadata.uid.is_some());
+//!
+//! // ...or a typed handle that derives keys from names.
+//! let users = store.collection::<User>("/users")?;
+//! let mut changed = users.get("alice").await?;
+//! changed.email = "alice@example.org".into();
+//! let changed = users.update(&changed).await?;          // compare-and-swap
+//! assert!(users.update(&alice).await.unwrap_err().is_conflict()); // stale version
+//!
+//! let list = users.list(&ListOptions::default()).await?;
+//! assert_eq!(list.items, vec![changed]);
+//!
+//! let mut events = users.watch(WatchFrom::Now).await?;
+//! users.guaranteed_update("alice", |u| u.email = "a@example.net".into()).await?;
+//! # use futures::StreamExt;
+//! let event = events.next().await.unwrap()?;
+//! assert_eq!(event.object().unwrap().email, "a@example.net");
+//! # Ok::<(), kvstore::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Crates
+//! - `kvstore-core`: object model, [`Scheme`], errors, the [`Backend`] contract, the typed
+//!   [`Store`] and the conformance suite;
+//! - `kvstore-codec`: [`Json`], [`Protobuf`], [`Postcard`] (and `Bincode` with feature `bincode`);
+//! - `kvstore-derive`: `#[derive(Object)]`;
+//! - `kvstore-memory`: [`MemoryBackend`].
+
+pub use kvstore_core::*;
+
+#[cfg(feature = "bincode")]
+pub use kvstore_codec::Bincode;
+pub use kvstore_codec::{Json, Postcard, Protobuf};
+/// `#[derive(Object)]`: makes a struct with a metadata field an object kind.
+pub use kvstore_derive::Object;
+pub use kvstore_memory::MemoryBackend;
+
+/// A store on a fresh in-process backend with the JSON codec: the quickest way to start.
+pub fn in_memory() -> Store<Json> {
+    Store::new(MemoryBackend::new(), Json)
+}

@@ -50,7 +50,9 @@ fn user() -> User {
     let mut metadata = ObjectMeta::named("alice")
         .with_label("team", "a")
         .in_namespace("prod");
-    metadata.uid = Some(uuid::Uuid::from_u128(0x0123_4567_89ab_4def_8123_456789abcdef));
+    metadata.uid = Some(uuid::Uuid::from_u128(
+        0x0123_4567_89ab_4def_8123_456789abcdef,
+    ));
     metadata.creation_timestamp = chrono::DateTime::from_timestamp(1_700_000_000, 5);
     User {
         metadata,

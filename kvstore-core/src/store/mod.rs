@@ -31,8 +31,8 @@ pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
 
 struct Inner<C> {
     backend: Arc<dyn Backend>,
-    codec: C,
-    scheme: Scheme<C>,
+    codec: Arc<C>,
+    scheme: Arc<Scheme<C>>,
     max_update_attempts: u32,
 }
 
@@ -63,57 +63,49 @@ impl<C> fmt::Debug for Store<C> {
 impl<C: Codec> Store<C> {
     /// A store on `backend` using `codec`, with an empty [`Scheme`].
     pub fn new(backend: impl Backend, codec: C) -> Self {
-        Self::from_parts(
-            Arc::new(backend),
-            codec,
-            Scheme::new(),
-            DEFAULT_MAX_UPDATE_ATTEMPTS,
-        )
+        Self::with_backend(Arc::new(backend), codec)
     }
 
     /// A store on a shared backend.
     pub fn with_backend(backend: Arc<dyn Backend>, codec: C) -> Self {
-        Self::from_parts(backend, codec, Scheme::new(), DEFAULT_MAX_UPDATE_ATTEMPTS)
-    }
-
-    fn from_parts(
-        backend: Arc<dyn Backend>,
-        codec: C,
-        scheme: Scheme<C>,
-        max_update_attempts: u32,
-    ) -> Self {
         Store {
             inner: Arc::new(Inner {
                 backend,
-                codec,
-                scheme,
-                max_update_attempts,
+                codec: Arc::new(codec),
+                scheme: Arc::new(Scheme::new()),
+                max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
             }),
         }
     }
 
-    /// Uses `scheme` to decode values of unknown kind ([`Store::get_dynamic`],
-    /// [`Store::list_dynamic`]).
-    pub fn with_scheme(self, scheme: Scheme<C>) -> Self {
-        let inner = self.into_inner();
-        Self::from_parts(
-            inner.backend,
-            inner.codec,
-            scheme,
-            inner.max_update_attempts,
-        )
+    /// The same store (same backend and codec) decoding values of unknown kind with `scheme`
+    /// ([`Store::get_dynamic`], [`Store::list_dynamic`]).
+    pub fn with_scheme(&self, scheme: Scheme<C>) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                scheme: Arc::new(scheme),
+                ..self.share()
+            }),
+        }
     }
 
-    /// Sets how many attempts a read-modify-write makes before [`Error::TooManyConflicts`].
-    pub fn with_max_update_attempts(self, attempts: u32) -> Self {
-        let inner = self.into_inner();
-        Self::from_parts(inner.backend, inner.codec, inner.scheme, attempts.max(1))
+    /// The same store making up to `attempts` attempts per read-modify-write before
+    /// [`Error::TooManyConflicts`].
+    pub fn with_max_update_attempts(&self, attempts: u32) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                max_update_attempts: attempts.max(1),
+                ..self.share()
+            }),
+        }
     }
 
-    fn into_inner(self) -> Inner<C> {
-        match Arc::try_unwrap(self.inner) {
-            Ok(inner) => inner,
-            Err(_) => panic!("Store::with_* must be called before the store is cloned"),
+    fn share(&self) -> Inner<C> {
+        Inner {
+            backend: Arc::clone(&self.inner.backend),
+            codec: Arc::clone(&self.inner.codec),
+            scheme: Arc::clone(&self.inner.scheme),
+            max_update_attempts: self.inner.max_update_attempts,
         }
     }
 

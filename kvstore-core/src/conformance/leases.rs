@@ -1,0 +1,139 @@
+//! Leases and TTL keys.
+
+use std::time::Duration;
+
+use super::{next_event, unique_prefix, widget, TestCodec, Widget};
+use crate::store::{Store, WatchEvent, WatchFrom};
+
+/// The TTL the cases use: the smallest every backend grants as asked (etcd's minimum).
+pub const TTL: Duration = Duration::from_secs(2);
+
+fn is_deleted(event: &WatchEvent<Widget>) -> bool {
+    matches!(event, WatchEvent::Deleted(_))
+}
+
+/// A key written with a TTL stays until its lease expires, then is deleted with an event.
+pub async fn ttl_expiry_deletes_and_notifies<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
+    let (created, lease) = store
+        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+        .await
+        .unwrap();
+    assert!(lease.ttl >= TTL);
+    assert!(matches!(
+        next_event(&mut events).await,
+        WatchEvent::Created(_)
+    ));
+    tokio::time::sleep(TTL / 4).await;
+    assert_eq!(store.get::<Widget>(&key).await.unwrap(), created);
+    match next_event(&mut events).await {
+        WatchEvent::Deleted(last) => assert_eq!(last.metadata.uid, created.metadata.uid),
+        other => panic!("expected Deleted, got {other:?}"),
+    }
+    assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
+    assert!(store
+        .keep_alive(lease.id)
+        .await
+        .unwrap_err()
+        .is_lease_not_found());
+}
+
+/// Keep-alive renews the lease: the key outlives its TTL while renewed.
+pub async fn keep_alive_keeps_key<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let (_, lease) = store
+        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        tokio::time::sleep(TTL / 2).await;
+        assert!(store.keep_alive(lease.id).await.unwrap() >= TTL);
+    }
+    assert!(
+        store.get::<Widget>(&key).await.is_ok(),
+        "renewed key outlived its ttl"
+    );
+    let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
+    assert!(is_deleted(&next_event(&mut events).await));
+}
+
+/// Revoking a lease deletes its keys at once.
+pub async fn revoke_deletes_at_once<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let lease = store.grant_lease(Duration::from_secs(60)).await.unwrap();
+    let mut events = store
+        .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
+        .await
+        .unwrap();
+    for name in ["a", "b"] {
+        store
+            .create_with_lease(&format!("{prefix}/{name}"), &widget(name, "red"), lease.id)
+            .await
+            .unwrap();
+    }
+    store.revoke(lease.id).await.unwrap();
+    assert!(store
+        .get::<Widget>(&format!("{prefix}/a"))
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .get::<Widget>(&format!("{prefix}/b"))
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let mut deleted = 0;
+    for _ in 0..4 {
+        if is_deleted(&next_event(&mut events).await) {
+            deleted += 1;
+        }
+    }
+    assert_eq!(deleted, 2);
+    assert!(store
+        .revoke(lease.id)
+        .await
+        .unwrap_err()
+        .is_lease_not_found());
+}
+
+/// Updating a TTL object keeps it on its lease.
+pub async fn update_keeps_the_lease<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let (created, _lease) = store
+        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+        .await
+        .unwrap();
+    let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
+    let mut changed = created.clone();
+    changed.color = "blue".into();
+    store.update(&key, &changed).await.unwrap();
+    store
+        .guaranteed_update(&key, |w: &mut Widget| w.count += 1)
+        .await
+        .unwrap();
+    store.update_unconditionally(&key, &changed).await.unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            next_event(&mut events).await,
+            WatchEvent::Updated(_)
+        ));
+    }
+    assert!(
+        is_deleted(&next_event(&mut events).await),
+        "the lease still expires the key"
+    );
+}
+
+/// Writing with a revoked lease fails and writes nothing.
+pub async fn dead_lease_is_rejected<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let lease = store.grant_lease(TTL).await.unwrap();
+    store.revoke(lease.id).await.unwrap();
+    let err = store
+        .create_with_lease(&key, &widget("ttl", "red"), lease.id)
+        .await
+        .unwrap_err();
+    assert!(err.is_lease_not_found(), "{err}");
+    assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
+}

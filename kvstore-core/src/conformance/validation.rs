@@ -1,0 +1,155 @@
+//! Bad input: invalid keys, corrupt bytes, other kinds.
+
+use std::time::Duration;
+
+use super::crud::put_raw;
+use super::{unique_prefix, widget, Gadget, TestCodec, Widget};
+use crate::backend::RangeRequest;
+use crate::store::{ListOptions, Preconditions, Store, WatchFrom};
+use crate::{Error, Result};
+
+fn check<T>(key: &str, operation: &str, result: Result<T>) {
+    match result {
+        Err(err) if err.is_invalid_key() => {}
+        Err(err) => panic!("{operation}({key:?}) gave {err} instead of InvalidKey"),
+        Ok(_) => panic!("{operation}({key:?}) succeeded"),
+    }
+}
+
+/// Every operation rejects malformed keys with InvalidKey, before touching the store.
+pub async fn invalid_keys_are_rejected_everywhere<C: TestCodec>(store: Store<C>) {
+    let long = format!("/{}", "k".repeat(crate::key::MAX_KEY_LEN));
+    let before = store.current_resource_version().await.unwrap();
+    for key in [
+        "",
+        "/",
+        "a",
+        "/a//b",
+        "/a/../b",
+        "/a/./b",
+        "/a/",
+        "/a\0b",
+        long.as_str(),
+    ] {
+        let mut stored = widget("w", "red");
+        check(key, "create", store.create(key, &stored).await);
+        check(
+            key,
+            "create_with_ttl",
+            store
+                .create_with_ttl(key, &stored, Duration::from_secs(5))
+                .await,
+        );
+        check(key, "get", store.get::<Widget>(key).await);
+        check(key, "get_dynamic", store.get_dynamic(key).await);
+        check(
+            key,
+            "update_unconditionally",
+            store.update_unconditionally(key, &stored).await,
+        );
+        stored.metadata.resource_version = Some("1".into());
+        check(key, "update", store.update(key, &stored).await);
+        check(
+            key,
+            "guaranteed_update",
+            store
+                .guaranteed_update(key, |w: &mut Widget| w.count += 1)
+                .await,
+        );
+        check(
+            key,
+            "delete",
+            store.delete::<Widget>(key, &Preconditions::none()).await,
+        );
+        check(key, "delete_prefix", store.delete_prefix(key).await);
+        check(
+            key,
+            "list",
+            store.list::<Widget>(key, &ListOptions::default()).await,
+        );
+        check(
+            key,
+            "watch",
+            store.watch::<Widget>(key, WatchFrom::Now).await.map(|_| ()),
+        );
+        check(
+            key,
+            "watch_prefix",
+            store
+                .watch_prefix::<Widget>(key, WatchFrom::Now)
+                .await
+                .map(|_| ()),
+        );
+        check(
+            key,
+            "collection",
+            store.collection::<Widget>(key).map(|_| ()),
+        );
+    }
+    assert_eq!(
+        store.current_resource_version().await.unwrap(),
+        before,
+        "nothing written"
+    );
+}
+
+/// Bytes that do not decode give a codec error naming the key, and are left as they are.
+pub async fn corrupt_bytes_name_the_key<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/corrupt", unique_prefix());
+    put_raw(&store, &key, b"\xff\xfe definitely not an object").await;
+    let named = |err: Error| {
+        assert!(err.is_codec(), "{err}");
+        assert_eq!(err.key(), Some(key.as_str()));
+        assert!(
+            err.to_string().contains(&key),
+            "message names the key: {err}"
+        );
+    };
+    named(store.get::<Widget>(&key).await.unwrap_err());
+    named(
+        store
+            .guaranteed_update(&key, |w: &mut Widget| w.count += 1)
+            .await
+            .unwrap_err(),
+    );
+    named(
+        store
+            .delete::<Widget>(&key, &Preconditions::none())
+            .await
+            .unwrap_err(),
+    );
+    let raw = store
+        .backend()
+        .range(RangeRequest::key(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(&raw.kvs[0].value[..], b"\xff\xfe definitely not an object");
+}
+
+/// Reading a value of another kind is a KindMismatch naming both kinds; nothing changes.
+pub async fn other_kind_is_a_kind_mismatch<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/gadget", unique_prefix());
+    let gadget = Gadget {
+        metadata: crate::ObjectMeta::named("g"),
+        size: 1,
+    };
+    let stored = store.create(&key, &gadget).await.unwrap();
+    match store.get::<Widget>(&key).await.unwrap_err() {
+        Error::KindMismatch {
+            key: k,
+            expected,
+            found,
+        } => {
+            assert_eq!(k, key);
+            assert_eq!(expected.kind, "Widget");
+            assert_eq!(found.kind, "Gadget");
+        }
+        other => panic!("expected KindMismatch, got {other}"),
+    }
+    let err = store
+        .guaranteed_update(&key, |w: &mut Widget| w.count += 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::KindMismatch { .. }), "{err}");
+    assert_eq!(store.get::<Gadget>(&key).await.unwrap(), stored);
+}
