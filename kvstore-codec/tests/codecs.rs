@@ -51,7 +51,7 @@ fn user() -> User {
         .with_label("team", "a")
         .in_namespace("prod");
     metadata.uid = Some(uuid::Uuid::from_u128(
-        0x0123_4567_89ab_4def_8123_456789abcdef,
+        0x0123_4567_89ab_4def_8123_4567_89ab_cdef,
     ));
     metadata.creation_timestamp = chrono::DateTime::from_timestamp(1_700_000_000, 5);
     User {
@@ -98,8 +98,8 @@ fn other_kind_is_a_kind_mismatch() {
         let bytes = Encode::<Group>::encode(&codec, &group()).unwrap();
         match Encode::<User>::decode(&codec, &bytes) {
             Err(CodecError::KindMismatch { expected, found }) => {
-                assert_eq!(expected, User::type_meta());
-                assert_eq!(found, TypeMeta::new("Group", "example.com/v2"));
+                assert_eq!(*expected, User::type_meta());
+                assert_eq!(*found, TypeMeta::new("Group", "example.com/v2"));
             }
             other => panic!("{}: {:?}", codec.format(), other.map(|_| ())),
         }
@@ -107,13 +107,12 @@ fn other_kind_is_a_kind_mismatch() {
     each_codec!(check);
 }
 
+type EncodeFn = Box<dyn Fn(&User) -> Vec<u8>>;
+type DecodeFn = Box<dyn Fn(&[u8]) -> Result<User, CodecError>>;
+
 #[test]
 fn other_format_is_a_wrong_format_error() {
-    let codecs: Vec<(
-        &str,
-        Box<dyn Fn(&User) -> Vec<u8>>,
-        Box<dyn Fn(&[u8]) -> Result<User, CodecError>>,
-    )> = vec![
+    let codecs: Vec<(&str, EncodeFn, DecodeFn)> = vec![
         (
             "json",
             Box::new(|u| Json.encode(u).unwrap()),

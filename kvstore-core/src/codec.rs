@@ -24,9 +24,9 @@ pub enum CodecError {
     #[error("stored object is a {found}, expected a {expected}")]
     KindMismatch {
         /// The kind asked for.
-        expected: TypeMeta,
+        expected: Box<TypeMeta>,
         /// The kind found.
-        found: TypeMeta,
+        found: Box<TypeMeta>,
     },
     /// The bytes are not a valid value of the format.
     #[error("malformed {format} value: {source}")]
@@ -84,8 +84,8 @@ pub fn expect_kind<K: Object>(found: TypeMeta) -> Result<(), CodecError> {
         Ok(())
     } else {
         Err(CodecError::KindMismatch {
-            expected: K::type_meta(),
-            found,
+            expected: Box::new(K::type_meta()),
+            found: Box::new(found),
         })
     }
 }

@@ -84,9 +84,9 @@ pub enum Error {
         /// The key of the value.
         key: String,
         /// The kind the caller asked for.
-        expected: TypeMeta,
+        expected: Box<TypeMeta>,
         /// The kind found in the stored value.
-        found: TypeMeta,
+        found: Box<TypeMeta>,
     },
     /// The value at the key is of a kind the [`Scheme`](crate::Scheme) does not know.
     #[error("{key}: kind {found} is not registered in the scheme")]
@@ -94,7 +94,7 @@ pub enum Error {
         /// The key of the value.
         key: String,
         /// The kind found in the stored value.
-        found: TypeMeta,
+        found: Box<TypeMeta>,
     },
     /// A caller-supplied argument is wrong (a resource version on create, a bad continue token...).
     #[error("invalid argument: {0}")]

@@ -143,7 +143,7 @@ impl<C: crate::codec::Codec> Scheme<C> {
             .get(&found)
             .ok_or_else(|| crate::Error::UnknownKind {
                 key: key.to_owned(),
-                found,
+                found: Box::new(found),
             })?;
         decode(codec, bytes).map_err(|e| crate::Error::from_codec(key, e))
     }

@@ -1,9 +1,9 @@
 //! # kvstore-derive
 //!
 //! `#[derive(Object)]` makes a struct an object kind for kvstore. Use it through the `kvstore`
-//! crate, which re-exports it:
+//! crate, which re-exports it (the `kvstore` crate docs compile this example):
 //!
-//! ```ignore
+//! ```text
 //! use kvstore::{Object, ObjectMeta};
 //!
 //! #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Object)]

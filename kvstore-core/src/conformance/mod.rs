@@ -7,7 +7,9 @@
 //! server, except those that compact history (a store-wide operation), which ask for an
 //! [`Isolation::Exclusive`] store.
 //!
-//! ```ignore
+//! The memory backend's run (`tests/conformance_memory.rs` of the `kvstore` crate) is:
+//!
+//! ```text
 //! kvstore_core::conformance_suite!(
 //!     #[tokio::test(start_paused = true)]
 //!     |_isolation| async {
