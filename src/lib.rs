@@ -51,7 +51,8 @@
 //!   [`Store`] and the conformance suite;
 //! - `kvstore-codec`: [`Json`], [`Protobuf`], [`Postcard`] (and `Bincode` with feature `bincode`);
 //! - `kvstore-derive`: `#[derive(Object)]`;
-//! - `kvstore-memory`: [`MemoryBackend`].
+//! - `kvstore-memory`: [`MemoryBackend`];
+//! - `kvstore-etcd` (feature `etcd`): `EtcdBackend`, the production backend.
 
 pub use kvstore_core::*;
 
@@ -61,6 +62,12 @@ pub use kvstore_codec::{Json, Postcard, Protobuf};
 /// `#[derive(Object)]`: makes a struct with a metadata field an object kind.
 pub use kvstore_derive::Object;
 pub use kvstore_memory::MemoryBackend;
+
+/// The etcd backend (feature `etcd`).
+#[cfg(feature = "etcd")]
+pub use kvstore_etcd as etcd;
+#[cfg(feature = "etcd")]
+pub use kvstore_etcd::{EtcdBackend, EtcdConfig};
 
 /// A store on a fresh in-process backend with the JSON codec: the quickest way to start.
 pub fn in_memory() -> Store<Json> {

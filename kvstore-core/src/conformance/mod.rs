@@ -174,15 +174,19 @@ pub fn revision_of<K: Object>(object: &K) -> u64 {
         .expect("resource versions of these backends are numbers")
 }
 
-/// Runs a case (used by [`conformance_suite!`](crate::conformance_suite)).
-pub async fn run<C, F, Fut, Case, CaseFut>(isolation: Isolation, factory: F, case: Case)
+/// Runs a case (used by [`conformance_suite!`](crate::conformance_suite)). A factory returning
+/// `None` skips the case (it should say why; under CI it should fail instead).
+pub async fn run<C, F, Fut, Out, Case, CaseFut>(isolation: Isolation, factory: F, case: Case)
 where
     F: FnOnce(Isolation) -> Fut,
-    Fut: Future<Output = Fixture<C>>,
+    Fut: Future<Output = Out>,
+    Out: Into<Option<Fixture<C>>>,
     Case: FnOnce(Store<C>) -> CaseFut,
     CaseFut: Future<Output = ()>,
 {
-    let fixture = factory(isolation).await;
+    let Some(fixture) = factory(isolation).await.into() else {
+        return;
+    };
     case(fixture.store.clone()).await;
     drop(fixture);
 }
@@ -191,7 +195,8 @@ where
 ///
 /// The first argument is the test attribute (e.g. `#[tokio::test]`, or
 /// `#[tokio::test(start_paused = true)]` for a backend on tokio time); the second a factory
-/// `FnOnce(Isolation) -> impl Future<Output = Fixture<C>>`.
+/// `FnOnce(Isolation) -> impl Future<Output = Fixture<C>>` (or `Option<Fixture<C>>`, `None`
+/// skipping the case).
 #[macro_export]
 macro_rules! conformance_suite {
     (#[$attr:meta] $factory:expr $(,)?) => {

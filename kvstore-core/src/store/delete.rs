@@ -3,7 +3,7 @@
 use tracing::instrument;
 
 use super::options::Preconditions;
-use super::update::{backoff, failure_get};
+use super::update::failure_get;
 use super::{parse_resource_version, set_resource_version, Store};
 use crate::backend::{Compare, Txn, TxnOp, TxnOpResult};
 use crate::codec::{Codec, Encode};
@@ -30,7 +30,7 @@ impl<C: Codec> Store<C> {
             .map(parse_resource_version)
             .transpose()?;
         let mut current = self.get_raw(key).await?;
-        for attempt in 1..=self.inner.max_update_attempts {
+        for _ in 0..self.inner.max_update_attempts {
             let mut object: K = self.decode(&current)?;
             let uid_differs = preconditions
                 .uid
@@ -57,7 +57,6 @@ impl<C: Codec> Store<C> {
                 return Ok(object);
             }
             current = failure_get(response).ok_or_else(|| Error::not_found(key))?;
-            backoff(attempt).await;
         }
         Err(Error::TooManyConflicts {
             key: key.to_owned(),

@@ -2,7 +2,6 @@
 //! read-modify-write with bounded retries.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tracing::instrument;
@@ -78,8 +77,9 @@ impl<C: Codec> Store<C> {
     }
 
     /// Read-modify-write: reads the object at `key`, applies `modify`, and writes it back with a
-    /// compare-and-swap, retrying from the fresh value on conflict (bounded, with jittered
-    /// backoff; [`Error::TooManyConflicts`] when exhausted). When the modified object encodes to
+    /// compare-and-swap; on conflict it retries at once from the value the failed
+    /// compare-and-swap read, a bounded number of times ([`Store::with_max_update_attempts`];
+    /// [`Error::TooManyConflicts`] when exhausted). When the modified object encodes to
     /// the stored bytes, nothing is written and the current object is returned.
     ///
     /// ```
@@ -143,9 +143,11 @@ impl<C: Codec> Store<C> {
                 }
                 Written::Failed(None) => return Err(Error::not_found(key)),
                 Written::Failed(Some(fresh)) => {
+                    // Retry at once from the value the failed transaction read: every round of
+                    // contending writers lets one through, and waiting would only make the
+                    // fresh value stale again.
                     tracing::trace!(attempt, "conflict, retrying from the fresh value");
                     current = fresh;
-                    backoff(attempt).await;
                 }
             }
         }
@@ -186,11 +188,4 @@ pub(super) fn failure_get(response: TxnResponse) -> Option<KeyValue> {
         TxnOpResult::Get(kv) => kv,
         _ => None,
     })
-}
-
-/// A short random pause that grows with the attempt, so contending writers spread out.
-pub(super) async fn backoff(attempt: u32) {
-    let ceiling_micros = 50u64 << attempt.min(10);
-    let pause = Duration::from_micros(fastrand::u64(0..=ceiling_micros.min(20_000)));
-    tokio::time::sleep(pause).await;
 }

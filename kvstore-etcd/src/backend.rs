@@ -1,0 +1,238 @@
+//! [`EtcdBackend`]: the backend contract on etcd v3.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{GetOptions, LeaseGrantOptions};
+use kvstore_core::backend::{
+    Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
+    WatchRequest,
+};
+use kvstore_core::{Error, Result};
+
+use crate::config::EtcdConfig;
+use crate::error::{self, Context};
+use crate::keys::{etcd_revision, header_revision, Namespace};
+use crate::{txn, watch};
+
+/// The etcd backend. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct EtcdBackend {
+    client: etcd_client::Client,
+    ns: Namespace,
+    request_timeout: Duration,
+    watch_reconnect_timeout: Duration,
+}
+
+impl std::fmt::Debug for EtcdBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdBackend")
+            .field("namespace", &self.ns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdBackend {
+    /// Connects and checks that the cluster answers; [`Error::Unavailable`] within the connect
+    /// timeout otherwise.
+    pub async fn connect(config: EtcdConfig) -> Result<Self> {
+        if config.endpoints.is_empty() {
+            return Err(Error::InvalidArgument("no etcd endpoint given".to_owned()));
+        }
+        let connecting =
+            etcd_client::Client::connect(&config.endpoints, Some(config.connect_options()));
+        let client = tokio::time::timeout(config.connect_timeout, connecting)
+            .await
+            .map_err(|_| error::timed_out("connect", config.connect_timeout))?
+            .map_err(|e| error::map(e, Context::default()))?;
+        let backend = EtcdBackend {
+            client,
+            ns: Namespace::new(config.namespace.clone()),
+            request_timeout: config.request_timeout,
+            watch_reconnect_timeout: config.watch_reconnect_timeout,
+        };
+        tokio::time::timeout(config.connect_timeout, backend.current_revision())
+            .await
+            .map_err(|_| error::timed_out("connect", config.connect_timeout))??;
+        Ok(backend)
+    }
+
+    /// The underlying etcd-client, for what kvstore does not cover.
+    pub fn client(&self) -> &etcd_client::Client {
+        &self.client
+    }
+
+    /// Runs one request under the request timeout, mapping its error.
+    async fn call<T>(
+        &self,
+        what: &str,
+        context: Context,
+        request: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<T> {
+        tokio::time::timeout(self.request_timeout, request)
+            .await
+            .map_err(|_| error::timed_out(what, self.request_timeout))?
+            .map_err(|e| error::map(e, context))
+    }
+}
+
+#[async_trait]
+impl Backend for EtcdBackend {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+
+    #[tracing::instrument(level = "trace", skip(self))]
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        let mut options = GetOptions::new();
+        if let Some(end) = &request.range_end {
+            options = options.with_range(self.ns.key(end));
+        }
+        if request.limit > 0 {
+            options = options.with_limit(i64::try_from(request.limit).unwrap_or(i64::MAX));
+        }
+        if request.revision > 0 {
+            options = options.with_revision(etcd_revision(request.revision)?);
+        }
+        let context = Context {
+            revision: request.revision,
+            ..Context::default()
+        };
+        let mut kv = self.client.kv_client();
+        let response = self
+            .call(
+                "range",
+                context,
+                kv.get(self.ns.key(&request.key), Some(options)),
+            )
+            .await?;
+        Ok(RangeResponse {
+            kvs: self.ns.key_values(response.kvs())?,
+            more: response.more(),
+            revision: header_revision(response.header()),
+        })
+    }
+
+    #[tracing::instrument(level = "trace", skip(self))]
+    async fn txn(&self, request: Txn) -> Result<TxnResponse> {
+        let lease = request
+            .success
+            .iter()
+            .chain(&request.failure)
+            .find_map(|op| match op {
+                kvstore_core::backend::TxnOp::Put {
+                    lease: kvstore_core::backend::PutLease::Attach(id),
+                    ..
+                } => Some(id.0),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let etcd_txn = txn::request(&self.ns, &request)?;
+        let mut kv = self.client.kv_client();
+        let context = Context { lease, revision: 0 };
+        let response = self.call("txn", context, kv.txn(etcd_txn)).await;
+        let response = match response {
+            // `ignore_lease` on a key that vanished between compare and put.
+            Err(Error::NotFound { .. }) => {
+                let key = request
+                    .success
+                    .iter()
+                    .find_map(|op| match op {
+                        kvstore_core::backend::TxnOp::Put { key, .. } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                return Err(Error::NotFound { key });
+            }
+            other => other?,
+        };
+        txn::response(&self.ns, &response)
+    }
+
+    #[tracing::instrument(level = "trace", skip(self))]
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        let target = watch::Target::new(
+            self.client.clone(),
+            self.ns.clone(),
+            &request,
+            self.request_timeout,
+            self.watch_reconnect_timeout,
+        );
+        watch::open(target, request.start_revision).await
+    }
+
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        let seconds = kvstore_core::backend::whole_seconds(ttl).as_secs();
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        let mut leases = self.client.lease_client();
+        let response = self
+            .call(
+                "lease grant",
+                Context::default(),
+                leases.grant(seconds, None::<LeaseGrantOptions>),
+            )
+            .await?;
+        Ok(Lease {
+            id: LeaseId(response.id()),
+            ttl: Duration::from_secs(u64::try_from(response.ttl()).unwrap_or(0)),
+        })
+    }
+
+    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
+        let context = Context {
+            lease: lease.0,
+            revision: 0,
+        };
+        let mut leases = self.client.lease_client();
+        let renew = async {
+            // Opening the stream renews once; a second renewal reports the time to live.
+            let (mut keeper, mut responses) = leases.keep_alive(lease.0).await?;
+            keeper.keep_alive().await?;
+            Ok(responses.message().await?.map(|r| r.ttl()))
+        };
+        match self.call("lease keep-alive", context, renew).await? {
+            Some(ttl) if ttl > 0 => Ok(Duration::from_secs(u64::try_from(ttl).unwrap_or(0))),
+            _ => Err(Error::LeaseNotFound { lease: lease.0 }),
+        }
+    }
+
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        let context = Context {
+            lease: lease.0,
+            revision: 0,
+        };
+        let mut leases = self.client.lease_client();
+        self.call("lease revoke", context, leases.revoke(lease.0))
+            .await?;
+        Ok(())
+    }
+
+    async fn compact(&self, revision: u64) -> Result<()> {
+        let context = Context {
+            revision,
+            ..Context::default()
+        };
+        let mut kv = self.client.kv_client();
+        self.call(
+            "compact",
+            context,
+            kv.compact(etcd_revision(revision)?, None),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn current_revision(&self) -> Result<u64> {
+        let mut kv = self.client.kv_client();
+        let options = GetOptions::new().with_count_only();
+        let response = self
+            .call(
+                "status",
+                Context::default(),
+                kv.get(self.ns.key("/"), Some(options)),
+            )
+            .await?;
+        Ok(header_revision(response.header()))
+    }
+}

@@ -1,0 +1,114 @@
+//! Connection settings.
+
+use std::time::Duration;
+
+/// How to reach an etcd cluster.
+///
+/// ```
+/// use std::time::Duration;
+/// use kvstore_etcd::EtcdConfig;
+///
+/// let config = EtcdConfig::new(["http://127.0.0.1:2379", "http://127.0.0.1:22379"])
+///     .request_timeout(Duration::from_secs(3))
+///     .namespace("/my-app");
+/// assert_eq!(config.endpoints().len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct EtcdConfig {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) keep_alive: Option<(Duration, Duration)>,
+    pub(crate) user: Option<(String, String)>,
+    pub(crate) namespace: String,
+    pub(crate) watch_reconnect_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<etcd_client::TlsOptions>,
+}
+
+impl EtcdConfig {
+    /// Endpoints such as `http://127.0.0.1:2379`; requests go to any of them.
+    pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Self {
+        EtcdConfig {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            keep_alive: Some((Duration::from_secs(5), Duration::from_secs(5))),
+            user: None,
+            namespace: String::new(),
+            watch_reconnect_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// How long connecting may take before [`Error::Unavailable`](kvstore_core::Error) (5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take before [`Error::Unavailable`](kvstore_core::Error) (5 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// HTTP/2 keep-alive pings: interval and timeout (5 s, 5 s); `None` disables them. They are
+    /// what detects a dead server under an idle watch.
+    pub fn keep_alive(mut self, ping: Option<(Duration, Duration)>) -> Self {
+        self.keep_alive = ping;
+        self
+    }
+
+    /// User and password authentication.
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some((name.into(), password.into()));
+        self
+    }
+
+    /// A key prefix (e.g. `/my-app`) prepended to every key, so several applications can share
+    /// one cluster. Keys seen through the backend never show it.
+    pub fn namespace(mut self, prefix: impl Into<String>) -> Self {
+        self.namespace = prefix.into();
+        self
+    }
+
+    /// How long a broken watch keeps trying to reconnect before it reports
+    /// [`Error::Unavailable`](kvstore_core::Error) (30 s).
+    pub fn watch_reconnect_timeout(mut self, timeout: Duration) -> Self {
+        self.watch_reconnect_timeout = timeout;
+        self
+    }
+
+    /// TLS settings (feature `tls`): CA certificate, client identity.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: etcd_client::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub(crate) fn connect_options(&self) -> etcd_client::ConnectOptions {
+        let mut options = etcd_client::ConnectOptions::new()
+            .with_connect_timeout(self.connect_timeout)
+            .with_timeout(self.request_timeout);
+        if let Some((interval, timeout)) = self.keep_alive {
+            options = options
+                .with_keep_alive(interval, timeout)
+                .with_keep_alive_while_idle(true);
+        }
+        if let Some((name, password)) = &self.user {
+            options = options.with_user(name.clone(), password.clone());
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            options = options.with_tls(tls.clone());
+        }
+        options
+    }
+}

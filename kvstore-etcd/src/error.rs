@@ -1,0 +1,66 @@
+//! etcd errors as kvstore errors.
+
+use kvstore_core::Error;
+
+/// What the failed call was about, to name it in the error.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Context {
+    /// The revision the call asked for, if any.
+    pub revision: u64,
+    /// The lease the call used, if any.
+    pub lease: i64,
+}
+
+/// Maps an etcd-client error to a kvstore error, keeping it as the source.
+pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
+    use etcd_client::Error as E;
+    match error {
+        E::GRpcStatus(status) => {
+            let message = status.message();
+            if message.contains("required revision has been compacted") {
+                Error::Gone {
+                    revision: context.revision,
+                    compacted: 0,
+                }
+            } else if message.contains("requested lease not found") {
+                Error::LeaseNotFound {
+                    lease: context.lease,
+                }
+            } else if message.contains("required revision is a future revision") {
+                Error::InvalidArgument(format!("revision {} is in the future", context.revision))
+            } else if message.contains("key not found") {
+                Error::NotFound { key: String::new() }
+            } else {
+                use tonic::Code;
+                match status.code() {
+                    Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::Cancelled
+                    | Code::Aborted
+                    | Code::ResourceExhausted
+                    | Code::Unknown => Error::unavailable("etcd request failed", status),
+                    _ => Error::backend("etcd request failed", status),
+                }
+            }
+        }
+        E::LeaseKeepAliveError(_) => Error::LeaseNotFound {
+            lease: context.lease,
+        },
+        error @ (E::TransportError(_) | E::IoError(_) | E::EndpointError(_)) => {
+            Error::unavailable("cannot reach etcd", error)
+        }
+        E::WatchError(message) => Error::Unavailable {
+            message: format!("etcd watch broke: {message}"),
+            source: None,
+        },
+        error => Error::backend("etcd client error", error),
+    }
+}
+
+/// The error for a request that did not answer within the request timeout.
+pub(crate) fn timed_out(what: &str, timeout: std::time::Duration) -> Error {
+    Error::Unavailable {
+        message: format!("etcd {what} did not answer within {timeout:?}"),
+        source: None,
+    }
+}

@@ -1,0 +1,345 @@
+//! Real etcd servers for tests (feature `test-fixture`).
+//!
+//! [`TestEtcd::start`] gives a test an etcd to talk to:
+//! 1. `KVSTORE_ETCD_ENDPOINTS=http://host:2379,...`: an existing cluster, each test under its
+//!    own key namespace;
+//! 2. otherwise a fresh `etcd` process (binary from `KVSTORE_ETCD_BIN` or `PATH`) on free
+//!    loopback ports in a temporary directory, killed when the handle drops;
+//! 3. otherwise the test fails when `CI=true` (with how to install etcd), and is skipped with a
+//!    message on a developer machine.
+//!
+//! [`EtcdCluster`] starts a multi-member cluster on loopback whose members can be killed
+//! (`SIGKILL`) and restarted on their data directories, for fault tests.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::{EtcdBackend, EtcdConfig};
+
+/// How long a started member may take to serve.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The etcd binary to run: `KVSTORE_ETCD_BIN`, or `etcd` on `PATH`.
+pub fn etcd_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("KVSTORE_ETCD_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("etcd"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// Whether tests run under CI, where a missing etcd is a failure.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+const INSTALL_HINT: &str = "etcd is needed for these tests: install it (Debian/Ubuntu: \
+    `apt-get install etcd-server`), point KVSTORE_ETCD_BIN at the binary, or set \
+    KVSTORE_ETCD_ENDPOINTS to an existing cluster";
+
+/// One member of a loopback cluster.
+struct Member {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    data_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    fn spawn(&mut self, binary: &PathBuf, initial_cluster: &str, token: &str) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("etcd log file");
+        let child = Command::new(binary)
+            .arg("--name")
+            .arg(&self.name)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen-client-urls")
+            .arg(self.client_url())
+            .arg("--advertise-client-urls")
+            .arg(self.client_url())
+            .arg("--listen-peer-urls")
+            .arg(self.peer_url())
+            .arg("--initial-advertise-peer-urls")
+            .arg(self.peer_url())
+            .arg("--initial-cluster")
+            .arg(initial_cluster)
+            .arg("--initial-cluster-token")
+            .arg(token)
+            .arg("--initial-cluster-state")
+            .arg("new")
+            .arg("--logger")
+            .arg("zap")
+            .arg("--log-level")
+            .arg("warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("etcd log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<_> = text.lines().rev().take(20).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// A cluster of etcd processes on loopback, in a temporary directory; killed on drop.
+pub struct EtcdCluster {
+    binary: PathBuf,
+    members: Vec<Member>,
+    initial_cluster: String,
+    token: String,
+    _dir: TempDir,
+}
+
+impl EtcdCluster {
+    /// Starts `size` members and waits until every one serves.
+    pub async fn start(size: usize) -> Self {
+        let binary = etcd_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
+        let dir = tempfile::Builder::new()
+            .prefix("kvstore-etcd-")
+            .tempdir()
+            .expect("temporary directory");
+        let members: Vec<Member> = (0..size)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                data_dir: dir.path().join(format!("m{i}.data")),
+                log: dir.path().join(format!("m{i}.log")),
+                child: None,
+            })
+            .collect();
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let token = dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "kvstore".to_owned());
+        let mut cluster = EtcdCluster {
+            binary,
+            members,
+            initial_cluster,
+            token,
+            _dir: dir,
+        };
+        for i in 0..size {
+            cluster.spawn(i);
+        }
+        for i in 0..size {
+            cluster.wait_serving(i).await;
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, index: usize) {
+        let (binary, initial, token) = (
+            self.binary.clone(),
+            self.initial_cluster.clone(),
+            self.token.clone(),
+        );
+        self.members[index].spawn(&binary, &initial, &token);
+    }
+
+    /// Waits until member `index` answers requests.
+    pub async fn wait_serving(&mut self, index: usize) {
+        let config = EtcdConfig::new([self.members[index].client_url()])
+            .connect_timeout(Duration::from_millis(500))
+            .request_timeout(Duration::from_millis(1000));
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(backend) = EtcdBackend::connect(config.clone()).await {
+                if kvstore_core::Backend::current_revision(&backend)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            let member = &mut self.members[index];
+            if let Some(Ok(Some(status))) = member.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "etcd {} exited with {status}:\n{}",
+                    member.name,
+                    member.log_tail()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "etcd {} did not serve within {START_TIMEOUT:?}:\n{}",
+                member.name,
+                member.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The client URL of every member.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::client_url).collect()
+    }
+
+    /// The client URL of member `index`.
+    pub fn endpoint(&self, index: usize) -> String {
+        self.members[index].client_url()
+    }
+
+    /// A config reaching every member.
+    pub fn config(&self) -> EtcdConfig {
+        EtcdConfig::new(self.endpoints())
+    }
+
+    /// Kills member `index` with `SIGKILL`.
+    pub fn kill(&mut self, index: usize) {
+        self.members[index].kill();
+    }
+
+    /// Restarts member `index` on its data directory and waits until it serves.
+    pub async fn restart(&mut self, index: usize) {
+        self.members[index].kill();
+        self.spawn(index);
+        self.wait_serving(index).await;
+    }
+
+    /// The index of the current raft leader.
+    pub async fn leader(&self) -> Option<usize> {
+        for (index, member) in self.members.iter().enumerate() {
+            if member.child.is_none() {
+                continue;
+            }
+            let Ok(mut client) = etcd_client::Client::connect([member.client_url()], None).await
+            else {
+                continue;
+            };
+            let Ok(Ok(status)) =
+                tokio::time::timeout(Duration::from_secs(2), client.status()).await
+            else {
+                continue;
+            };
+            if status.leader() == status.header().map_or(0, |h| h.member_id()) {
+                return Some(index);
+            }
+        }
+        None
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            member.kill();
+        }
+    }
+}
+
+/// An etcd for one test: a fresh single-member server, or an existing cluster from
+/// `KVSTORE_ETCD_ENDPOINTS` under a namespace of the test's own.
+pub struct TestEtcd {
+    config: EtcdConfig,
+    server: Option<EtcdCluster>,
+}
+
+impl TestEtcd {
+    /// Starts (or finds) an etcd; `None` when none can be had and the tests are not under CI,
+    /// after saying so on stderr. Under `CI=true` a missing etcd panics with install hints.
+    pub async fn start() -> Option<Self> {
+        if let Ok(endpoints) = std::env::var("KVSTORE_ETCD_ENDPOINTS") {
+            let endpoints: Vec<String> = endpoints
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let namespace = format!("/kvstore-test-{:016x}", rand_u64());
+            return Some(TestEtcd {
+                config: EtcdConfig::new(endpoints).namespace(namespace),
+                server: None,
+            });
+        }
+        if etcd_binary().is_none() {
+            if under_ci() {
+                panic!("CI=true and no etcd: {INSTALL_HINT}");
+            }
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("skipping an etcd test: {INSTALL_HINT}");
+            }
+            return None;
+        }
+        let server = EtcdCluster::start(1).await;
+        Some(TestEtcd {
+            config: server.config(),
+            server: Some(server),
+        })
+    }
+
+    /// The config to connect with.
+    pub fn config(&self) -> EtcdConfig {
+        self.config.clone()
+    }
+
+    /// Connects a backend.
+    pub async fn backend(&self) -> EtcdBackend {
+        EtcdBackend::connect(self.config())
+            .await
+            .expect("connect to the test etcd")
+    }
+
+    /// The local server, when this test started one.
+    pub fn server(&mut self) -> Option<&mut EtcdCluster> {
+        self.server.as_mut()
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}

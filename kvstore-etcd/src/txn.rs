@@ -1,0 +1,91 @@
+//! kvstore transactions as etcd transactions.
+
+use etcd_client::{CompareOp as EtcdOp, DeleteOptions, PutOptions, TxnOpResponse};
+use kvstore_core::backend::{
+    Compare, CompareOp, CompareTarget, PutLease, Txn, TxnOp, TxnOpResult, TxnResponse,
+};
+use kvstore_core::Result;
+
+use crate::keys::{etcd_revision, header_revision, Namespace};
+
+fn compare(ns: &Namespace, compare: &Compare) -> Result<etcd_client::Compare> {
+    let op = match compare.op {
+        CompareOp::Equal => EtcdOp::Equal,
+        CompareOp::NotEqual => EtcdOp::NotEqual,
+        CompareOp::Greater => EtcdOp::Greater,
+        CompareOp::Less => EtcdOp::Less,
+    };
+    let key = ns.key(&compare.key);
+    Ok(match compare.target {
+        CompareTarget::ModRevision(r) => {
+            etcd_client::Compare::mod_revision(key, op, etcd_revision(r)?)
+        }
+        CompareTarget::CreateRevision(r) => {
+            etcd_client::Compare::create_revision(key, op, etcd_revision(r)?)
+        }
+    })
+}
+
+fn op(ns: &Namespace, op: &TxnOp) -> etcd_client::TxnOp {
+    match op {
+        TxnOp::Put { key, value, lease } => {
+            let options = match lease {
+                PutLease::Detach => PutOptions::new(),
+                PutLease::Keep => PutOptions::new().with_ignore_lease(),
+                PutLease::Attach(id) => PutOptions::new().with_lease(id.0),
+            };
+            etcd_client::TxnOp::put(ns.key(key), value.to_vec(), Some(options))
+        }
+        TxnOp::Get { key } => etcd_client::TxnOp::get(ns.key(key), None),
+        TxnOp::Delete { key } => {
+            etcd_client::TxnOp::delete(ns.key(key), Some(DeleteOptions::new().with_prev_key()))
+        }
+        TxnOp::DeleteRange { key, range_end } => etcd_client::TxnOp::delete(
+            ns.key(key),
+            Some(
+                DeleteOptions::new()
+                    .with_range(ns.key(range_end))
+                    .with_prev_key(),
+            ),
+        ),
+    }
+}
+
+/// The etcd transaction for `txn`.
+pub(crate) fn request(ns: &Namespace, txn: &Txn) -> Result<etcd_client::Txn> {
+    let compares = txn
+        .compare
+        .iter()
+        .map(|c| compare(ns, c))
+        .collect::<Result<Vec<_>>>()?;
+    let success: Vec<_> = txn.success.iter().map(|o| op(ns, o)).collect();
+    let failure: Vec<_> = txn.failure.iter().map(|o| op(ns, o)).collect();
+    Ok(etcd_client::Txn::new()
+        .when(compares)
+        .and_then(success)
+        .or_else(failure))
+}
+
+/// The kvstore answer for an etcd transaction response.
+pub(crate) fn response(ns: &Namespace, response: &etcd_client::TxnResponse) -> Result<TxnResponse> {
+    let results = response
+        .op_responses()
+        .into_iter()
+        .map(|r| {
+            Ok(match r {
+                TxnOpResponse::Put(_) | TxnOpResponse::Txn(_) => TxnOpResult::Put,
+                TxnOpResponse::Get(get) => {
+                    TxnOpResult::Get(get.kvs().first().map(|kv| ns.key_value(kv)).transpose()?)
+                }
+                TxnOpResponse::Delete(delete) => {
+                    TxnOpResult::Delete(ns.key_values(delete.prev_kvs())?)
+                }
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TxnResponse {
+        succeeded: response.succeeded(),
+        revision: header_revision(response.header()),
+        results,
+    })
+}

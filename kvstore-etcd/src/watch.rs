@@ -1,0 +1,216 @@
+//! Watches that survive broken streams: resumed from the last delivered revision + 1, so no
+//! event is lost or repeated; a compacted resume point is `Gone`; a server that stays away
+//! longer than the reconnect timeout is `Unavailable`, never an endless wait.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use etcd_client::{EventType, WatchOptions};
+use futures::stream::{self, StreamExt};
+use kvstore_core::backend::{EventKind, EventStream, WatchEvent, WatchRequest};
+use kvstore_core::{Error, Result};
+use tokio::time::{timeout, Instant};
+
+use crate::error::{self, Context};
+use crate::keys::{etcd_revision, header_revision, Namespace};
+
+/// What a watch needs to (re)open its stream.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub client: etcd_client::Client,
+    pub ns: Namespace,
+    pub key: Vec<u8>,
+    pub range_end: Option<Vec<u8>>,
+    pub request_timeout: Duration,
+    pub reconnect_timeout: Duration,
+}
+
+impl Target {
+    pub fn new(
+        client: etcd_client::Client,
+        ns: Namespace,
+        request: &WatchRequest,
+        request_timeout: Duration,
+        reconnect_timeout: Duration,
+    ) -> Self {
+        Target {
+            key: ns.key(&request.key),
+            range_end: request.range_end.as_deref().map(|end| ns.key(end)),
+            client,
+            ns,
+            request_timeout,
+            reconnect_timeout,
+        }
+    }
+
+    /// Opens a stream from revision `start` (0: now) and waits until etcd confirms it, so
+    /// no write after this returns can be missed. Returns the stream and the next revision.
+    async fn open(&self, start: u64) -> Result<(etcd_client::WatchStream, u64)> {
+        let context = Context {
+            revision: start,
+            ..Context::default()
+        };
+        let mut options = WatchOptions::new().with_prev_key().with_progress_notify();
+        if let Some(end) = &self.range_end {
+            options = options.with_range(end.clone());
+        }
+        if start > 0 {
+            options = options.with_start_revision(etcd_revision(start)?);
+        }
+        let mut client = self.client.watch_client();
+        let opened = async {
+            let mut stream = client.watch(self.key.clone(), Some(options)).await?;
+            let first = stream.message().await?;
+            Ok::<_, etcd_client::Error>((stream, first))
+        };
+        let (stream, first) = timeout(self.request_timeout, opened)
+            .await
+            .map_err(|_| error::timed_out("watch", self.request_timeout))?
+            .map_err(|e| error::map(e, context))?;
+        let first = first.ok_or_else(|| Error::Unavailable {
+            message: "etcd closed the watch before confirming it".to_owned(),
+            source: None,
+        })?;
+        if first.compact_revision() > 0 {
+            return Err(gone(start, first.compact_revision()));
+        }
+        if first.canceled() {
+            return Err(Error::Backend {
+                message: format!("etcd refused the watch: {}", first.cancel_reason()),
+                source: None,
+            });
+        }
+        let next = if start > 0 {
+            start
+        } else {
+            header_revision(first.header()) + 1
+        };
+        Ok((stream, next))
+    }
+}
+
+fn gone(revision: u64, compacted: i64) -> Error {
+    Error::Gone {
+        revision,
+        compacted: crate::keys::revision(compacted),
+    }
+}
+
+struct Cursor {
+    target: Target,
+    stream: Option<etcd_client::WatchStream>,
+    /// The next revision to deliver.
+    next: u64,
+    pending: VecDeque<WatchEvent>,
+    finished: bool,
+}
+
+impl Cursor {
+    /// Handles one response; an error ends the watch.
+    fn absorb(&mut self, response: etcd_client::WatchResponse) -> Result<()> {
+        if response.compact_revision() > 0 {
+            return Err(gone(self.next, response.compact_revision()));
+        }
+        if response.canceled() {
+            // Canceled without compaction (e.g. the member lost its leader): reopen.
+            tracing::debug!(reason = response.cancel_reason(), "etcd canceled the watch");
+            self.stream = None;
+            return Ok(());
+        }
+        let mut last = None;
+        for event in response.events() {
+            let Some(kv) = event.kv() else { continue };
+            let kv = self.target.ns.key_value(kv)?;
+            let prev_kv = event
+                .prev_kv()
+                .map(|p| self.target.ns.key_value(p))
+                .transpose()?;
+            let kind = match event.event_type() {
+                EventType::Put => EventKind::Put,
+                EventType::Delete => EventKind::Delete,
+            };
+            if kv.mod_revision < self.next {
+                continue; // already delivered before a reconnect
+            }
+            last = Some(kv.mod_revision);
+            self.pending.push_back(WatchEvent { kind, kv, prev_kv });
+        }
+        match last {
+            Some(revision) => self.next = revision + 1,
+            None if !response.created() => {
+                // A progress notification: everything up to the header revision was sent.
+                self.next = self.next.max(header_revision(response.header()) + 1);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    async fn reconnect(&mut self) -> Result<()> {
+        let deadline = Instant::now() + self.target.reconnect_timeout;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.target.open(self.next).await {
+                Ok((stream, _)) => {
+                    tracing::debug!(next = self.next, "etcd watch resumed");
+                    self.stream = Some(stream);
+                    return Ok(());
+                }
+                Err(err) if err.is_gone() => return Err(err),
+                Err(err) if Instant::now() + pause >= deadline => {
+                    return Err(Error::Unavailable {
+                        message: format!(
+                            "etcd watch could not resume within {:?}: {err}",
+                            self.target.reconnect_timeout
+                        ),
+                        source: Some(Box::new(err)),
+                    })
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "etcd watch reconnect failed, retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((Ok(event), self));
+            }
+            if self.finished {
+                return None;
+            }
+            let step = match self.stream.as_mut() {
+                None => self.reconnect().await,
+                Some(stream) => match stream.message().await {
+                    Ok(Some(response)) => self.absorb(response),
+                    Ok(None) | Err(_) => {
+                        tracing::debug!(next = self.next, "etcd watch stream broke");
+                        self.stream = None;
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(err) = step {
+                self.finished = true;
+                return Some((Err(err), self));
+            }
+        }
+    }
+}
+
+/// Opens a resumable watch.
+pub(crate) async fn open(target: Target, start: u64) -> Result<EventStream> {
+    let (stream, next) = target.open(start).await?;
+    let cursor = Cursor {
+        target,
+        stream: Some(stream),
+        next,
+        pending: VecDeque::new(),
+        finished: false,
+    };
+    Ok(stream::unfold(cursor, Cursor::next_item).boxed())
+}
