@@ -63,19 +63,38 @@ impl EtcdBackend {
         &self.client
     }
 
-    /// Runs one request under the request timeout, mapping its error.
-    async fn call<T>(
+    /// Runs one request under the request timeout, mapping its error. A request that never
+    /// reached a server (the connection was refused, e.g. by a dead member of a cluster) is
+    /// sent again, to another endpoint, until the timeout.
+    async fn call<T, Fut>(
         &self,
         what: &str,
         context: Context,
-        request: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
-    ) -> Result<T> {
-        tokio::time::timeout(self.request_timeout, request)
-            .await
-            .map_err(|_| error::timed_out(what, self.request_timeout))?
-            .map_err(|e| error::map(e, context))
+        mut request: impl FnMut() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, request()).await {
+                Err(_) => return Err(error::timed_out(what, self.request_timeout)),
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(err))
+                    if error::never_sent(&err)
+                        && tokio::time::Instant::now() + RESEND_PAUSE < deadline =>
+                {
+                    tracing::debug!(%err, what, "request not sent, trying again");
+                    tokio::time::sleep(RESEND_PAUSE).await;
+                }
+                Ok(Err(err)) => return Err(error::map(err, context)),
+            }
+        }
     }
 }
+
+/// Pause before sending again a request no server received.
+const RESEND_PAUSE: Duration = Duration::from_millis(20);
 
 #[async_trait]
 impl Backend for EtcdBackend {
@@ -99,13 +118,13 @@ impl Backend for EtcdBackend {
             revision: request.revision,
             ..Context::default()
         };
-        let mut kv = self.client.kv_client();
+        let key = self.ns.key(&request.key);
         let response = self
-            .call(
-                "range",
-                context,
-                kv.get(self.ns.key(&request.key), Some(options)),
-            )
+            .call("range", context, || {
+                let (mut kv, key, options) =
+                    (self.client.kv_client(), key.clone(), options.clone());
+                async move { kv.get(key, Some(options)).await }
+            })
             .await?;
         Ok(RangeResponse {
             kvs: self.ns.key_values(response.kvs())?,
@@ -129,9 +148,13 @@ impl Backend for EtcdBackend {
             })
             .unwrap_or(0);
         let etcd_txn = txn::request(&self.ns, &request)?;
-        let mut kv = self.client.kv_client();
         let context = Context { lease, revision: 0 };
-        let response = self.call("txn", context, kv.txn(etcd_txn)).await;
+        let response = self
+            .call("txn", context, || {
+                let (mut kv, etcd_txn) = (self.client.kv_client(), etcd_txn.clone());
+                async move { kv.txn(etcd_txn).await }
+            })
+            .await;
         let response = match response {
             // `ignore_lease` on a key that vanished between compare and put.
             Err(Error::NotFound { .. }) => {
@@ -165,13 +188,11 @@ impl Backend for EtcdBackend {
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         let seconds = kvstore_core::backend::whole_seconds(ttl).as_secs();
         let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-        let mut leases = self.client.lease_client();
         let response = self
-            .call(
-                "lease grant",
-                Context::default(),
-                leases.grant(seconds, None::<LeaseGrantOptions>),
-            )
+            .call("lease grant", Context::default(), || {
+                let mut leases = self.client.lease_client();
+                async move { leases.grant(seconds, None::<LeaseGrantOptions>).await }
+            })
             .await?;
         Ok(Lease {
             id: LeaseId(response.id()),
@@ -184,12 +205,14 @@ impl Backend for EtcdBackend {
             lease: lease.0,
             revision: 0,
         };
-        let mut leases = self.client.lease_client();
-        let renew = async {
-            // Opening the stream renews once; a second renewal reports the time to live.
-            let (mut keeper, mut responses) = leases.keep_alive(lease.0).await?;
-            keeper.keep_alive().await?;
-            Ok(responses.message().await?.map(|r| r.ttl()))
+        let renew = || {
+            let mut leases = self.client.lease_client();
+            async move {
+                // Opening the stream renews once; a second renewal reports the time to live.
+                let (mut keeper, mut responses) = leases.keep_alive(lease.0).await?;
+                keeper.keep_alive().await?;
+                Ok(responses.message().await?.map(|r| r.ttl()))
+            }
         };
         match self.call("lease keep-alive", context, renew).await? {
             Some(ttl) if ttl > 0 => Ok(Duration::from_secs(u64::try_from(ttl).unwrap_or(0))),
@@ -202,9 +225,11 @@ impl Backend for EtcdBackend {
             lease: lease.0,
             revision: 0,
         };
-        let mut leases = self.client.lease_client();
-        self.call("lease revoke", context, leases.revoke(lease.0))
-            .await?;
+        self.call("lease revoke", context, || {
+            let mut leases = self.client.lease_client();
+            async move { leases.revoke(lease.0).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -213,25 +238,22 @@ impl Backend for EtcdBackend {
             revision,
             ..Context::default()
         };
-        let mut kv = self.client.kv_client();
-        self.call(
-            "compact",
-            context,
-            kv.compact(etcd_revision(revision)?, None),
-        )
+        let at = etcd_revision(revision)?;
+        self.call("compact", context, || {
+            let mut kv = self.client.kv_client();
+            async move { kv.compact(at, None).await }
+        })
         .await?;
         Ok(())
     }
 
     async fn current_revision(&self) -> Result<u64> {
-        let mut kv = self.client.kv_client();
-        let options = GetOptions::new().with_count_only();
+        let key = self.ns.key("/");
         let response = self
-            .call(
-                "status",
-                Context::default(),
-                kv.get(self.ns.key("/"), Some(options)),
-            )
+            .call("status", Context::default(), || {
+                let (mut kv, key) = (self.client.kv_client(), key.clone());
+                async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
+            })
             .await?;
         Ok(header_revision(response.header()))
     }

@@ -64,3 +64,13 @@ pub(crate) fn timed_out(what: &str, timeout: std::time::Duration) -> Error {
         source: None,
     }
 }
+
+/// Whether the request surely reached no server (so sending it again cannot apply it twice).
+pub(crate) fn never_sent(error: &etcd_client::Error) -> bool {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            status.code() == tonic::Code::Unavailable && status.message().contains("connect error")
+        }
+        _ => false,
+    }
+}

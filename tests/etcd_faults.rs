@@ -1,0 +1,250 @@
+//! Fault tests on real etcd processes: restarts, compaction, leader loss, a stopped server.
+#![cfg(feature = "etcd-tests")]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kvstore::etcd::testing::{etcd_binary, under_ci, EtcdCluster};
+use kvstore::{
+    EtcdBackend, EtcdConfig, Json, ListOptions, Object, ObjectMeta, Store, WatchEvent, WatchFrom,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
+#[object(kind = "Counter", api_version = "faults.kvstore/v1")]
+struct Counter {
+    metadata: ObjectMeta,
+    value: u64,
+}
+
+fn counter() -> Counter {
+    Counter {
+        metadata: ObjectMeta::named("c"),
+        value: 0,
+    }
+}
+
+/// Whether etcd can be started here; panics under CI when it cannot.
+fn etcd_available() -> bool {
+    if etcd_binary().is_some() {
+        return true;
+    }
+    assert!(
+        !under_ci(),
+        "CI=true and no etcd binary: run scripts/install-deps"
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("skipping: no etcd binary (apt-get install etcd-server)");
+    }
+    false
+}
+
+async fn store_on(config: EtcdConfig) -> Store<Json> {
+    Store::new(EtcdBackend::connect(config).await.unwrap(), Json)
+}
+
+/// One increment, retried while the store is unavailable; returns the value written.
+async fn increment(store: &Store<Json>, key: &str) -> u64 {
+    for _ in 0..200 {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(15),
+            store.guaranteed_update(key, |c: &mut Counter| c.value += 1),
+        )
+        .await
+        .expect("an operation must fail or succeed, never hang");
+        match attempt {
+            Ok(written) => return written.value,
+            Err(err) if err.is_retryable() => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(err) => panic!("unexpected error: {err}"),
+        }
+    }
+    panic!("the store never came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_sees_every_write_exactly_once_across_an_etcd_restart() {
+    if !etcd_available() {
+        return;
+    }
+    const WRITES: u64 = 60;
+    let mut cluster = EtcdCluster::start(1).await;
+    let config = cluster.config().request_timeout(Duration::from_secs(2));
+    let store = store_on(config).await;
+    let key = "/faults/restart/c";
+    store.create(key, &counter()).await.unwrap();
+    let mut events = store.watch::<Counter>(key, WatchFrom::Now).await.unwrap();
+
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..WRITES {
+                increment(&store, key).await;
+            }
+        })
+    };
+    // Kill -9 the server mid-stream and bring it back on the same data dir.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.kill(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.restart(0).await;
+    writer.await.unwrap();
+
+    let last: Counter = store.get(key).await.unwrap();
+    assert!(last.value >= WRITES);
+    let mut expected = 1;
+    while expected <= last.value {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("the watch resumed")
+            .expect("the watch is open")
+            .expect("no watch error");
+        match event {
+            WatchEvent::Updated(c) => assert_eq!(c.value, expected, "in order, exactly once"),
+            other => panic!("unexpected {other:?}"),
+        }
+        expected += 1;
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), events.next())
+            .await
+            .is_err(),
+        "no duplicate after the last write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_behind_compaction_gets_gone_then_relists_and_resumes() {
+    if !etcd_available() {
+        return;
+    }
+    let cluster = EtcdCluster::start(1).await;
+    let store = store_on(cluster.config()).await;
+    let prefix = "/faults/compact";
+    for i in 0..3 {
+        store
+            .create(&format!("{prefix}/{i}"), &counter())
+            .await
+            .unwrap();
+    }
+    let listed = store
+        .list::<Counter>(prefix, &ListOptions::default())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        increment(&store, &format!("{prefix}/{i}")).await;
+    }
+    let now = store.current_resource_version().await.unwrap();
+    store.compact(&now).await.unwrap();
+
+    let behind = WatchFrom::Version(listed.metadata.resource_version.clone());
+    let err = match store.watch_prefix::<Counter>(prefix, behind).await {
+        Err(err) => err,
+        Ok(mut events) => events.next().await.unwrap().unwrap_err(),
+    };
+    assert!(err.is_gone(), "{err}");
+
+    let relisted = store
+        .list::<Counter>(prefix, &ListOptions::default())
+        .await
+        .unwrap();
+    assert!(relisted.items.iter().all(|c| c.value == 1));
+    let mut events = store
+        .watch_prefix::<Counter>(
+            prefix,
+            WatchFrom::Version(relisted.metadata.resource_version),
+        )
+        .await
+        .unwrap();
+    increment(&store, &format!("{prefix}/0")).await;
+    match events.next().await.unwrap().unwrap() {
+        WatchEvent::Updated(c) => assert_eq!(c.value, 2),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increments_survive_losing_the_leader_of_a_three_member_cluster() {
+    if !etcd_available() {
+        return;
+    }
+    const TASKS: usize = 4;
+    const INCREMENTS: usize = 100;
+    let mut cluster = EtcdCluster::start(3).await;
+    let config = cluster.config().request_timeout(Duration::from_secs(3));
+    let store = store_on(config).await;
+    let key = "/faults/leader/c";
+    store.create(key, &counter()).await.unwrap();
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut written = Vec::new();
+                for _ in 0..INCREMENTS {
+                    written.push(increment(&store, key).await);
+                }
+                written
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let leader = cluster.leader().await.expect("a leader");
+    cluster.kill(leader);
+
+    let mut successes = BTreeSet::new();
+    for task in tasks {
+        for value in task.await.unwrap() {
+            assert!(
+                successes.insert(value),
+                "value {value} reported written twice"
+            );
+        }
+    }
+    let last: Counter = store.get(key).await.unwrap();
+    assert_eq!(successes.len(), TASKS * INCREMENTS);
+    // Every reported success is in the final value; an increment whose answer was lost in the
+    // election may have landed too, but none counts twice.
+    assert!(last.value >= (TASKS * INCREMENTS) as u64);
+    assert!(successes.iter().all(|v| *v <= last.value));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_etcd_is_unavailable_within_the_request_timeout() {
+    if !etcd_available() {
+        return;
+    }
+    let mut cluster = EtcdCluster::start(1).await;
+    let timeout = Duration::from_secs(1);
+    let config = cluster
+        .config()
+        .request_timeout(timeout)
+        .connect_timeout(timeout);
+    let store = store_on(config.clone()).await;
+    store.create("/faults/stopped/a", &counter()).await.unwrap();
+    cluster.kill(0);
+
+    let started = tokio::time::Instant::now();
+    let err = store.get::<Counter>("/faults/stopped/a").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    let err = store
+        .create("/faults/stopped/b", &counter())
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        started.elapsed() < timeout * 2 + Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let started = tokio::time::Instant::now();
+    let err = EtcdBackend::connect(config).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        started.elapsed() < timeout + Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
