@@ -8,6 +8,18 @@ use serde::Serialize;
 
 use crate::envelope::BINCODE;
 
+/// The most a decode may allocate: far above etcd's value size limit (1.5 MiB by default), far
+/// below what a corrupt length prefix could ask for.
+const DECODE_LIMIT: usize = 16 * 1024 * 1024;
+
+fn config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+> {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
 /// The bincode codec (feature `bincode`), for stores that already hold bincode values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Bincode;
@@ -25,7 +37,7 @@ impl Codec for Bincode {
 impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Bincode {
     fn encode(&self, object: &K) -> Result<Vec<u8>, CodecError> {
         BINCODE.encode::<K>(|out| {
-            let body = bincode::serde::encode_to_vec(object, bincode::config::standard())?;
+            let body = bincode::serde::encode_to_vec(object, config())?;
             out.extend_from_slice(&body);
             Ok(())
         })
@@ -33,8 +45,7 @@ impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Bincode {
 
     fn decode(&self, bytes: &[u8]) -> Result<K, CodecError> {
         BINCODE.decode(bytes, |body| {
-            let (object, read) =
-                bincode::serde::decode_from_slice(body, bincode::config::standard())?;
+            let (object, read) = bincode::serde::decode_from_slice(body, config())?;
             if read == body.len() {
                 Ok(object)
             } else {

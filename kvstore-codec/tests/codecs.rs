@@ -182,6 +182,29 @@ fn truncated_values_are_malformed() {
     each_codec!(check);
 }
 
+/// A header for `User` in binary format `id`, followed by `body`.
+fn framed(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut bytes = b"\0KV".to_vec();
+    bytes.push(id);
+    bytes.extend_from_slice(&[0, 4]);
+    bytes.extend_from_slice(b"User");
+    bytes.extend_from_slice(&[0, 2]);
+    bytes.extend_from_slice(b"v1");
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+#[test]
+fn huge_length_prefixes_are_errors_not_allocations() {
+    // Varint lengths claiming exabytes, in each binary format's encoding.
+    let bincode_len = [0xFF, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0x7d];
+    let leb128_len = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
+    let protobuf_len = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
+    assert!(Encode::<User>::decode(&Bincode, &framed(3, &bincode_len)).is_err());
+    assert!(Encode::<User>::decode(&Postcard, &framed(2, &leb128_len)).is_err());
+    assert!(Encode::<User>::decode(&Protobuf, &framed(1, &protobuf_len)).is_err());
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -194,13 +217,7 @@ proptest! {
     #[test]
     fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
         for id in 1u8..=3 {
-            let mut bytes = b"\0KV".to_vec();
-            bytes.push(id);
-            bytes.extend_from_slice(&[0, 4]);
-            bytes.extend_from_slice(b"User");
-            bytes.extend_from_slice(&[0, 2]);
-            bytes.extend_from_slice(b"v1");
-            bytes.extend_from_slice(&body);
+            let bytes = framed(id, &body);
             let _ = Encode::<User>::decode(&Protobuf, &bytes);
             let _ = Encode::<User>::decode(&Postcard, &bytes);
             let _ = Encode::<User>::decode(&Bincode, &bytes);
