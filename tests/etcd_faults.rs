@@ -248,3 +248,63 @@ async fn a_stopped_etcd_is_unavailable_within_the_request_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_keep_alive_survives_a_restart_and_reports_loss_before_expiry() {
+    if !etcd_available() {
+        return;
+    }
+    let mut cluster = EtcdCluster::start(1).await;
+    let config = cluster.config().request_timeout(Duration::from_millis(500));
+    let store = store_on(config).await;
+    let ttl = Duration::from_secs(4);
+    let (_, lease) = store
+        .create_with_ttl("/faults/lease/a", &counter(), ttl)
+        .await
+        .unwrap();
+    let keeper = store.keep_alive_in_background(lease);
+
+    // A restart shorter than the ttl: renewals resume, the key stays.
+    cluster.kill(0);
+    cluster.restart(0).await;
+    tokio::time::sleep(ttl * 2).await;
+    assert!(keeper.is_alive(), "{:?}", keeper.state());
+    assert!(store.get::<Counter>("/faults/lease/a").await.is_ok());
+
+    // The server stays away: the loss is reported within the ttl, before the server (which
+    // counts from a later renewal) could have expired the lease.
+    cluster.kill(0);
+    let started = tokio::time::Instant::now();
+    let reason = tokio::time::timeout(ttl * 2, keeper.lost())
+        .await
+        .expect("loss reported");
+    let elapsed = started.elapsed();
+    assert!(elapsed <= ttl, "loss reported after {elapsed:?}: {reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_on_a_server_that_stays_dead_ends_unavailable() {
+    if !etcd_available() {
+        return;
+    }
+    let mut cluster = EtcdCluster::start(1).await;
+    let config = cluster
+        .config()
+        .request_timeout(Duration::from_millis(500))
+        .watch_reconnect_timeout(Duration::from_secs(2));
+    let store = store_on(config).await;
+    let mut events = store
+        .watch_prefix::<Counter>("/faults/dead", WatchFrom::Now)
+        .await
+        .unwrap();
+    cluster.kill(0);
+    let item = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the watch gave up instead of waiting forever");
+    let err = item.expect("an error item").unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        events.next().await.is_none(),
+        "the stream ends after its error"
+    );
+}

@@ -24,6 +24,7 @@
 pub mod backend;
 pub mod codec;
 mod error;
+mod keep_alive;
 pub mod key;
 mod meta;
 #[cfg(feature = "prost")]
@@ -39,6 +40,7 @@ pub mod conformance;
 pub use backend::{Backend, Lease, LeaseId};
 pub use codec::{Codec, CodecError, Encode};
 pub use error::{BoxError, Error, Result};
+pub use keep_alive::{KeepAlive, LeaseState};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
 pub use scheme::{DynObject, Scheme};

@@ -137,3 +137,41 @@ pub async fn dead_lease_is_rejected<C: TestCodec>(store: Store<C>) {
     assert!(err.is_lease_not_found(), "{err}");
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
 }
+
+/// A background keep-alive keeps a TTL key alive for many TTLs, and reports the lease lost
+/// when it is revoked elsewhere.
+pub async fn background_keep_alive_keeps_key_and_reports_loss<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let (_, lease) = store
+        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+        .await
+        .unwrap();
+    let keeper = store.keep_alive_in_background(lease);
+    tokio::time::sleep(TTL * 3).await;
+    assert!(keeper.is_alive());
+    assert!(
+        store.get::<Widget>(&key).await.is_ok(),
+        "kept alive past three ttls"
+    );
+    store.revoke(lease.id).await.unwrap();
+    let reason = tokio::time::timeout(super::EVENT_TIMEOUT, keeper.lost())
+        .await
+        .expect("loss reported");
+    assert!(reason.contains("expired or was revoked"), "{reason}");
+    assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
+}
+
+/// Dropping the keep-alive handle stops renewing: the key expires.
+pub async fn dropped_keep_alive_lets_key_expire<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/ttl", unique_prefix());
+    let (_, lease) = store
+        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+        .await
+        .unwrap();
+    let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
+    let keeper = store.keep_alive_in_background(lease);
+    tokio::time::sleep(TTL * 2).await;
+    assert!(store.get::<Widget>(&key).await.is_ok());
+    drop(keeper);
+    assert!(is_deleted(&next_event(&mut events).await));
+}

@@ -245,6 +245,8 @@ macro_rules! conformance_suite {
             revoke_deletes_at_once: Shared,
             update_keeps_the_lease: Shared,
             dead_lease_is_rejected: Shared,
+            background_keep_alive_keeps_key_and_reports_loss: Shared,
+            dropped_keep_alive_lets_key_expire: Shared,
             invalid_keys_are_rejected_everywhere: Shared,
             corrupt_bytes_name_the_key: Shared,
             other_kind_is_a_kind_mismatch: Shared,

@@ -23,6 +23,12 @@ impl<C: Codec> Store<C> {
         self.inner.backend.lease_keep_alive(lease).await
     }
 
+    /// Keeps `lease` alive in the background until the returned handle drops, and reports when
+    /// it is lost; see [`KeepAlive`](crate::KeepAlive).
+    pub fn keep_alive_in_background(&self, lease: crate::Lease) -> crate::KeepAlive {
+        crate::KeepAlive::start(std::sync::Arc::clone(&self.inner.backend), lease)
+    }
+
     /// Revokes a lease: every key attached to it is deleted at once.
     #[instrument(level = "debug", skip(self))]
     pub async fn revoke(&self, lease: LeaseId) -> Result<()> {
