@@ -167,4 +167,24 @@ mod tests {
         let s: LabelSelector = "".parse().unwrap();
         assert!(s.matches(&labels(&[("x", "y")])));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,64}") {
+            let _ = text.parse::<LabelSelector>();
+        }
+
+        #[test]
+        fn printed_selectors_parse_back(pairs in proptest::collection::vec(("[a-z]{1,6}", "[a-z0-9]{0,6}", 0..4u8), 0..5)) {
+            let selector = pairs.into_iter().fold(LabelSelector::everything(), |s, (k, v, op)| {
+                s.and(match op {
+                    0 => Requirement::Equals(k, v),
+                    1 => Requirement::NotEquals(k, v),
+                    2 => Requirement::Exists(k),
+                    _ => Requirement::NotExists(k),
+                })
+            });
+            proptest::prop_assert_eq!(selector.to_string().parse::<LabelSelector>().unwrap(), selector);
+        }
+    }
 }

@@ -66,4 +66,18 @@ mod tests {
             assert!(err.is_invalid_argument(), "{token}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_tokens_never_panic(token in ".{0,64}") {
+            let _ = ContinueToken::decode(&token, "/users/", "/users0");
+        }
+
+        #[test]
+        fn tokens_inside_the_range_round_trip(revision in 1u64.., suffix in "[a-z0-9/]{0,20}") {
+            let token = ContinueToken { revision, start: format!("/users/{suffix}") };
+            let back = ContinueToken::decode(&token.encode(), "/users/", "/users0").unwrap();
+            proptest::prop_assert_eq!(back, token);
+        }
+    }
 }
