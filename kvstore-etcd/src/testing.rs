@@ -282,9 +282,10 @@ pub struct TestEtcd {
 }
 
 impl TestEtcd {
-    /// Starts (or finds) an etcd; `None` when none can be had and the tests are not under CI,
-    /// after saying so on stderr. Under `CI=true` a missing etcd panics with install hints.
-    pub async fn start() -> Option<Self> {
+    /// Starts (or finds) an etcd; `Err` with the reason (for the test to print) when none can
+    /// be had and the tests are not under CI. Under `CI=true` a missing etcd panics with
+    /// install hints.
+    pub async fn start() -> Result<Self, Skipped> {
         if let Ok(endpoints) = std::env::var("KVSTORE_ETCD_ENDPOINTS") {
             let endpoints: Vec<String> = endpoints
                 .split(',')
@@ -293,7 +294,7 @@ impl TestEtcd {
                 .map(str::to_owned)
                 .collect();
             let namespace = format!("/kvstore-test-{:016x}", rand_u64());
-            return Some(TestEtcd {
+            return Ok(TestEtcd {
                 config: EtcdConfig::new(endpoints).namespace(namespace),
                 server: None,
             });
@@ -302,14 +303,10 @@ impl TestEtcd {
             if under_ci() {
                 panic!("CI=true and no etcd: {INSTALL_HINT}");
             }
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipping an etcd test: {INSTALL_HINT}");
-            }
-            return None;
+            return Err(Skipped(format!("skipping an etcd test: {INSTALL_HINT}")));
         }
         let server = EtcdCluster::start(1).await;
-        Some(TestEtcd {
+        Ok(TestEtcd {
             config: server.config(),
             server: Some(server),
         })
@@ -330,6 +327,16 @@ impl TestEtcd {
     /// The local server, when this test started one.
     pub fn server(&mut self) -> Option<&mut EtcdCluster> {
         self.server.as_mut()
+    }
+}
+
+/// Why an etcd test cannot run here (only outside CI).
+#[derive(Debug, Clone)]
+pub struct Skipped(pub String);
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
