@@ -23,6 +23,7 @@
 
 pub mod backend;
 pub mod codec;
+pub mod coordination;
 mod error;
 mod keep_alive;
 pub mod key;
@@ -39,6 +40,7 @@ pub mod conformance;
 
 pub use backend::{Backend, Lease, LeaseId};
 pub use codec::{Codec, CodecError, Encode};
+pub use coordination::LockGuard;
 pub use error::{BoxError, Error, Result};
 pub use keep_alive::{KeepAlive, LeaseState};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};

@@ -22,6 +22,7 @@
 mod crud;
 mod leases;
 mod list;
+mod locks;
 mod rmw;
 mod validation;
 mod watch;
@@ -41,6 +42,7 @@ use crate::store::{Store, WatchEvent, WatchStream};
 pub use crud::*;
 pub use leases::*;
 pub use list::*;
+pub use locks::*;
 pub use rmw::*;
 pub use validation::*;
 pub use watch::*;
@@ -247,6 +249,10 @@ macro_rules! conformance_suite {
             dead_lease_is_rejected: Shared,
             background_keep_alive_keeps_key_and_reports_loss: Shared,
             dropped_keep_alive_lets_key_expire: Shared,
+            lock_sections_never_overlap: Shared,
+            lock_is_first_come_first_served: Shared,
+            try_lock_and_unlock_rules: Shared,
+            deposed_holder_is_told_and_fenced: Shared,
             invalid_keys_are_rejected_everywhere: Shared,
             corrupt_bytes_name_the_key: Shared,
             other_kind_is_a_kind_mismatch: Shared,
