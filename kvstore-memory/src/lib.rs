@@ -63,20 +63,24 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Publishes a new revision to the watchers.
-    fn published(&self, wrote: bool, revision: u64) {
+    /// Runs a state change under the write lock; when it wrote, trims the history and
+    /// publishes the new revision to the watchers (after releasing the lock).
+    fn write<T>(&self, change: impl FnOnce(&mut State) -> Result<(T, bool)>) -> Result<T> {
+        let mut state = self.state.write();
+        let (answer, wrote) = change(&mut state)?;
+        if wrote {
+            state.trim_history(self.history);
+        }
+        let revision = state.revision;
+        drop(state);
         if wrote {
             self.revisions.send_replace(revision);
         }
+        Ok(answer)
     }
 
     fn expire(&self, now: Instant) {
-        let mut state = self.state.write();
-        let wrote = state.expire(now);
-        state.trim_history(self.history);
-        let revision = state.revision;
-        drop(state);
-        self.published(wrote, revision);
+        let _ = self.write(|state| Ok(((), state.expire(now))));
     }
 }
 
@@ -153,14 +157,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        let mut state = self.shared.state.write();
-        let (response, wrote) = state.txn(txn, Instant::now())?;
-        if wrote {
-            state.trim_history(self.shared.history);
-        }
-        drop(state);
-        self.shared.published(wrote, response.revision);
-        Ok(response)
+        self.shared.write(|state| state.txn(txn, Instant::now()))
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
@@ -189,12 +186,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        let mut state = self.shared.state.write();
-        let wrote = state.revoke(lease)?;
-        let revision = state.revision;
-        drop(state);
-        self.shared.published(wrote, revision);
-        Ok(())
+        self.shared.write(|state| Ok(((), state.revoke(lease)?)))
     }
 
     async fn compact(&self, revision: u64) -> Result<()> {

@@ -83,14 +83,17 @@ impl LockGuard {
         }
     }
 
+    /// Stops renewing; returns the lease and whether it was still alive (`None` if already
+    /// released).
+    fn stop_renewing(&mut self) -> Option<(crate::LeaseId, bool)> {
+        self.keep_alive.take().map(|k| (k.id(), k.is_alive()))
+    }
+
     /// Releases the lock. An error if it had already been lost.
     pub async fn unlock(mut self) -> Result<()> {
-        let keep_alive = self.keep_alive.take().ok_or_else(|| {
+        let (lease, alive) = self.stop_renewing().ok_or_else(|| {
             Error::InvalidArgument(format!("lock {} is already unlocked", self.key))
         })?;
-        let alive = keep_alive.is_alive();
-        let lease = keep_alive.id();
-        drop(keep_alive);
         let revoked = self.backend.lease_revoke(lease).await;
         match (alive, revoked) {
             (true, Ok(())) => Ok(()),
@@ -102,9 +105,8 @@ impl LockGuard {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        if let Some(keep_alive) = self.keep_alive.take() {
-            let (backend, lease) = (Arc::clone(&self.backend), keep_alive.id());
-            drop(keep_alive);
+        if let Some((lease, _)) = self.stop_renewing() {
+            let backend = Arc::clone(&self.backend);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
                     let _ = backend.lease_revoke(lease).await;
@@ -133,9 +135,7 @@ impl<C: Codec> Store<C> {
             Some(_) => {
                 // Leave the queue before answering, so the lock looks free to the next caller
                 // as soon as the holder releases it.
-                let lease = guard.lease();
-                drop(guard.keep_alive.take());
-                if let Some(lease) = lease {
+                if let Some((lease, _)) = guard.stop_renewing() {
                     let _ = guard.backend.lease_revoke(lease).await;
                 }
                 Ok(None)
