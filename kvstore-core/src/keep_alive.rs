@@ -3,7 +3,8 @@
 //! Built once on the backend contract's one-shot `lease_keep_alive`, so it behaves the same on
 //! every backend. It renews every third of the TTL; when renewals fail (store unreachable) it
 //! keeps trying, and declares the lease lost as soon as the last successful renewal's TTL has
-//! run out *measured from before that renewal was sent* — never later than the server can have
+//! run out *measured from before that renewal was sent*, less a safety margin of a tenth of the
+//! TTL (at most a second) for clock-rate differences — always before the server can have
 //! expired it. A lease the store reports gone is lost at once.
 
 use std::sync::Arc;
@@ -95,7 +96,8 @@ const RETRY: Duration = Duration::from_millis(200);
 
 async fn renew(backend: Arc<dyn Backend>, lease: Lease, state: watch::Sender<LeaseState>) {
     // The lease was granted no earlier than now: its server-side deadline is at least now + ttl.
-    let mut deadline = Instant::now() + lease.ttl;
+    let margin = (lease.ttl / 10).min(Duration::from_secs(1));
+    let mut deadline = Instant::now() + lease.ttl - margin;
     let period = (lease.ttl / 3).max(Duration::from_millis(100));
     let mut next = Instant::now() + period;
     loop {
@@ -112,7 +114,7 @@ async fn renew(backend: Arc<dyn Backend>, lease: Lease, state: watch::Sender<Lea
         let attempt = tokio::time::timeout_at(deadline, backend.lease_keep_alive(lease.id)).await;
         match attempt {
             Ok(Ok(ttl)) => {
-                deadline = sent + ttl;
+                deadline = sent + ttl.saturating_sub(margin);
                 next = Instant::now() + period;
             }
             Ok(Err(Error::LeaseNotFound { .. })) => {

@@ -40,7 +40,7 @@ pub mod conformance;
 
 pub use backend::{Backend, Lease, LeaseId};
 pub use codec::{Codec, CodecError, Encode};
-pub use coordination::LockGuard;
+pub use coordination::{Contest, ContestEvent, Ephemeral, LockGuard, MIN_TTL};
 pub use error::{BoxError, Error, Result};
 pub use keep_alive::{KeepAlive, LeaseState};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};

@@ -58,7 +58,7 @@ pub async fn lock_is_first_come_first_served<C: TestCodec>(store: Store<C>) {
         }));
         // Let waiter i enqueue before waiter i + 1.
         let enqueued = async {
-            while store.list_raw_len(&lock).await < i + 2 {
+            while super::keys_under(&store, &lock).await < i + 2 {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         };
@@ -155,23 +155,5 @@ mod parking_order {
         pub fn take(&self) -> Vec<usize> {
             std::mem::take(&mut *self.0.lock().expect("not poisoned"))
         }
-    }
-}
-
-impl<C: TestCodec> Store<C> {
-    /// Number of keys under `prefix` (lock queue length).
-    async fn list_raw_len(&self, prefix: &str) -> usize {
-        let (key, end) = crate::key::directory_range(prefix);
-        self.backend()
-            .range(crate::backend::RangeRequest {
-                key,
-                range_end: Some(end),
-                limit: 0,
-                revision: 0,
-            })
-            .await
-            .unwrap()
-            .kvs
-            .len()
     }
 }

@@ -20,6 +20,9 @@
 //! ```
 
 mod crud;
+mod election;
+mod ephemeral;
+mod faults;
 mod leases;
 mod list;
 mod locks;
@@ -40,6 +43,9 @@ use crate::object::Object;
 use crate::store::{Store, WatchEvent, WatchStream};
 
 pub use crud::*;
+pub use election::*;
+pub use ephemeral::*;
+pub use faults::Partition;
 pub use leases::*;
 pub use list::*;
 pub use locks::*;
@@ -176,6 +182,23 @@ pub fn revision_of<K: Object>(object: &K) -> u64 {
         .expect("resource versions of these backends are numbers")
 }
 
+/// How many keys (of any kind, or raw bytes) are under `prefix`.
+pub async fn keys_under<C: crate::Codec>(store: &Store<C>, prefix: &str) -> usize {
+    let (key, end) = crate::key::directory_range(prefix);
+    store
+        .backend()
+        .range(crate::backend::RangeRequest {
+            key,
+            range_end: Some(end),
+            limit: 0,
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .kvs
+        .len()
+}
+
 /// Runs a case (used by [`conformance_suite!`](crate::conformance_suite)). A factory returning
 /// `None` skips the case (it should say why; under CI it should fail instead).
 pub async fn run<C, F, Fut, Out, Case, CaseFut>(isolation: Isolation, factory: F, case: Case)
@@ -253,6 +276,16 @@ macro_rules! conformance_suite {
             lock_is_first_come_first_served: Shared,
             try_lock_and_unlock_rules: Shared,
             deposed_holder_is_told_and_fenced: Shared,
+            contest_elects_exactly_one: Shared,
+            contest_resign_elects_another: Shared,
+            contest_fails_over_when_leader_is_cut_off: Shared,
+            contest_deposed_leader_is_fenced: Shared,
+            contest_restart_with_same_id_does_not_flap: Shared,
+            contests_are_independent: Shared,
+            contest_rejects_unsafe_arguments: Shared,
+            ephemeral_set_renew_destroy: Shared,
+            ephemeral_key_vanishes_after_owner_stops: Shared,
+            ephemeral_owner_is_told_of_loss: Shared,
             invalid_keys_are_rejected_everywhere: Shared,
             corrupt_bytes_name_the_key: Shared,
             other_kind_is_a_kind_mismatch: Shared,

@@ -100,6 +100,17 @@ impl<C: Codec> Store<C> {
         }
     }
 
+    /// The same codec, scheme and settings on another backend — typically a wrapper around this
+    /// store's backend that adds metrics, logging or injected faults.
+    pub fn on_backend(&self, backend: Arc<dyn Backend>) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                backend,
+                ..self.share()
+            }),
+        }
+    }
+
     fn share(&self) -> Inner<C> {
         Inner {
             backend: Arc::clone(&self.inner.backend),
@@ -137,7 +148,7 @@ impl<C: Codec> Store<C> {
     }
 
     /// Encodes `object` as stored: without a resource version.
-    fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
+    pub(crate) fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
     where
         C: Encode<K>,
     {
@@ -175,6 +186,6 @@ pub(crate) fn parse_resource_version(resource_version: &str) -> Result<u64> {
 }
 
 /// Sets the resource version of a written object.
-fn set_resource_version<K: Object>(object: &mut K, revision: u64) {
+pub(crate) fn set_resource_version<K: Object>(object: &mut K, revision: u64) {
     object.metadata_mut().resource_version = Some(revision.to_string());
 }

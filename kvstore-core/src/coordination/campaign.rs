@@ -1,0 +1,315 @@
+//! The background task of a [`Contest`](super::Contest): follows the election's queue, tells
+//! the contender when it leads or who does, and queues again after losing its entry.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::contest::{join, ContestEvent, Leading, Status};
+use super::queue::Entry;
+use crate::backend::{Backend, EventKind, WatchRequest};
+use crate::error::{Error, Result};
+use crate::key::directory_range;
+
+/// A request from the handle.
+pub(super) enum Command {
+    /// Step down (only the leader may).
+    Resign(oneshot::Sender<Result<()>>),
+    /// Leave the election.
+    Stop(oneshot::Sender<Result<()>>),
+}
+
+/// The error for a handle whose campaign has ended.
+pub(super) fn ended(name: &str) -> Error {
+    Error::Unavailable {
+        message: format!("the campaign in election {name} has ended"),
+        source: None,
+    }
+}
+
+/// First pause after a failed store call; doubles up to a TTL.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Why following the queue stopped.
+enum End {
+    /// Leave the election (`None`: the handle was dropped).
+    Stop(Option<oneshot::Sender<Result<()>>>),
+    /// The leader steps down and queues again.
+    Resign(oneshot::Sender<Result<()>>),
+    /// The entry is gone or its lease lost.
+    Lost(String),
+}
+
+/// The queue of an election as last seen: entries by create revision, with their ids.
+type Queue = BTreeMap<u64, (String, String)>;
+
+pub(super) struct Campaign {
+    backend: Arc<dyn Backend>,
+    name: String,
+    id: String,
+    ttl: Duration,
+    status: watch::Sender<Status>,
+    events: mpsc::UnboundedSender<Result<ContestEvent>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// The leader last announced to the contender.
+    announced: Option<String>,
+}
+
+impl Campaign {
+    pub(super) fn new(
+        backend: Arc<dyn Backend>,
+        name: String,
+        id: String,
+        ttl: Duration,
+        status: watch::Sender<Status>,
+        events: mpsc::UnboundedSender<Result<ContestEvent>>,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        Campaign {
+            backend,
+            name,
+            id,
+            ttl,
+            status,
+            events,
+            commands,
+            announced: None,
+        }
+    }
+
+    /// Runs until the handle stops the campaign or is dropped.
+    pub(super) async fn run(mut self, mut entry: Entry) {
+        loop {
+            match self.follow(&entry).await {
+                End::Stop(reply) => {
+                    self.step_down("left the election");
+                    let released = entry.release().await;
+                    if let Some(reply) = reply {
+                        let _ = reply.send(released);
+                    }
+                    return;
+                }
+                End::Resign(reply) => {
+                    // Step down before the entry goes, so the next leader is never elected
+                    // while this one still believes it leads.
+                    self.step_down("resigned");
+                    let _ = reply.send(entry.release().await);
+                }
+                End::Lost(reason) => self.step_down(&reason),
+            }
+            drop(entry);
+            entry = match self.rejoin().await {
+                Some(entry) => entry,
+                None => return,
+            };
+        }
+    }
+
+    /// Queues again, retrying with backoff; `None` if stopped meanwhile.
+    async fn rejoin(&mut self) -> Option<Entry> {
+        let mut pause = RETRY;
+        loop {
+            match join(&self.backend, &self.name, &self.id, self.ttl).await {
+                Ok(entry) => return Some(entry),
+                Err(err) => {
+                    let _ = self.events.send(Err(err));
+                    let wait = tokio::time::sleep(pause);
+                    tokio::pin!(wait);
+                    loop {
+                        tokio::select! {
+                            () = &mut wait => break,
+                            command = self.commands.recv() => match self.not_leading(command) {
+                                Some(End::Stop(reply)) => {
+                                    if let Some(reply) = reply {
+                                        let _ = reply.send(Ok(()));
+                                    }
+                                    return None;
+                                }
+                                _ => continue,
+                            },
+                        }
+                    }
+                    pause = (pause * 2).min(self.ttl);
+                }
+            }
+        }
+    }
+
+    /// Follows the queue while `entry` stands in it.
+    async fn follow(&mut self, entry: &Entry) -> End {
+        let mut pause = RETRY;
+        loop {
+            let (start, end) = directory_range(&self.name);
+            let snapshot = Entry::members(&self.backend, &self.name).await;
+            let (members, revision) = match snapshot {
+                Ok(snapshot) => snapshot,
+                Err(err) => {
+                    if let Some(end) = self.wait_after(err, pause, entry).await {
+                        return end;
+                    }
+                    pause = (pause * 2).min(self.ttl);
+                    continue;
+                }
+            };
+            let mut queue: Queue = members
+                .into_iter()
+                .map(|kv| {
+                    let id = String::from_utf8_lossy(&kv.value).into_owned();
+                    (kv.create_revision, (kv.key, id))
+                })
+                .collect();
+            if !queue.values().any(|(key, _)| *key == entry.key) {
+                return End::Lost(format!("election entry {} vanished", entry.key));
+            }
+            self.announce(&queue, entry);
+            let watch = self
+                .backend
+                .watch(WatchRequest {
+                    key: start,
+                    range_end: Some(end),
+                    start_revision: revision + 1,
+                })
+                .await;
+            let mut changes = match watch {
+                Ok(changes) => changes,
+                Err(err) => {
+                    if let Some(end) = self.wait_after(err, pause, entry).await {
+                        return end;
+                    }
+                    pause = (pause * 2).min(self.ttl);
+                    continue;
+                }
+            };
+            pause = RETRY;
+            loop {
+                tokio::select! {
+                    command = self.commands.recv() => {
+                        if let Some(end) = self.on_command(command) {
+                            return end;
+                        }
+                    }
+                    reason = entry.lost() => return End::Lost(reason),
+                    change = changes.next() => match change {
+                        Some(Ok(event)) => {
+                            let kv = event.kv;
+                            match event.kind {
+                                EventKind::Put => {
+                                    let id = String::from_utf8_lossy(&kv.value).into_owned();
+                                    queue.insert(kv.create_revision, (kv.key, id));
+                                }
+                                EventKind::Delete => {
+                                    if kv.key == entry.key {
+                                        return End::Lost(format!(
+                                            "election entry {} was deleted", entry.key
+                                        ));
+                                    }
+                                    queue.retain(|_, (key, _)| *key != kv.key);
+                                }
+                            }
+                            self.announce(&queue, entry);
+                        }
+                        Some(Err(err)) => {
+                            if let Some(end) = self.wait_after(err, pause, entry).await {
+                                return end;
+                            }
+                            break;
+                        }
+                        None => break,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Reports `err`, then waits `pause` unless a command or the entry's loss ends following.
+    async fn wait_after(&mut self, err: Error, pause: Duration, entry: &Entry) -> Option<End> {
+        tracing::debug!(%err, election = %self.name, "election store call failed, retrying");
+        let _ = self.events.send(Err(err));
+        let wait = tokio::time::sleep(pause);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => return None,
+                reason = entry.lost() => return Some(End::Lost(reason)),
+                command = self.commands.recv() => {
+                    if let Some(end) = self.on_command(command) {
+                        return Some(end);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a command means while following.
+    fn on_command(&mut self, command: Option<Command>) -> Option<End> {
+        match command {
+            Some(Command::Resign(reply)) if self.status.borrow().leading.is_some() => {
+                Some(End::Resign(reply))
+            }
+            other => self.not_leading(other),
+        }
+    }
+
+    /// What a command means when this contender does not lead.
+    fn not_leading(&mut self, command: Option<Command>) -> Option<End> {
+        match command {
+            None => Some(End::Stop(None)),
+            Some(Command::Stop(reply)) => Some(End::Stop(Some(reply))),
+            Some(Command::Resign(reply)) => {
+                let _ = reply.send(Err(Error::InvalidArgument(format!(
+                    "{} does not lead election {}",
+                    self.id, self.name
+                ))));
+                None
+            }
+        }
+    }
+
+    /// Tells the contender about the head of the queue, if it changed.
+    fn announce(&mut self, queue: &Queue, entry: &Entry) {
+        let Some((&token, (key, id))) = queue.first_key_value() else {
+            return;
+        };
+        if *key == entry.key {
+            if self.status.borrow().leading.is_none() {
+                self.status.send_modify(|status| {
+                    status.leader = Some(self.id.clone());
+                    status.leading = Some(Leading {
+                        key: key.clone(),
+                        token,
+                        lease: entry.lease_state(),
+                    });
+                });
+                self.announced = Some(self.id.clone());
+                let _ = self.events.send(Ok(ContestEvent::Elected {
+                    fencing_token: token,
+                }));
+            }
+        } else if self.announced.as_ref() != Some(id) {
+            self.status
+                .send_modify(|status| status.leader = Some(id.clone()));
+            self.announced = Some(id.clone());
+            let _ = self
+                .events
+                .send(Ok(ContestEvent::Changed { leader: id.clone() }));
+        }
+    }
+
+    /// Stops leading, if it did, and says why.
+    fn step_down(&mut self, reason: &str) {
+        let was_leading = self.status.borrow().leading.is_some();
+        if was_leading {
+            self.status.send_modify(|status| {
+                status.leading = None;
+                status.leader = None;
+            });
+            self.announced = None;
+            let _ = self.events.send(Ok(ContestEvent::Lost {
+                reason: reason.to_owned(),
+            }));
+        }
+    }
+}

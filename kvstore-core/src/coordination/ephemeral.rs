@@ -1,0 +1,137 @@
+//! Ephemeral objects: an object bound to a lease this process keeps alive, gone when the owner
+//! stops or dies (service registration, presence).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::queue::{check_ttl, Entry};
+use crate::backend::{PutLease, Txn, TxnOp};
+use crate::codec::{Codec, Encode};
+use crate::error::Result;
+use crate::key::validate_key;
+use crate::object::Object;
+use crate::store::Store;
+
+/// An ephemeral key: its lease is kept alive in the background while this handle lives.
+///
+/// [`Ephemeral::set`] writes an object bound to the lease; the key disappears when the lease
+/// is revoked ([`Ephemeral::destroy`], or dropping the handle) or expires (the owner died or
+/// was cut off from the store for a TTL). [`Ephemeral::lost`] tells the owner when the lease is
+/// lost, before the server can have expired it.
+///
+/// ```
+/// # #[derive(Clone)] struct Node { metadata: kvstore_core::ObjectMeta, address: String }
+/// # impl kvstore_core::Object for Node {
+/// #     const KIND: &'static str = "Node"; const API_VERSION: &'static str = "v1";
+/// #     fn metadata(&self) -> &kvstore_core::ObjectMeta { &self.metadata }
+/// #     fn metadata_mut(&mut self) -> &mut kvstore_core::ObjectMeta { &mut self.metadata }
+/// # }
+/// # async fn demo<C: kvstore_core::Encode<Node>>(
+/// #     store: kvstore_core::Store<C>, node: Node) -> kvstore_core::Result<()> {
+/// let registration = store.ephemeral("/nodes/a", std::time::Duration::from_secs(10)).await?;
+/// registration.set(&node).await?;
+/// // ... serve; the key vanishes within ten seconds if this process dies.
+/// registration.destroy().await?;
+/// # Ok(()) }
+/// ```
+pub struct Ephemeral<C> {
+    store: Store<C>,
+    entry: Entry,
+}
+
+impl<C> std::fmt::Debug for Ephemeral<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ephemeral")
+            .field("key", &self.entry.key)
+            .field("lease", &self.entry.lease())
+            .field("alive", &self.entry.is_alive())
+            .finish()
+    }
+}
+
+impl<C: Codec> Store<C> {
+    /// Starts an ephemeral key at `key` on a fresh lease of `ttl`, kept alive in the
+    /// background. Nothing is written until [`Ephemeral::set`]. A `ttl` below
+    /// [`MIN_TTL`](super::MIN_TTL) is an [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    #[instrument(level = "debug", skip(self))]
+    pub async fn ephemeral(&self, key: &str, ttl: Duration) -> Result<Ephemeral<C>> {
+        validate_key(key)?;
+        check_ttl("ephemeral", ttl)?;
+        let entry = Entry::lease_for(self.backend(), ttl, |_| key.to_owned()).await?;
+        Ok(Ephemeral {
+            store: self.clone(),
+            entry,
+        })
+    }
+}
+
+impl<C: Codec> Ephemeral<C> {
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.entry.key
+    }
+
+    /// The lease the key is bound to (`None` once destroyed).
+    pub fn lease(&self) -> Option<crate::LeaseId> {
+        self.entry.lease()
+    }
+
+    /// Whether the lease is still believed alive.
+    pub fn is_alive(&self) -> bool {
+        self.entry.is_alive()
+    }
+
+    /// Waits until the lease is lost (expired, revoked elsewhere, or the store unreachable for
+    /// a TTL), returning why.
+    pub async fn lost(&self) -> String {
+        self.entry.lost().await
+    }
+
+    /// Renews the lease, then writes `object` at the key bound to it (creating or replacing
+    /// whatever is there), returning it as stored. A first write gets a uid and creation
+    /// timestamp if it has none. [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) if the
+    /// lease was already lost: nothing is written then.
+    #[instrument(level = "debug", skip(self, object), fields(key = %self.entry.key, kind = K::KIND))]
+    pub async fn set<K: Object>(&self, object: &K) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        self.entry.renew().await?;
+        let mut object = object.clone();
+        let meta = object.metadata_mut();
+        meta.uid.get_or_insert_with(Uuid::new_v4);
+        meta.creation_timestamp.get_or_insert_with(Utc::now);
+        let value = self.store.encode(&self.entry.key, &mut object)?;
+        let response = self
+            .store
+            .backend()
+            .txn(Txn {
+                compare: vec![],
+                success: vec![TxnOp::Put {
+                    key: self.entry.key.clone(),
+                    value,
+                    lease: PutLease::Attach(self.entry.lease_id()),
+                }],
+                failure: vec![],
+            })
+            .await?;
+        crate::store::set_resource_version(&mut object, response.revision);
+        Ok(object)
+    }
+
+    /// Renews the lease now (the background renewal goes on), returning its time to live;
+    /// [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) if it was lost.
+    #[instrument(level = "debug", skip(self), fields(key = %self.entry.key))]
+    pub async fn renew(&self) -> Result<Duration> {
+        self.entry.renew().await
+    }
+
+    /// Revokes the lease: the key is deleted at once. An error if the lease was already lost.
+    #[instrument(level = "debug", skip(self), fields(key = %self.entry.key))]
+    pub async fn destroy(mut self) -> Result<()> {
+        self.entry.release().await
+    }
+}
