@@ -9,13 +9,12 @@
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
 
-use futures::StreamExt;
-use std::sync::Arc;
+mod common;
 
-use kvstore::backend::Backend;
+use futures::StreamExt;
+
 use kvstore::{
-    Json, ListOptions, MemoryBackend, Object, ObjectMeta, Preconditions, Scheme, Store, WatchEvent,
-    WatchFrom,
+    Json, ListOptions, Object, ObjectMeta, Preconditions, Scheme, Store, WatchEvent, WatchFrom,
 };
 use serde::{Deserialize, Serialize};
 
@@ -62,40 +61,9 @@ fn rv<K: Object>(object: &K) -> &str {
     object.metadata().resource_version.as_deref().unwrap_or("-")
 }
 
-/// The backend named on the command line: `--etcd-servers URL[,URL]`, or the in-memory store.
-async fn backend() -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let servers = match args.as_slice() {
-        [] => return Ok((Arc::new(MemoryBackend::new()), "in-memory".to_owned())),
-        [flag, servers] if flag == "--etcd-servers" => servers.clone(),
-        [flag] if flag.starts_with("--etcd-servers=") => flag["--etcd-servers=".len()..].to_owned(),
-        _ => return Err("usage: quickstart [--etcd-servers URL[,URL...]]".into()),
-    };
-    etcd_backend(&servers).await
-}
-
-#[cfg(feature = "etcd")]
-async fn etcd_backend(
-    servers: &str,
-) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
-    let config = kvstore::EtcdConfig::new(servers.split(',')).namespace("/kvstore-quickstart");
-    let backend = kvstore::EtcdBackend::connect(config).await?;
-    Ok((
-        Arc::new(backend),
-        format!("etcd at {servers} (keys under /kvstore-quickstart)"),
-    ))
-}
-
-#[cfg(not(feature = "etcd"))]
-async fn etcd_backend(
-    _servers: &str,
-) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
-    Err("this build has no etcd backend: run with `--features etcd`".into())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, description) = backend().await?;
+    let (backend, description) = common::backend("quickstart").await?;
     let mut scheme = Scheme::new();
     scheme.register::<User>().register::<Group>();
     let store = Store::with_backend(backend, Json).with_scheme(scheme);
