@@ -22,6 +22,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod backend;
+pub mod cache;
 pub mod codec;
 pub mod coordination;
 mod error;
@@ -39,6 +40,7 @@ mod store;
 pub mod conformance;
 
 pub use backend::{Backend, Lease, LeaseId};
+pub use cache::{Cache, CacheEvent, CacheEvents, Watcher, WatcherConfig, WatcherEvent};
 pub use codec::{Codec, CodecError, Encode};
 pub use coordination::{Contest, ContestEvent, Ephemeral, LockGuard, MIN_TTL};
 pub use error::{BoxError, Error, Result};

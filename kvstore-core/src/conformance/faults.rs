@@ -1,10 +1,11 @@
 //! Injected faults: a backend wrapper that cuts one client off from the store.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use tokio::sync::watch;
 
 use crate::backend::{
     Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
@@ -14,11 +15,19 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// Cuts a client off from the store, as a network partition would: while cut, every call
-/// through the wrapped store fails with [`Error::Unavailable`] (watches already open keep
-/// delivering). Other clients of the same backend are not affected.
-#[derive(Debug, Clone, Default)]
+/// through the wrapped store fails with [`Error::Unavailable`], and open watches end with that
+/// error. Other clients of the same backend are not affected.
+#[derive(Debug, Clone)]
 pub struct Partition {
-    cut: Arc<AtomicBool>,
+    cut: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Partition {
+            cut: Arc::new(watch::channel(false).0),
+        }
+    }
 }
 
 impl Partition {
@@ -32,27 +41,31 @@ impl Partition {
 
     /// Cuts the client off.
     pub fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
+        self.cut.send_replace(true);
     }
 
     /// Reconnects the client.
     pub fn heal(&self) {
-        self.cut.store(false, Ordering::SeqCst);
+        self.cut.send_replace(false);
     }
 }
 
 struct Partitioned {
     inner: Arc<dyn Backend>,
-    cut: Arc<AtomicBool>,
+    cut: Arc<watch::Sender<bool>>,
+}
+
+fn cut_off() -> Error {
+    Error::Unavailable {
+        message: "cut off from the store by a test partition".to_owned(),
+        source: None,
+    }
 }
 
 impl Partitioned {
     fn check(&self) -> Result<()> {
-        if self.cut.load(Ordering::SeqCst) {
-            return Err(Error::Unavailable {
-                message: "cut off from the store by a test partition".to_owned(),
-                source: None,
-            });
+        if *self.cut.borrow() {
+            return Err(cut_off());
         }
         Ok(())
     }
@@ -73,7 +86,23 @@ impl Backend for Partitioned {
     }
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
         self.check()?;
-        self.inner.watch(request).await
+        let changes = self.inner.watch(request).await?;
+        let cut = self.cut.subscribe();
+        let until_cut = stream::unfold(Some((changes, cut)), |state| async move {
+            let (mut changes, mut cut) = state?;
+            let item = tokio::select! {
+                biased;
+                _ = cut.wait_for(|cut| *cut) => None,
+                item = changes.next() => Some(item),
+            };
+            match item {
+                None => Some((Err(cut_off()), None)),
+                Some(Some(Ok(event))) => Some((Ok(event), Some((changes, cut)))),
+                Some(Some(Err(err))) => Some((Err(err), None)),
+                Some(None) => None,
+            }
+        });
+        Ok(until_cut.boxed())
     }
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         self.check()?;

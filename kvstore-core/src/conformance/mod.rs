@@ -19,6 +19,7 @@
 //! );
 //! ```
 
+mod cache;
 mod crud;
 mod election;
 mod ephemeral;
@@ -42,6 +43,7 @@ use crate::meta::ObjectMeta;
 use crate::object::Object;
 use crate::store::{Store, WatchEvent, WatchStream};
 
+pub use cache::*;
 pub use crud::*;
 pub use election::*;
 pub use ephemeral::*;
@@ -286,6 +288,11 @@ macro_rules! conformance_suite {
             ephemeral_set_renew_destroy: Shared,
             ephemeral_key_vanishes_after_owner_stops: Shared,
             ephemeral_owner_is_told_of_loss: Shared,
+            cache_converges_after_mixed_writes: Shared,
+            watcher_delivers_each_change_once_in_order: Shared,
+            cache_relists_after_compaction_while_writes_continue: Exclusive,
+            cache_serves_reads_and_own_writes: Shared,
+            cache_events_report_changes: Shared,
             invalid_keys_are_rejected_everywhere: Shared,
             corrupt_bytes_name_the_key: Shared,
             other_kind_is_a_kind_mismatch: Shared,

@@ -59,6 +59,24 @@ impl<C: Codec> Store<C> {
         .await
     }
 
+    /// [`Store::list`] with each object's key (for the watcher and cache).
+    pub(crate) async fn list_keyed<K: Object>(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+    ) -> Result<ObjectList<(String, K)>>
+    where
+        C: Encode<K>,
+    {
+        self.list_with(
+            prefix,
+            options,
+            |kv| Ok((kv.key.clone(), self.decode::<K>(kv)?)),
+            |(_, o)| &o.metadata().labels,
+        )
+        .await
+    }
+
     async fn list_with<T>(
         &self,
         prefix: &str,

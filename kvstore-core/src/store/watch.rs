@@ -163,6 +163,35 @@ impl<C: Codec> Store<C> {
         })
     }
 
+    /// Changes under `prefix` after revision `after`, each with its key (for the watcher and
+    /// cache). An undecodable value is an error item naming the key, and the stream goes on.
+    pub(crate) async fn watch_prefix_keyed<K: Object>(
+        &self,
+        prefix: &str,
+        after: u64,
+    ) -> Result<BoxStream<'static, Result<(String, WatchEvent<K>)>>>
+    where
+        C: Encode<K>,
+    {
+        validate_key(prefix)?;
+        let (key, range_end) = directory_range(prefix);
+        let changes = self
+            .inner
+            .backend
+            .watch(WatchRequest {
+                key,
+                range_end: Some(range_end),
+                start_revision: after + 1,
+            })
+            .await?;
+        let store = self.clone();
+        Ok(changes
+            .map(move |event| {
+                event.and_then(|e| Ok((e.kv.key.clone(), store.typed_event::<K>(e)?)))
+            })
+            .boxed())
+    }
+
     fn typed_event<K: Object>(&self, event: backend::WatchEvent) -> Result<WatchEvent<K>>
     where
         C: Encode<K>,

@@ -1,0 +1,154 @@
+//! The cache's state: objects by name, the revision they are at, and who is told of changes.
+//! Applying a watcher event is a plain function of this state, so it is tested alone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::events::CacheEvent;
+use super::watcher::WatcherEvent;
+use crate::object::Object;
+
+/// Objects by name (the key below the prefix).
+pub(crate) type Objects<K> = HashMap<String, Arc<K>>;
+
+pub(crate) struct Snapshot<K> {
+    /// The key prefix plus its trailing `/`.
+    directory: String,
+    pub(crate) objects: Objects<K>,
+    /// The revision of the last change applied (or of the last list).
+    pub(crate) revision: u64,
+    /// Whether a list has completed.
+    pub(crate) synced: bool,
+    /// The state a re-list is building, swapped in when it completes.
+    building: Option<Objects<K>>,
+    subscribers: Vec<mpsc::UnboundedSender<CacheEvent<K>>>,
+}
+
+impl<K: Object> Snapshot<K> {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Snapshot {
+            directory: format!("{prefix}/"),
+            objects: HashMap::new(),
+            revision: 0,
+            synced: false,
+            building: None,
+            subscribers: Vec::new(),
+        }
+    }
+
+    /// The object's name under the prefix.
+    fn name_of(&self, key: String) -> String {
+        match key.strip_prefix(&self.directory) {
+            Some(name) => name.to_owned(),
+            None => key,
+        }
+    }
+
+    /// Applies one watcher event.
+    pub(crate) fn apply(&mut self, event: WatcherEvent<K>) {
+        match event {
+            WatcherEvent::Init => self.building = Some(HashMap::new()),
+            WatcherEvent::InitApply { key, object } => {
+                let name = self.name_of(key);
+                self.building
+                    .get_or_insert_with(HashMap::new)
+                    .insert(name, Arc::new(object));
+            }
+            WatcherEvent::InitDone { resource_version } => {
+                let fresh = self.building.take().unwrap_or_default();
+                let old = std::mem::replace(&mut self.objects, fresh);
+                self.revision = resource_version.parse().unwrap_or(self.revision);
+                self.synced = true;
+                self.announce_swap(old);
+            }
+            WatcherEvent::Applied { key, object } => {
+                let name = self.name_of(key);
+                self.advance(&object);
+                let new = Arc::new(object);
+                let event = match self.objects.insert(name, Arc::clone(&new)) {
+                    Some(old) => CacheEvent::Updated { old, new },
+                    None => CacheEvent::Added(new),
+                };
+                self.announce(event);
+            }
+            WatcherEvent::Deleted { key, object } => {
+                let name = self.name_of(key);
+                self.advance(&object);
+                let gone = self
+                    .objects
+                    .remove(&name)
+                    .unwrap_or_else(|| Arc::new(object));
+                self.announce(CacheEvent::Deleted(gone));
+            }
+        }
+    }
+
+    fn advance(&mut self, object: &K) {
+        if let Some(revision) = object
+            .metadata()
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse().ok())
+        {
+            self.revision = self.revision.max(revision);
+        }
+    }
+
+    /// Tells subscribers what a re-list changed.
+    fn announce_swap(&mut self, old: Objects<K>) {
+        if self.subscribers.is_empty() {
+            return;
+        }
+        let mut events = Vec::new();
+        for (name, new) in sorted(&self.objects) {
+            match old.get(name) {
+                None => events.push(CacheEvent::Added(Arc::clone(new))),
+                Some(previous) if version(previous.as_ref()) != version(new.as_ref()) => events
+                    .push(CacheEvent::Updated {
+                        old: Arc::clone(previous),
+                        new: Arc::clone(new),
+                    }),
+                Some(_) => {}
+            }
+        }
+        for (name, previous) in sorted(&old) {
+            if !self.objects.contains_key(name) {
+                events.push(CacheEvent::Deleted(Arc::clone(previous)));
+            }
+        }
+        for event in events {
+            self.announce(event);
+        }
+    }
+
+    fn announce(&mut self, event: CacheEvent<K>) {
+        if self.subscribers.is_empty() {
+            return;
+        }
+        self.subscribers
+            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
+    }
+
+    /// A new subscriber: told of every current object as added, then of every change.
+    pub(crate) fn subscribe(&mut self) -> mpsc::UnboundedReceiver<CacheEvent<K>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (_, object) in sorted(&self.objects) {
+            let _ = tx.send(CacheEvent::Added(Arc::clone(object)));
+        }
+        self.subscribers.push(tx);
+        rx
+    }
+}
+
+fn version<K: Object>(object: &K) -> Option<&str> {
+    object.metadata().resource_version.as_deref()
+}
+
+/// The objects ordered by name.
+pub(crate) fn sorted<K>(objects: &Objects<K>) -> Vec<(&String, &Arc<K>)> {
+    let mut all: Vec<_> = objects.iter().collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all
+}

@@ -1,0 +1,301 @@
+//! [`Watcher`]: a self-healing list-then-watch stream of one kind under a prefix.
+//!
+//! It lists the prefix page by page (one snapshot), then watches from the list's revision.
+//! When the watch breaks it resumes from the last revision it delivered, after a backoff; when
+//! that history was compacted ([`Error::Gone`]) it lists again and says so with
+//! [`WatcherEvent::Init`], so a consumer can rebuild its state atomically. Every change is
+//! delivered once, in order; a re-list replaces whatever changes it stands for.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use tracing::Instrument;
+
+use super::backoff::Backoff;
+use crate::codec::Encode;
+use crate::error::{Error, Result};
+use crate::key::validate_key;
+use crate::object::Object;
+use crate::store::{ListOptions, Store, WatchEvent};
+
+/// What a [`Watcher`] reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatcherEvent<K> {
+    /// A (re-)list begins: the [`WatcherEvent::InitApply`] objects up to
+    /// [`WatcherEvent::InitDone`] are the whole state and replace what came before.
+    Init,
+    /// An object of the listed state.
+    InitApply {
+        /// Its key.
+        key: String,
+        /// The object, with its resource version.
+        object: K,
+    },
+    /// The listed state is complete, at this resource version; changes follow.
+    InitDone {
+        /// The list's resource version.
+        resource_version: String,
+    },
+    /// An object was created or updated.
+    Applied {
+        /// Its key.
+        key: String,
+        /// The object as written, with its resource version.
+        object: K,
+    },
+    /// An object was deleted.
+    Deleted {
+        /// Its key.
+        key: String,
+        /// The object as it was, with the resource version of the delete.
+        object: K,
+    },
+}
+
+/// How a [`Watcher`] lists and retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatcherConfig {
+    /// Objects per list page.
+    pub page_size: usize,
+    /// First pause after a failure; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest pause between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for WatcherConfig {
+    fn default() -> Self {
+        WatcherConfig {
+            page_size: 500,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where the watcher is.
+enum Phase<K> {
+    /// About to (re-)list from scratch.
+    Relist,
+    /// Listing; the token of the next page.
+    Paging(Option<String>),
+    /// About to watch after this revision.
+    Resume(u64),
+    /// Watching; the revision of the last change delivered.
+    Watching(BoxStream<'static, Result<(String, WatchEvent<K>)>>, u64),
+}
+
+struct State<C, K> {
+    store: Store<C>,
+    prefix: String,
+    config: WatcherConfig,
+    phase: Phase<K>,
+    ready: VecDeque<Result<WatcherEvent<K>>>,
+    backoff: Backoff,
+    /// A pause to take before the next store call.
+    pause: Option<Duration>,
+}
+
+/// A list-then-watch stream of the objects of kind `K` under a prefix; see the
+/// [module docs](self). Errors are reported as items and the stream goes on (with backoff);
+/// it never ends on its own.
+pub struct Watcher<K> {
+    events: BoxStream<'static, Result<WatcherEvent<K>>>,
+}
+
+impl<K> std::fmt::Debug for Watcher<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").finish_non_exhaustive()
+    }
+}
+
+impl<K: Object> Watcher<K> {
+    /// A watcher of `prefix` on `store`; an invalid prefix is an [`Error::InvalidKey`].
+    pub fn new<C: Encode<K>>(store: Store<C>, prefix: &str, config: WatcherConfig) -> Result<Self> {
+        validate_key(prefix)?;
+        let span = tracing::debug_span!("watcher", prefix, kind = K::KIND);
+        let backoff = Backoff::new(config.initial_backoff, config.max_backoff);
+        let state = State {
+            store,
+            prefix: prefix.to_owned(),
+            config,
+            phase: Phase::Relist,
+            ready: VecDeque::new(),
+            backoff,
+            pause: None,
+        };
+        let events = futures::stream::unfold(state, move |mut state| {
+            let span = span.clone();
+            async move {
+                let event = state.next_event().await;
+                Some((event, state))
+            }
+            .instrument(span)
+        });
+        Ok(Watcher {
+            events: events.boxed(),
+        })
+    }
+}
+
+impl<K> Stream for Watcher<K> {
+    type Item = Result<WatcherEvent<K>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_next_unpin(cx)
+    }
+}
+
+impl<C: Encode<K>, K: Object> State<C, K> {
+    async fn next_event(&mut self) -> Result<WatcherEvent<K>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return event;
+            }
+            if let Some(pause) = self.pause.take() {
+                tokio::time::sleep(pause).await;
+            }
+            self.advance().await;
+        }
+    }
+
+    /// One store call; queues what it yields.
+    async fn advance(&mut self) {
+        match std::mem::replace(&mut self.phase, Phase::Relist) {
+            Phase::Relist => {
+                self.ready.push_back(Ok(WatcherEvent::Init));
+                self.phase = Phase::Paging(None);
+            }
+            Phase::Paging(token) => self.list_page(token).await,
+            Phase::Resume(revision) => {
+                match self
+                    .store
+                    .watch_prefix_keyed::<K>(&self.prefix, revision)
+                    .await
+                {
+                    Ok(changes) => self.phase = Phase::Watching(changes, revision),
+                    Err(err) if err.is_gone() => self.relist(err),
+                    Err(err) => {
+                        self.phase = Phase::Resume(revision);
+                        self.fail(err);
+                    }
+                }
+            }
+            Phase::Watching(mut changes, revision) => match changes.next().await {
+                Some(Ok((key, change))) => {
+                    self.backoff.reset();
+                    let (revision, event) = match change {
+                        WatchEvent::Created(object) | WatchEvent::Updated(object) => (
+                            revision_of(&object, revision),
+                            WatcherEvent::Applied { key, object },
+                        ),
+                        WatchEvent::Deleted(object) => (
+                            revision_of(&object, revision),
+                            WatcherEvent::Deleted { key, object },
+                        ),
+                        WatchEvent::InitialStateDone { .. } => (revision, WatcherEvent::Init),
+                    };
+                    if !matches!(event, WatcherEvent::Init) {
+                        self.ready.push_back(Ok(event));
+                    }
+                    self.phase = Phase::Watching(changes, revision);
+                }
+                // An undecodable value: reported, and the watch goes on.
+                Some(Err(err)) if err.is_codec() || matches!(err, Error::KindMismatch { .. }) => {
+                    self.ready.push_back(Err(err));
+                    self.phase = Phase::Watching(changes, revision);
+                }
+                Some(Err(err)) if err.is_gone() => self.relist(err),
+                Some(Err(err)) => {
+                    self.phase = Phase::Resume(revision);
+                    self.fail(err);
+                }
+                None => self.phase = Phase::Resume(revision),
+            },
+        }
+    }
+
+    async fn list_page(&mut self, token: Option<String>) {
+        let options = ListOptions {
+            limit: Some(self.config.page_size.max(1)),
+            continue_token: token.clone(),
+            label_selector: None,
+        };
+        match self.store.list_keyed::<K>(&self.prefix, &options).await {
+            Ok(page) => {
+                self.backoff.reset();
+                for (key, object) in page.items {
+                    self.ready
+                        .push_back(Ok(WatcherEvent::InitApply { key, object }));
+                }
+                match page.metadata.continue_token {
+                    Some(next) => self.phase = Phase::Paging(Some(next)),
+                    None => {
+                        let resource_version = page.metadata.resource_version;
+                        match resource_version.parse() {
+                            Ok(revision) => self.phase = Phase::Resume(revision),
+                            Err(_) => {
+                                self.phase = Phase::Relist;
+                                self.fail(Error::Backend {
+                                    message: format!(
+                                        "list of {} returned resource version {resource_version:?}",
+                                        self.prefix
+                                    ),
+                                    source: None,
+                                });
+                                return;
+                            }
+                        }
+                        self.ready
+                            .push_back(Ok(WatcherEvent::InitDone { resource_version }));
+                    }
+                }
+            }
+            // The snapshot the pages are read at was compacted: start over.
+            Err(err) if err.is_gone() => self.relist(err),
+            Err(err) => {
+                self.phase = Phase::Paging(token);
+                self.fail(err);
+            }
+        }
+    }
+
+    /// History was compacted: list again.
+    fn relist(&mut self, err: Error) {
+        tracing::info!(%err, prefix = %self.prefix, "watch history compacted, listing again");
+        self.phase = Phase::Relist;
+    }
+
+    /// Reports a failed call and pauses before the next.
+    fn fail(&mut self, err: Error) {
+        let pause = self.backoff.next_pause();
+        tracing::debug!(%err, ?pause, prefix = %self.prefix, "watcher call failed, retrying");
+        self.ready.push_back(Err(err));
+        self.pause = Some(pause);
+    }
+}
+
+/// The numeric resource version of a delivered object (`fallback` if it has none).
+fn revision_of<K: Object>(object: &K, fallback: u64) -> u64 {
+    object
+        .metadata()
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(fallback)
+}
+
+impl<C: crate::Codec> Store<C> {
+    /// A [`Watcher`] of the objects of kind `K` under `prefix`, with the default
+    /// [`WatcherConfig`].
+    pub fn watcher<K: Object>(&self, prefix: &str) -> Result<Watcher<K>>
+    where
+        C: Encode<K>,
+    {
+        Watcher::new(self.clone(), prefix, WatcherConfig::default())
+    }
+}

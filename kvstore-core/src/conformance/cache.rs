@@ -1,0 +1,323 @@
+//! Watcher and cache.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::faults::Partition;
+use super::{revision_of, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
+use crate::cache::{Cache, CacheEvent, Watcher, WatcherConfig, WatcherEvent};
+use crate::selector::LabelSelector;
+use crate::store::{ListOptions, Preconditions, Store};
+
+/// Retries quickly, so a healed partition is noticed at once.
+fn quick_retries() -> WatcherConfig {
+    WatcherConfig {
+        page_size: 7,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+    }
+}
+
+/// The store's objects under `prefix`, in key order.
+async fn stored<C: TestCodec>(store: &Store<C>, prefix: &str) -> Vec<Widget> {
+    store
+        .list::<Widget>(prefix, &ListOptions::default())
+        .await
+        .unwrap()
+        .items
+}
+
+/// The cache's objects, in name order.
+fn cached(cache: &Cache<Widget>) -> Vec<Widget> {
+    cache.list().iter().map(|w| Widget::clone(w)).collect()
+}
+
+/// Waits (bounded) until the cache has applied `resource_version`.
+async fn caught_up(cache: &Cache<Widget>, resource_version: &str) {
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for(resource_version))
+        .await
+        .expect("the cache catches up")
+        .unwrap();
+}
+
+/// One of a deterministic mix of creates, updates and deletes over 40 names; returns the
+/// resource version it wrote and what it did, as a watcher reports it.
+async fn mixed_write<C: TestCodec>(
+    store: &Store<C>,
+    prefix: &str,
+    i: usize,
+    live: &mut BTreeSet<String>,
+) -> (String, &'static str, String) {
+    let name = format!("w{:02}", (i * 7919) % 40);
+    let key = format!("{prefix}/{name}");
+    let written = if !live.contains(&name) {
+        live.insert(name.clone());
+        ("applied", store.create(&key, &widget(&name, "new")).await)
+    } else if i % 4 == 3 {
+        live.remove(&name);
+        (
+            "deleted",
+            store
+                .delete::<Widget>(&key, &Preconditions::default())
+                .await,
+        )
+    } else {
+        let mut update = widget(&name, &format!("c{i}"));
+        update.count = i as u64;
+        ("applied", store.update_unconditionally(&key, &update).await)
+    };
+    let object = written.1.unwrap();
+    (object.metadata.resource_version.unwrap(), written.0, key)
+}
+
+/// The cache converges to exactly the store's state (resource versions included) after 1,000
+/// mixed writes, and a caller reads its own write after `wait_for`.
+pub async fn cache_converges_after_mixed_writes<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let mut live = BTreeSet::new();
+    for i in 0..10 {
+        mixed_write(&store, &prefix, i, &mut live).await;
+    }
+    let cache = store
+        .cache_with::<Widget>(&prefix, quick_retries())
+        .unwrap();
+    let mut last = String::new();
+    for i in 10..1000 {
+        last = mixed_write(&store, &prefix, i, &mut live).await.0;
+    }
+    caught_up(&cache, &last).await;
+    assert_eq!(cached(&cache), stored(&store, &prefix).await);
+    assert_eq!(cache.len(), live.len());
+}
+
+/// A watcher consumer sees the initial state, then each change exactly once, in order.
+pub async fn watcher_delivers_each_change_once_in_order<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let mut live = BTreeSet::new();
+    for i in 0..10 {
+        mixed_write(&store, &prefix, i, &mut live).await;
+    }
+    let mut watcher = store.watcher::<Widget>(&prefix).unwrap();
+    let mut initial = Vec::new();
+    let listed_at = loop {
+        match next_item(&mut watcher).await {
+            WatcherEvent::Init => initial.clear(),
+            WatcherEvent::InitApply { object, .. } => initial.push(object),
+            WatcherEvent::InitDone { resource_version } => break resource_version,
+            other => panic!("before the initial state is done: {other:?}"),
+        }
+    };
+    assert_eq!(initial, stored(&store, &prefix).await);
+    let mut written = Vec::new();
+    for i in 10..110 {
+        written.push(mixed_write(&store, &prefix, i, &mut live).await);
+    }
+    let mut seen = Vec::new();
+    for _ in 0..written.len() {
+        seen.push(match next_item(&mut watcher).await {
+            WatcherEvent::Applied { key, object } => (rv(&object), "applied", key),
+            WatcherEvent::Deleted { key, object } => (rv(&object), "deleted", key),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    assert_eq!(seen, written);
+    let first: u64 = written[0].0.parse().unwrap();
+    assert!(first > listed_at.parse::<u64>().unwrap());
+    if let Ok(item) = tokio::time::timeout(Duration::from_millis(300), watcher.next()).await {
+        panic!("a change delivered twice or invented: {item:?}");
+    }
+}
+
+fn rv(object: &Widget) -> String {
+    object.metadata.resource_version.clone().unwrap()
+}
+
+async fn next_item(watcher: &mut Watcher<Widget>) -> WatcherEvent<Widget> {
+    match tokio::time::timeout(EVENT_TIMEOUT, watcher.next()).await {
+        Ok(Some(Ok(event))) => event,
+        other => panic!("expected a watcher event, got {other:?}"),
+    }
+}
+
+/// The cache (and a watcher) are cut off while writes go on and history is compacted: the
+/// watcher re-lists (a second `Init`), and both converge to exactly the store's state.
+pub async fn cache_relists_after_compaction_while_writes_continue<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let partition = Partition::default();
+    let cut_off = partition.wrap(&store);
+    let cache = cut_off
+        .cache_with::<Widget>(&prefix, quick_retries())
+        .unwrap();
+    let watcher = Watcher::<Widget>::new(cut_off.clone(), &prefix, quick_retries()).unwrap();
+    let (replica_tx, mut replica) = tokio::sync::watch::channel(Replica::default());
+    let replaying = tokio::spawn(replay(watcher, replica_tx));
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .expect("synced");
+
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let writer = {
+        let (store, prefix) = (store.clone(), prefix.clone());
+        tokio::spawn(async move {
+            let mut live = BTreeSet::new();
+            let mut last = String::new();
+            for i in 0..300 {
+                last = mixed_write(&store, &prefix, i, &mut live).await.0;
+                progress_tx.send_replace(i + 1);
+                tokio::task::yield_now().await;
+            }
+            last
+        })
+    };
+    progress.wait_for(|&n| n >= 100).await.unwrap();
+    partition.cut();
+    progress.wait_for(|&n| n >= 150).await.unwrap();
+    let now = store.current_resource_version().await.unwrap();
+    store.compact(&now).await.unwrap();
+    partition.heal();
+    let last = writer.await.unwrap();
+
+    caught_up(&cache, &last).await;
+    let expected = stored(&store, &prefix).await;
+    assert_eq!(cached(&cache), expected);
+
+    let last: u64 = last.parse().unwrap();
+    let replica = tokio::time::timeout(EVENT_TIMEOUT, replica.wait_for(|r| r.revision >= last))
+        .await
+        .expect("the watcher caught up")
+        .unwrap()
+        .clone();
+    replaying.abort();
+    assert!(
+        replica.lists >= 2,
+        "the watcher re-listed after the compaction"
+    );
+    let expected: BTreeMap<String, Widget> = expected
+        .into_iter()
+        .map(|w| (format!("{prefix}/{}", w.metadata.name), w))
+        .collect();
+    assert_eq!(replica.state, expected);
+}
+
+/// What a watcher's consumer rebuilt.
+#[derive(Debug, Clone, Default)]
+struct Replica {
+    lists: usize,
+    revision: u64,
+    state: BTreeMap<String, Widget>,
+}
+
+/// Applies a watcher's events to a map, publishing the result after each.
+async fn replay(mut watcher: Watcher<Widget>, out: tokio::sync::watch::Sender<Replica>) {
+    let mut replica = Replica::default();
+    let mut building = BTreeMap::new();
+    while let Some(item) = watcher.next().await {
+        match item {
+            Ok(WatcherEvent::Init) => {
+                replica.lists += 1;
+                building.clear();
+            }
+            Ok(WatcherEvent::InitApply { key, object }) => {
+                building.insert(key, object);
+            }
+            Ok(WatcherEvent::InitDone { resource_version }) => {
+                replica.state = std::mem::take(&mut building);
+                replica.revision = resource_version.parse().unwrap();
+            }
+            Ok(WatcherEvent::Applied { key, object }) => {
+                replica.revision = revision_of(&object);
+                replica.state.insert(key, object);
+            }
+            Ok(WatcherEvent::Deleted { key, object }) => {
+                replica.revision = revision_of(&object);
+                replica.state.remove(&key);
+            }
+            Err(_) => continue,
+        }
+        out.send_replace(replica.clone());
+    }
+}
+
+/// Reads from the cache: by name, all, by label selector; its resource version; reading one's
+/// own write with `wait_for`; a bad version is an error.
+pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    store
+        .create(&format!("{prefix}/a"), &widget("a", "red"))
+        .await
+        .unwrap();
+    let mut blue = widget("b", "blue");
+    blue.metadata = blue.metadata.with_label("tier", "front");
+    store.create(&format!("{prefix}/b"), &blue).await.unwrap();
+    store
+        .create(&format!("{prefix}-sibling/x"), &widget("x", "red"))
+        .await
+        .unwrap();
+    let cache = store.cache::<Widget>(&prefix).unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .expect("synced");
+    assert!(cache.is_synced());
+    assert_eq!(cache.len(), 2, "siblings of the prefix are not cached");
+    assert_eq!(cache.get("a").unwrap().color, "red");
+    assert!(cache.get("x").is_none());
+    let front = cache.list_by(&LabelSelector::eq("tier", "front"));
+    assert_eq!(front.len(), 1);
+    assert_eq!(front[0].metadata.name, "b");
+
+    let mut a = Widget::clone(&cache.get("a").unwrap());
+    a.color = "green".to_owned();
+    let written = store.update(&format!("{prefix}/a"), &a).await.unwrap();
+    caught_up(&cache, &rv(&written)).await;
+    assert_eq!(*cache.get("a").unwrap(), written);
+    assert!(revision_of(&written) <= cache.resource_version().parse::<u64>().unwrap());
+    let err = cache.wait_for("not-a-version").await.unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    assert!(store
+        .cache::<Widget>("no-slash")
+        .unwrap_err()
+        .is_invalid_key());
+}
+
+async fn next_change(events: &mut crate::cache::CacheEvents<Widget>) -> CacheEvent<Widget> {
+    tokio::time::timeout(EVENT_TIMEOUT, events.next())
+        .await
+        .expect("an event")
+        .expect("events go on")
+}
+
+/// Event handlers: current objects as added, then updated (old and new) and deleted.
+pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let key = format!("{prefix}/a");
+    let created = store.create(&key, &widget("a", "red")).await.unwrap();
+    let cache = store.cache::<Widget>(&prefix).unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .expect("synced");
+    let mut events = cache.events();
+    match next_change(&mut events).await {
+        CacheEvent::Added(object) => assert_eq!(*object, created),
+        other => panic!("{other:?}"),
+    }
+    let mut blue = created.clone();
+    blue.color = "blue".to_owned();
+    let updated = store.update(&key, &blue).await.unwrap();
+    match next_change(&mut events).await {
+        CacheEvent::Updated { old, new } => {
+            assert_eq!(*old, created);
+            assert_eq!(*new, updated);
+        }
+        other => panic!("{other:?}"),
+    }
+    let deleted = store
+        .delete::<Widget>(&key, &Preconditions::default())
+        .await
+        .unwrap();
+    match next_change(&mut events).await {
+        CacheEvent::Deleted(object) => assert_eq!(object.color, deleted.color),
+        other => panic!("{other:?}"),
+    }
+}
