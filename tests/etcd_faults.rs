@@ -308,3 +308,91 @@ async fn a_watch_on_a_server_that_stays_dead_ends_unavailable() {
         "the stream ends after its error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_converges_across_an_etcd_restart_mid_stream() {
+    if !etcd_available() {
+        return;
+    }
+    let mut cluster = EtcdCluster::start(1).await;
+    let config = cluster.config().request_timeout(Duration::from_secs(2));
+    let store = store_on(config).await;
+    let prefix = "/faults/cache";
+    let cache = store
+        .cache_with::<Counter>(
+            prefix,
+            kvstore::WatcherConfig {
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), cache.wait_until_synced())
+        .await
+        .expect("synced");
+    const ROUNDS: u64 = 30;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writer = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            // Ten counters, each incremented in turn, a third deleted every fourth round.
+            for round in 0..ROUNDS {
+                done.store(round, std::sync::atomic::Ordering::SeqCst);
+                for i in 0..10 {
+                    let key = format!("{prefix}/c{i}");
+                    // Re-create what a previous round deleted.
+                    loop {
+                        match store.create(&key, &counter()).await {
+                            Err(err) if err.is_retryable() => {
+                                tokio::time::sleep(Duration::from_millis(50)).await
+                            }
+                            Ok(_) => break,
+                            Err(err) if err.is_already_exists() => break,
+                            Err(err) => panic!("{err}"),
+                        }
+                    }
+                    increment(&store, &key).await;
+                    if round % 4 == 3 && i % 3 == 0 {
+                        loop {
+                            match store.delete::<Counter>(&key, &Default::default()).await {
+                                Ok(_) => break,
+                                Err(err) if err.is_not_found() => break,
+                                Err(err) if err.is_retryable() => {
+                                    tokio::time::sleep(Duration::from_millis(50)).await
+                                }
+                                Err(err) => panic!("{err}"),
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+    while done.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cluster.kill(0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.restart(0).await;
+    let rounds_after_restart = ROUNDS - done.load(std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    assert!(rounds_after_restart > 1, "the restart came mid-stream");
+
+    let listed = store
+        .list::<Counter>(prefix, &ListOptions::default())
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        cache.wait_for(&listed.metadata.resource_version),
+    )
+    .await
+    .expect("the cache caught up")
+    .unwrap();
+    let cached: Vec<Counter> = cache.list().iter().map(|c| Counter::clone(c)).collect();
+    assert_eq!(
+        cached, listed.items,
+        "object by object, resource versions included"
+    );
+}

@@ -36,3 +36,5 @@ pub mod testing;
 
 pub use backend::EtcdBackend;
 pub use config::EtcdConfig;
+/// The `etcd-client` crate this backend is built on (same version), for raw comparisons.
+pub use etcd_client;

@@ -1,0 +1,133 @@
+//! Cached reads against a plain `HashMap` of `Arc`s (the floor) and against direct store reads.
+//!
+//! ```sh
+//! cargo bench --bench cache                        # memory backend
+//! cargo bench --bench cache --features etcd-tests  # also etcd (starts its own server)
+//! ```
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kvstore::{Json, ListOptions, MemoryBackend, Object, ObjectMeta, Store};
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Runtime;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
+#[object(kind = "Endpoint", api_version = "bench.kvstore/v1")]
+struct Endpoint {
+    metadata: ObjectMeta,
+    address: String,
+    port: u16,
+    weight: u32,
+}
+
+const OBJECTS: usize = 1_000;
+const PREFIX: &str = "/bench/endpoints";
+
+fn names() -> Vec<String> {
+    (0..OBJECTS).map(|i| format!("ep{i:05}")).collect()
+}
+
+fn endpoint(name: &str) -> Endpoint {
+    Endpoint {
+        metadata: ObjectMeta::named(name).with_label("zone", "a"),
+        address: format!("10.0.{}.{}", name.len(), name.len() * 3),
+        port: 8080,
+        weight: 10,
+    }
+}
+
+async fn fill(store: &Store<Json>) {
+    store.delete_prefix(PREFIX).await.unwrap();
+    for name in names() {
+        store
+            .create(&format!("{PREFIX}/{name}"), &endpoint(&name))
+            .await
+            .unwrap();
+    }
+}
+
+/// Gets from the cache, the floor, and the store behind the cache.
+fn gets(c: &mut Criterion, runtime: &Runtime, backend: &str, store: &Store<Json>) {
+    let cache = runtime.block_on(async {
+        let cache = store.cache::<Endpoint>(PREFIX).unwrap();
+        cache.wait_until_synced().await;
+        cache
+    });
+    assert_eq!(cache.len(), OBJECTS);
+    let names = names();
+    let floor: HashMap<String, Arc<Endpoint>> = names
+        .iter()
+        .map(|n| (n.clone(), cache.get(n).unwrap()))
+        .collect();
+
+    let mut group = c.benchmark_group(format!("get/{backend}"));
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("hashmap_floor", |b| {
+        b.iter(|| {
+            i = (i + 1) % OBJECTS;
+            black_box(floor.get(names[i].as_str()).cloned())
+        })
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| {
+            i = (i + 1) % OBJECTS;
+            black_box(cache.get(&names[i]))
+        })
+    });
+    group.bench_function("store", |b| {
+        b.to_async(runtime).iter(|| {
+            i = (i + 1) % OBJECTS;
+            let key = format!("{PREFIX}/{}", names[i]);
+            async move { black_box(store.get::<Endpoint>(&key).await.unwrap()) }
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("list_{OBJECTS}/{backend}"));
+    group.throughput(Throughput::Elements(OBJECTS as u64));
+    group.bench_function(BenchmarkId::new("cache", OBJECTS), |b| {
+        b.iter(|| black_box(cache.list()))
+    });
+    group.bench_function(BenchmarkId::new("store", OBJECTS), |b| {
+        b.to_async(runtime).iter(|| async {
+            black_box(
+                store
+                    .list::<Endpoint>(PREFIX, &ListOptions::default())
+                    .await
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn memory(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let store = Store::new(MemoryBackend::new(), Json);
+    runtime.block_on(fill(&store));
+    gets(c, &runtime, "memory", &store);
+}
+
+#[cfg(feature = "etcd-tests")]
+fn etcd(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let Ok(etcd) = runtime.block_on(kvstore::etcd::testing::TestEtcd::start()) else {
+        return;
+    };
+    let store = runtime.block_on(async { Store::new(etcd.backend().await, Json) });
+    runtime.block_on(fill(&store));
+    gets(c, &runtime, "etcd", &store);
+    drop(etcd);
+}
+
+#[cfg(not(feature = "etcd-tests"))]
+fn etcd(_: &mut Criterion) {}
+
+criterion_group!(benches, memory, etcd);
+criterion_main!(benches);
