@@ -381,3 +381,26 @@ pub(super) async fn put_raw<C: TestCodec>(store: &Store<C>, key: &str, value: &'
         .await
         .unwrap();
 }
+
+/// A delete at the version the caller read: returns the object at the delete revision; a
+/// missing key is not found; a stale version conflicts and names the current one.
+pub async fn delete_at_read_version<C: TestCodec>(store: Store<C>) {
+    let key = format!("{}/a", unique_prefix());
+    let created = store.create(&key, &widget("a", "red")).await.unwrap();
+    let at = Preconditions::resource_version(created.metadata.resource_version.clone().unwrap());
+    let deleted = store.delete::<Widget>(&key, &at).await.unwrap();
+    assert_eq!(deleted.color, "red");
+    assert!(super::revision_of(&deleted) > super::revision_of(&created));
+    assert!(store
+        .delete::<Widget>(&key, &at)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let again = store.create(&key, &widget("a", "blue")).await.unwrap();
+    match store.delete::<Widget>(&key, &at).await.unwrap_err() {
+        crate::Error::Conflict { current, .. } => {
+            assert_eq!(Some(current), again.metadata.resource_version)
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+}

@@ -242,6 +242,7 @@ macro_rules! conformance_suite {
             delete_returns_object_at_delete_revision: Shared,
             delete_missing_is_not_found: Shared,
             delete_checks_preconditions: Shared,
+            delete_at_read_version: Shared,
             delete_of_another_kind_keeps_it: Shared,
             delete_prefix_is_a_directory: Shared,
             collection_addresses_objects_by_name: Shared,

@@ -16,9 +16,11 @@ impl<C: Codec> Store<C> {
     /// revision. [`Error::NotFound`] if missing; a failed precondition gives
     /// [`Error::Conflict`].
     ///
-    /// The value is read and checked to be a `K` before it is deleted, and the delete is
-    /// conditional on it being unchanged: a value of another kind, or one that does not decode,
-    /// is reported and left in place.
+    /// Without a resource-version precondition the value is read and checked to be a `K`
+    /// before it is deleted, and the delete is conditional on it being unchanged: a value of
+    /// another kind, or one that does not decode, is reported and left in place (two round
+    /// trips). With a resource-version precondition (and no uid) the delete is one round trip:
+    /// the version names the exact value the caller read, so it is deleted if still current.
     #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
     pub async fn delete<K: Object>(&self, key: &str, preconditions: &Preconditions) -> Result<K>
     where
@@ -29,6 +31,9 @@ impl<C: Codec> Store<C> {
             .as_deref()
             .map(parse_resource_version)
             .transpose()?;
+        if let (Some(revision), None) = (expected_revision, preconditions.uid) {
+            return self.delete_at(key, revision).await;
+        }
         let mut current = self.get_raw(key).await?;
         for _ in 0..self.inner.max_update_attempts {
             let mut object: K = self.decode(&current)?;
@@ -62,6 +67,48 @@ impl<C: Codec> Store<C> {
             key: key.to_owned(),
             attempts: self.inner.max_update_attempts,
         })
+    }
+
+    /// Deletes `key` if it is still at `revision`: one round trip.
+    async fn delete_at<K: Object>(&self, key: &str, revision: u64) -> Result<K>
+    where
+        C: Encode<K>,
+    {
+        validate_key(key)?;
+        let response = self
+            .inner
+            .backend
+            .txn(Txn {
+                compare: vec![Compare::mod_revision(key, revision)],
+                success: vec![TxnOp::Delete {
+                    key: key.to_owned(),
+                }],
+                failure: vec![TxnOp::Get {
+                    key: key.to_owned(),
+                }],
+            })
+            .await?;
+        if !response.succeeded {
+            return Err(match failure_get(response) {
+                Some(current) => Error::conflict(key, current.mod_revision),
+                None => Error::not_found(key),
+            });
+        }
+        let deleted_at = response.revision;
+        let previous = response
+            .results
+            .into_iter()
+            .find_map(|r| match r {
+                TxnOpResult::Delete(mut kvs) => kvs.pop(),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Backend {
+                message: format!("the delete of {key} returned no previous value"),
+                source: None,
+            })?;
+        let mut object: K = self.decode(&previous)?;
+        set_resource_version(&mut object, deleted_at);
+        Ok(object)
     }
 
     /// Deletes every key under the directory `prefix` (`/abc` deletes `/abc/...`, never
