@@ -7,38 +7,23 @@
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kvstore::{Json, ListOptions, MemoryBackend, Object, ObjectMeta, Store};
-use serde::{Deserialize, Serialize};
+use kvstore::{Json, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
-#[object(kind = "Endpoint", api_version = "bench.kvstore/v1")]
-struct Endpoint {
-    metadata: ObjectMeta,
-    address: String,
-    port: u16,
-    weight: u32,
-}
+use common::{endpoint, Endpoint};
 
 const OBJECTS: usize = 1_000;
 const PREFIX: &str = "/bench/endpoints";
 
 fn names() -> Vec<String> {
     (0..OBJECTS).map(|i| format!("ep{i:05}")).collect()
-}
-
-fn endpoint(name: &str) -> Endpoint {
-    Endpoint {
-        metadata: ObjectMeta::named(name).with_label("zone", "a"),
-        address: format!("10.0.{}.{}", name.len(), name.len() * 3),
-        port: 8080,
-        weight: 10,
-    }
 }
 
 async fn fill(store: &Store<Json>) {

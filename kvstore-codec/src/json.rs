@@ -65,7 +65,63 @@ impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Json {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<K, CodecError> {
-        expect_kind::<K>(self.type_meta(bytes)?)?;
+        match leading_type_meta(bytes) {
+            Some((api_version, kind)) if kind == K::KIND && api_version == K::API_VERSION => {}
+            Some((api_version, kind)) => {
+                expect_kind::<K>(TypeMeta::new(kind, api_version))?;
+            }
+            None => expect_kind::<K>(self.type_meta(bytes)?)?,
+        }
         serde_json::from_slice(bytes).map_err(|e| CodecError::malformed(NAME, e))
+    }
+}
+
+/// The `(apiVersion, kind)` of a value as this codec writes it: `{"apiVersion":"…","kind":"…"`
+/// at the very start, both strings free of escapes, followed by `,` or `}`. Lets `decode`
+/// check the kind without parsing the document twice; anything else (a value written by hand,
+/// keys in another order) returns `None` and is parsed in full.
+fn leading_type_meta(bytes: &[u8]) -> Option<(&str, &str)> {
+    let rest = bytes.strip_prefix(b"{\"apiVersion\":\"")?;
+    let (api_version, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(b",\"kind\":\"")?;
+    let (kind, rest) = plain_string(rest)?;
+    matches!(rest.first(), Some(b',' | b'}')).then_some((api_version, kind))
+}
+
+/// The string up to the next `"`, if it holds no escape or control character.
+fn plain_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let end = bytes.iter().position(|&b| b == b'"')?;
+    let (text, rest) = bytes.split_at(end);
+    if text.iter().any(|&b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    Some((std::str::from_utf8(text).ok()?, &rest[1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_type_meta;
+
+    #[test]
+    fn reads_the_leading_type_meta_of_values_it_wrote_only() {
+        let written = br#"{"apiVersion":"example.com/v1","kind":"User","metadata":{}}"#;
+        assert_eq!(
+            leading_type_meta(written),
+            Some(("example.com/v1", "User"))
+        );
+        assert_eq!(
+            leading_type_meta(br#"{"apiVersion":"v1","kind":"User"}"#),
+            Some(("v1", "User"))
+        );
+        for other in [
+            &br#"{"kind":"User","apiVersion":"v1"}"#[..],
+            br#" {"apiVersion":"v1","kind":"User"}"#,
+            br#"{"apiVersion":"v\u0031","kind":"User"}"#,
+            br#"{"apiVersion":"v1","kind":"User"x"#,
+            br#"{"apiVersion":"v1","kind":"Us"#,
+            b"",
+        ] {
+            assert_eq!(leading_type_meta(other), None, "{other:?}");
+        }
     }
 }

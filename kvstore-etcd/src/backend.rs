@@ -119,7 +119,7 @@ impl Backend for EtcdBackend {
             ..Context::default()
         };
         let key = self.ns.key(&request.key);
-        let response = self
+        let mut response = self
             .call("range", context, || {
                 let (mut kv, key, options) =
                     (self.client.kv_client(), key.clone(), options.clone());
@@ -127,9 +127,9 @@ impl Backend for EtcdBackend {
             })
             .await?;
         Ok(RangeResponse {
-            kvs: self.ns.key_values(response.kvs())?,
             more: response.more(),
             revision: header_revision(response.header()),
+            kvs: self.ns.key_values(response.take_kvs())?,
         })
     }
 

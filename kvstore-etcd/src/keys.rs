@@ -45,8 +45,32 @@ impl Namespace {
         })
     }
 
-    pub fn key_values(&self, kvs: &[etcd_client::KeyValue]) -> Result<Vec<KeyValue>> {
-        kvs.iter().map(|kv| self.key_value(kv)).collect()
+    /// Converts the key-values of a read, taking their buffers (no copy of the values).
+    pub fn key_values(&self, kvs: Vec<etcd_client::KeyValue>) -> Result<Vec<KeyValue>> {
+        kvs.into_iter().map(|kv| self.owned_key_value(kv)).collect()
+    }
+
+    /// Converts a key-value read from etcd, taking its buffers.
+    fn owned_key_value(&self, kv: etcd_client::KeyValue) -> Result<KeyValue> {
+        let (create_revision, mod_revision, lease) =
+            (kv.create_revision(), kv.mod_revision(), kv.lease());
+        let (raw, value) = kv.into_key_value();
+        let key = match raw.strip_prefix(self.prefix.as_bytes()) {
+            Some(key) if key.len() == raw.len() => String::from_utf8(raw).ok(),
+            Some(key) => std::str::from_utf8(key).ok().map(str::to_owned),
+            None => None,
+        };
+        let key = key.ok_or_else(|| Error::Backend {
+            message: "etcd returned a key outside the namespace or not UTF-8".to_owned(),
+            source: None,
+        })?;
+        Ok(KeyValue {
+            key,
+            value: Bytes::from(value),
+            create_revision: revision(create_revision),
+            mod_revision: revision(mod_revision),
+            lease: (lease != 0).then_some(LeaseId(lease)),
+        })
     }
 }
 

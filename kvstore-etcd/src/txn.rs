@@ -74,11 +74,11 @@ pub(crate) fn response(ns: &Namespace, response: &etcd_client::TxnResponse) -> R
         .map(|r| {
             Ok(match r {
                 TxnOpResponse::Put(_) | TxnOpResponse::Txn(_) => TxnOpResult::Put,
-                TxnOpResponse::Get(get) => {
-                    TxnOpResult::Get(get.kvs().first().map(|kv| ns.key_value(kv)).transpose()?)
+                TxnOpResponse::Get(mut get) => {
+                    TxnOpResult::Get(ns.key_values(get.take_kvs())?.into_iter().next())
                 }
-                TxnOpResponse::Delete(delete) => {
-                    TxnOpResult::Delete(ns.key_values(delete.prev_kvs())?)
+                TxnOpResponse::Delete(mut delete) => {
+                    TxnOpResult::Delete(ns.key_values(delete.take_prev_kvs())?)
                 }
             })
         })
