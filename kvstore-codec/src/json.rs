@@ -105,10 +105,7 @@ mod tests {
     #[test]
     fn reads_the_leading_type_meta_of_values_it_wrote_only() {
         let written = br#"{"apiVersion":"example.com/v1","kind":"User","metadata":{}}"#;
-        assert_eq!(
-            leading_type_meta(written),
-            Some(("example.com/v1", "User"))
-        );
+        assert_eq!(leading_type_meta(written), Some(("example.com/v1", "User")));
         assert_eq!(
             leading_type_meta(br#"{"apiVersion":"v1","kind":"User"}"#),
             Some(("v1", "User"))

@@ -116,6 +116,10 @@ impl<C: Codec> Store<C> {
                 revision = response.revision;
             }
             let mut processed = 0;
+            if selector.is_none() {
+                // One allocation for the page (growing a large Vec copies and faults in pages).
+                items.reserve(response.kvs.len());
+            }
             for kv in &response.kvs {
                 let object = decode(kv)?;
                 processed += 1;

@@ -1,0 +1,229 @@
+//! Watch fan-out: one writer, 1, 10 and 100 typed watchers of its prefix. The writer runs on
+//! a runtime (thread) of its own and the watchers on another, so the writer's time measures
+//! what fan-out costs it, not how the two share a core. Criterion measures what a write costs
+//! the writer with the watchers attached; a report after it gives events
+//! per second delivered to all watchers and the latency from a write being acknowledged to
+//! its event arriving (p50, p99). Memory backend always, etcd with `--features etcd-tests`.
+//!
+//! ```sh
+//! cargo bench --bench watch --features etcd-tests
+//! ```
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+#![allow(clippy::print_stdout)] // the latency report
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures::StreamExt;
+use kvstore::{Json, MemoryBackend, Store, WatchFrom};
+use tokio::runtime::{Handle, Runtime};
+
+use common::{endpoint, Endpoint};
+
+const FAN_OUT: [usize; 3] = [1, 10, 100];
+/// Writes in the latency report.
+const REPORT_WRITES: usize = 1_000;
+
+/// Watchers of `prefix` that, for each event, record how long after the write's
+/// acknowledgement (`acks[weight]`, nanoseconds since `epoch`) it arrived.
+struct Watchers {
+    tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>,
+}
+
+async fn watchers(
+    on: &Handle,
+    store: &Store<Json>,
+    prefix: &str,
+    count: usize,
+    expect: usize,
+    epoch: Instant,
+    acks: Arc<Vec<AtomicU64>>,
+) -> Watchers {
+    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    for _ in 0..count {
+        let (store, prefix, acks) = (store.clone(), prefix.to_owned(), Arc::clone(&acks));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tasks.push(on.spawn(async move {
+            let mut events = store
+                .watch_prefix::<Endpoint>(&prefix, WatchFrom::Now)
+                .await
+                .unwrap();
+            let _ = ready_tx.send(());
+            let mut latencies = Vec::with_capacity(expect);
+            while latencies.len() < expect {
+                let Some(Ok(event)) = events.next().await else {
+                    break;
+                };
+                let arrived = epoch.elapsed();
+                let index = event.object().map_or(0, |o| o.weight as usize);
+                // The event can arrive before the writer has seen its acknowledgement.
+                let acked = loop {
+                    match acks[index].load(Ordering::Acquire) {
+                        0 => tokio::task::yield_now().await,
+                        nanos => break Duration::from_nanos(nanos),
+                    }
+                };
+                latencies.push(arrived.saturating_sub(acked));
+            }
+            latencies
+        }));
+    }
+    for ready in ready {
+        ready.await.unwrap();
+    }
+    Watchers { tasks }
+}
+
+/// Writes `n` objects under `prefix`, recording when each was acknowledged.
+async fn write(store: &Store<Json>, prefix: &str, n: usize, epoch: Instant, acks: &[AtomicU64]) {
+    for (i, ack) in acks.iter().enumerate().take(n) {
+        let mut object = endpoint("e");
+        object.weight = i as u32;
+        store
+            .update_unconditionally(&format!("{prefix}/e"), &object)
+            .await
+            .unwrap();
+        ack.store(epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Events per second delivered and latency percentiles with `count` watchers.
+fn report(runtime: &Runtime, on: &Handle, store: &Store<Json>, backend: &str, count: usize) {
+    let prefix = format!("/bench/watch-report-{count}");
+    let epoch = Instant::now();
+    let acks: Arc<Vec<AtomicU64>> =
+        Arc::new((0..REPORT_WRITES).map(|_| AtomicU64::new(0)).collect());
+    let (writer, delivered) = runtime.block_on(async {
+        store
+            .create(&format!("{prefix}/e"), &endpoint("e"))
+            .await
+            .unwrap();
+        let watchers = watchers(
+            on,
+            store,
+            &prefix,
+            count,
+            REPORT_WRITES,
+            epoch,
+            Arc::clone(&acks),
+        )
+        .await;
+        let start = Instant::now();
+        write(store, &prefix, REPORT_WRITES, epoch, &acks).await;
+        let writer = start.elapsed();
+        let mut latencies = Vec::new();
+        for task in watchers.tasks {
+            latencies.extend(task.await.unwrap());
+        }
+        (writer, (start.elapsed(), latencies))
+    });
+    let (all_delivered, mut latencies) = delivered;
+    latencies.sort();
+    println!(
+        "watch/{backend}/{count} watchers: writer {:.0} writes/s, {:.0} events/s delivered, \
+         latency p50 {:?} p99 {:?}",
+        REPORT_WRITES as f64 / writer.as_secs_f64(),
+        latencies.len() as f64 / all_delivered.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    );
+}
+
+/// What a write costs the writer with `count` watchers consuming its events.
+fn writer_cost(
+    c: &mut Criterion,
+    runtime: &Runtime,
+    on: &Handle,
+    store: &Store<Json>,
+    backend: &str,
+) {
+    let mut group = c.benchmark_group(format!("watch/{backend}/writer"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    for count in FAN_OUT {
+        group.bench_function(format!("{count}_watchers"), |b| {
+            b.to_async(runtime).iter_custom(|iters| async move {
+                let prefix = format!("/bench/watch-{count}-{}", fastrand_id());
+                let n = iters as usize;
+                let epoch = Instant::now();
+                let acks: Arc<Vec<AtomicU64>> =
+                    Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+                store
+                    .create(&format!("{prefix}/e"), &endpoint("e"))
+                    .await
+                    .unwrap();
+                let watchers =
+                    watchers(on, store, &prefix, count, n, epoch, Arc::clone(&acks)).await;
+                let start = Instant::now();
+                write(store, &prefix, n, epoch, &acks).await;
+                let elapsed = start.elapsed();
+                for task in watchers.tasks {
+                    black_box(task.await.unwrap());
+                }
+                elapsed
+            })
+        });
+    }
+    group.finish();
+    for count in FAN_OUT {
+        report(runtime, on, store, backend, count);
+    }
+}
+
+fn fastrand_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The writer's runtime (this thread) and the watchers' (one thread of their own).
+fn runtimes() -> (Runtime, Runtime) {
+    let writer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let watchers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    (writer, watchers)
+}
+
+fn memory(c: &mut Criterion) {
+    let (runtime, watchers) = runtimes();
+    // History deep enough that no watcher falls behind it during a measurement.
+    let store = Store::new(MemoryBackend::with_history(1_000_000), Json);
+    writer_cost(c, &runtime, watchers.handle(), &store, "memory");
+}
+
+#[cfg(feature = "etcd-tests")]
+fn etcd(c: &mut Criterion) {
+    let (runtime, watchers) = runtimes();
+    let Ok(etcd) = runtime.block_on(kvstore::etcd::testing::TestEtcd::start()) else {
+        return;
+    };
+    let store = runtime.block_on(async { Store::new(etcd.backend().await, Json) });
+    writer_cost(c, &runtime, watchers.handle(), &store, "etcd");
+    drop(etcd);
+}
+
+#[cfg(not(feature = "etcd-tests"))]
+fn etcd(_: &mut Criterion) {}
+
+criterion_group!(watch_benches, memory, etcd);
+criterion_main!(watch_benches);
