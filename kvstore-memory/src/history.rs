@@ -1,18 +1,20 @@
 //! The event history: every change since the compaction point, for watches to replay.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use kvstore_core::backend::WatchEvent;
 
-/// Changes in revision order.
+/// Changes in revision order. Shared (`Arc`), so a watcher copies only pointers while it holds
+/// the store's lock, and the event itself after releasing it.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    events: VecDeque<WatchEvent>,
+    events: VecDeque<Arc<WatchEvent>>,
 }
 
 impl History {
     pub fn push(&mut self, event: WatchEvent) {
-        self.events.push_back(event);
+        self.events.push_back(Arc::new(event));
     }
 
     /// Removes the events before `revision`, returning their keys.
@@ -20,7 +22,10 @@ impl History {
         let end = self
             .events
             .partition_point(|e| e.kv.mod_revision < revision);
-        self.events.drain(..end).map(|e| e.kv.key).collect()
+        self.events
+            .drain(..end)
+            .map(|e| Arc::unwrap_or_clone(e).kv.key)
+            .collect()
     }
 
     /// Events from revision `from` on, scanning at most about `budget` events but never
@@ -31,7 +36,7 @@ impl History {
         from: u64,
         budget: usize,
         filter: impl Fn(&str) -> bool,
-    ) -> (Vec<WatchEvent>, u64) {
+    ) -> (Vec<Arc<WatchEvent>>, u64) {
         let start = self.events.partition_point(|e| e.kv.mod_revision < from);
         let mut next = from;
         let mut found = Vec::new();
@@ -42,7 +47,7 @@ impl History {
             }
             next = revision + 1;
             if filter(&event.kv.key) {
-                found.push(event.clone());
+                found.push(Arc::clone(event));
             }
         }
         (found, next)

@@ -26,6 +26,7 @@
 //! # });
 //! ```
 
+mod dispatcher;
 mod history;
 mod keyspace;
 mod leases;
@@ -33,7 +34,7 @@ mod reaper;
 mod state;
 mod watch;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,8 +55,13 @@ pub const DEFAULT_HISTORY: u64 = 10_000;
 
 pub(crate) struct Shared {
     state: RwLock<State>,
-    /// The revision of the last write, for watchers to wait on.
+    /// The revision of the last write, as published to watchers (by the dispatcher).
     revisions: tokio::sync::watch::Sender<u64>,
+    /// The revision of the last write, for the dispatcher to publish.
+    latest: AtomicU64,
+    /// Wakes the dispatcher after a write.
+    written: Arc<Notify>,
+    dispatcher_started: AtomicBool,
     /// Wakes the lease reaper.
     lease_changed: Arc<Notify>,
     reaper_started: AtomicBool,
@@ -74,7 +80,8 @@ impl Shared {
         let revision = state.revision;
         drop(state);
         if wrote {
-            self.revisions.send_replace(revision);
+            self.latest.fetch_max(revision, Ordering::AcqRel);
+            self.written.notify_one();
         }
         Ok(answer)
     }
@@ -86,8 +93,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Lets the reaper notice the store is gone.
+        // Lets the reaper and the dispatcher notice the store is gone.
         self.lease_changed.notify_one();
+        self.written.notify_one();
     }
 }
 
@@ -128,6 +136,9 @@ impl MemoryBackend {
             shared: Arc::new(Shared {
                 state: RwLock::new(State::default()),
                 revisions: tokio::sync::watch::Sender::new(0),
+                latest: AtomicU64::new(0),
+                written: Arc::new(Notify::new()),
+                dispatcher_started: AtomicBool::new(false),
                 lease_changed: Arc::new(Notify::new()),
                 reaper_started: AtomicBool::new(false),
                 history: revisions.max(1),
@@ -161,6 +172,9 @@ impl Backend for MemoryBackend {
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        if !self.shared.dispatcher_started.swap(true, Ordering::AcqRel) {
+            dispatcher::spawn(&self.shared);
+        }
         watch::open(&self.shared, request)
     }
 

@@ -20,7 +20,7 @@ struct Cursor {
     request: WatchRequest,
     /// The next revision to deliver.
     next: u64,
-    pending: VecDeque<WatchEvent>,
+    pending: VecDeque<Arc<WatchEvent>>,
     revisions: watch::Receiver<u64>,
     failed: bool,
 }
@@ -58,7 +58,7 @@ impl Cursor {
     async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
         loop {
             if let Some(event) = self.pending.pop_front() {
-                return Some((Ok(event), self));
+                return Some((Ok(Arc::unwrap_or_clone(event)), self));
             }
             if self.failed {
                 return None;
