@@ -1,7 +1,11 @@
 //! kvstore over etcd against raw `etcd-client` doing the same work, side by side in one run:
-//! the same JSON objects (serialized and parsed with serde_json in both), the same
-//! transactions, the same concurrency. Needs `--features etcd-tests` (it starts its own etcd,
+//! the same value bytes (serialized and parsed by the same JSON code), the same transactions,
+//! the same concurrency. Needs `--features etcd-tests` (it starts its own etcd,
 //! or uses `KVSTORE_ETCD_ENDPOINTS`); without it this bench does nothing.
+//!
+//! Criterion measures each side on its own. Because a shared machine drifts between two such
+//! measurements, the bench then prints *paired* ratios: the two sides alternate in blocks of
+//! operations, so both see the same conditions.
 //!
 //! ```sh
 //! cargo bench --bench etcd --features etcd-tests
@@ -15,45 +19,72 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 #[cfg(feature = "etcd-tests")]
 mod etcd {
+    #![allow(clippy::print_stdout)] // the paired report
+
     use std::hint::black_box;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
-    use criterion::{BenchmarkGroup, Criterion, Throughput};
+    use criterion::{Criterion, Throughput};
     use kvstore::etcd::etcd_client::{
         Client, Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp, TxnOpResponse,
     };
     use kvstore::etcd::testing::TestEtcd;
-    use kvstore::{Json, ListOptions, Preconditions, Store};
+    use kvstore::{Encode, Json, ListOptions, Preconditions, Store};
     use tokio::runtime::Runtime;
 
     use super::common::{concurrently, endpoint, Endpoint};
+
+    /// Objects under the get and update prefixes.
+    const N: usize = 1_000;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Op {
+        Create,
+        Get,
+        Update,
+        Delete,
+        List(usize),
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Side {
+        Kvstore,
+        Raw,
+    }
 
     struct Setup {
         runtime: Runtime,
         store: Store<Json>,
         raw: Client,
+        /// The current revision of each object under /bench/update.
+        revisions: Vec<AtomicU64>,
         _etcd: TestEtcd,
     }
 
+    // The raw side stores exactly the bytes kvstore stores (the JSON codec's output, with
+    // apiVersion and kind) and parses them with the same code.
     fn decode(bytes: &[u8]) -> Endpoint {
-        serde_json::from_slice(bytes).expect("a stored endpoint")
+        Encode::<Endpoint>::decode(&Json, bytes).expect("a stored endpoint")
     }
 
     fn encode(object: &Endpoint) -> Vec<u8> {
-        serde_json::to_vec(object).expect("an endpoint encodes")
+        Json.encode(object).expect("an endpoint encodes")
     }
 
-    /// Keys never used before, for creates.
     static FRESH: AtomicU64 = AtomicU64::new(0);
 
-    fn fresh_key(what: &str) -> String {
+    /// A prefix never used before.
+    fn fresh(what: &str) -> String {
         format!("/bench/{what}/{}", FRESH.fetch_add(1, Ordering::Relaxed))
     }
 
+    fn name(i: u64) -> String {
+        format!("e{:05}", i as usize % N.max(1))
+    }
+
+    /// Creates `n` objects under `prefix`, returning their revisions.
     async fn fill(store: &Store<Json>, prefix: &str, n: usize) -> Vec<u64> {
-        store.delete_prefix(prefix).await.unwrap();
         let mut revisions = Vec::with_capacity(n);
         for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
             let writes = chunk.iter().map(|i| {
@@ -68,18 +99,182 @@ mod etcd {
         revisions
     }
 
-    fn group<'a>(
-        c: &'a mut Criterion,
-        name: &str,
-    ) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
-        let mut group = c.benchmark_group(name);
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3))
-            .throughput(Throughput::Elements(1));
-        group
+    /// What an operation needs prepared (untimed): objects to delete, a prefix to create in.
+    struct Batch {
+        prefix: String,
+        revisions: Vec<u64>,
     }
+
+    async fn prepare(s: &Setup, op: Op, n: usize) -> Batch {
+        match op {
+            Op::Delete => {
+                let prefix = fresh("delete");
+                let revisions = fill(&s.store, &prefix, n).await;
+                Batch { prefix, revisions }
+            }
+            _ => Batch {
+                prefix: fresh("create"),
+                revisions: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs operation `i` of `op` on one side.
+    async fn run(s: &Setup, op: Op, side: Side, i: u64, batch: &Batch) {
+        match (op, side) {
+            (Op::Create, Side::Kvstore) => {
+                let key = format!("{}/{i}", batch.prefix);
+                black_box(s.store.create(&key, &endpoint("e")).await.unwrap());
+            }
+            (Op::Create, Side::Raw) => {
+                let key = format!("{}/{i}", batch.prefix);
+                let txn = Txn::new()
+                    .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                    .and_then([TxnOp::put(key, encode(&endpoint("e")), None)]);
+                assert!(s.raw.kv_client().txn(txn).await.unwrap().succeeded());
+            }
+            (Op::Get, Side::Kvstore) => {
+                let key = format!("/bench/get/{}", name(i));
+                black_box(s.store.get::<Endpoint>(&key).await.unwrap());
+            }
+            (Op::Get, Side::Raw) => {
+                let key = format!("/bench/get/{}", name(i));
+                let response = s.raw.kv_client().get(key, None).await.unwrap();
+                black_box(decode(response.kvs()[0].value()));
+            }
+            (Op::Update, side) => {
+                let slot = &s.revisions[i as usize % N];
+                let mut object = endpoint(&name(i));
+                object.weight = i as u32;
+                let key = format!("/bench/update/{}", name(i));
+                let revision = match side {
+                    Side::Kvstore => {
+                        object.metadata.resource_version =
+                            Some(slot.load(Ordering::SeqCst).to_string());
+                        let written = s.store.update(&key, &object).await.unwrap();
+                        written.metadata.resource_version.unwrap().parse().unwrap()
+                    }
+                    Side::Raw => {
+                        let at = slot.load(Ordering::SeqCst) as i64;
+                        let txn = Txn::new()
+                            .when([Compare::mod_revision(key.clone(), CompareOp::Equal, at)])
+                            .and_then([TxnOp::put(key.clone(), encode(&object), None)])
+                            .or_else([TxnOp::get(key, None)]);
+                        let response = s.raw.kv_client().txn(txn).await.unwrap();
+                        assert!(response.succeeded());
+                        response.header().unwrap().revision() as u64
+                    }
+                };
+                slot.store(revision, Ordering::SeqCst);
+            }
+            // A delete at the revision the caller read, returning the object.
+            (Op::Delete, Side::Kvstore) => {
+                let key = format!("{}/e{i:05}", batch.prefix);
+                let at = Preconditions::resource_version(batch.revisions[i as usize].to_string());
+                black_box(s.store.delete::<Endpoint>(&key, &at).await.unwrap());
+            }
+            (Op::Delete, Side::Raw) => {
+                let key = format!("{}/e{i:05}", batch.prefix);
+                let at = batch.revisions[i as usize] as i64;
+                let txn = Txn::new()
+                    .when([Compare::mod_revision(key.clone(), CompareOp::Equal, at)])
+                    .and_then([TxnOp::delete(
+                        key.clone(),
+                        Some(DeleteOptions::new().with_prev_key()),
+                    )])
+                    .or_else([TxnOp::get(key, None)]);
+                let response = s.raw.kv_client().txn(txn).await.unwrap();
+                assert!(response.succeeded());
+                if let Some(TxnOpResponse::Delete(deleted)) =
+                    response.op_responses().into_iter().next()
+                {
+                    black_box(decode(deleted.prev_kvs()[0].value()));
+                }
+            }
+            (Op::List(n), Side::Kvstore) => {
+                let list = s
+                    .store
+                    .list::<Endpoint>(&format!("/bench/list{n}"), &ListOptions::default())
+                    .await
+                    .unwrap();
+                assert_eq!(list.items.len(), n);
+            }
+            (Op::List(n), Side::Raw) => {
+                let options = GetOptions::new().with_range(format!("/bench/list{n}0"));
+                let response = s
+                    .raw
+                    .kv_client()
+                    .get(format!("/bench/list{n}/"), Some(options))
+                    .await
+                    .unwrap();
+                let objects: Vec<Endpoint> =
+                    response.kvs().iter().map(|kv| decode(kv.value())).collect();
+                assert_eq!(objects.len(), n);
+            }
+        }
+    }
+
+    /// `count` operations of `op` on one side with `concurrency` in flight; the time taken.
+    async fn timed(s: &Setup, op: Op, side: Side, count: u64, concurrency: usize) -> Duration {
+        timed_with_cpu(s, op, side, count, concurrency).await.0
+    }
+
+    /// [`timed`], and the CPU time this process spent meanwhile (the client's own cost; the
+    /// etcd server is another process).
+    async fn timed_with_cpu(
+        s: &Setup,
+        op: Op,
+        side: Side,
+        count: u64,
+        concurrency: usize,
+    ) -> (Duration, Duration) {
+        let batch = prepare(s, op, count as usize).await;
+        let batch = &batch;
+        let cpu = process_cpu();
+        let wall = concurrently(count, concurrency, |i| run(s, op, side, i, batch)).await;
+        (wall, process_cpu().saturating_sub(cpu))
+    }
+
+    /// User + system CPU time of this process so far (from /proc; zero elsewhere).
+    fn process_cpu() -> Duration {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // The fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name; 100 Hz.
+        Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    }
+
+    fn label(op: Op) -> String {
+        match op {
+            Op::List(n) => format!("list{n}"),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+
+    /// The operations and concurrencies measured, with each side's target share of raw.
+    const CASES: [(Op, usize); 11] = [
+        (Op::Create, 1),
+        (Op::Create, 64),
+        (Op::Get, 1),
+        (Op::Get, 64),
+        (Op::Update, 1),
+        (Op::Update, 64),
+        (Op::Delete, 1),
+        (Op::Delete, 64),
+        (Op::List(1_000), 1),
+        (Op::List(1_000), 64),
+        (Op::List(10_000), 1),
+    ];
 
     pub fn benches(c: &mut Criterion) {
         let runtime = Runtime::new().unwrap();
@@ -93,223 +288,84 @@ mod etcd {
                 .unwrap();
             (store, raw)
         });
-        let setup = Setup {
+        let revisions = runtime.block_on(async {
+            fill(&store, "/bench/get", N).await;
+            for n in [1_000, 10_000] {
+                fill(&store, &format!("/bench/list{n}"), n).await;
+            }
+            fill(&store, "/bench/update", N).await
+        });
+        let s = Setup {
             runtime,
             store,
             raw,
+            revisions: revisions.into_iter().map(AtomicU64::new).collect(),
             _etcd: etcd,
         };
-        for concurrency in [1, 64] {
-            create(c, &setup, concurrency);
-            get(c, &setup, concurrency);
-            update(c, &setup, concurrency);
-            delete(c, &setup, concurrency);
+        for (op, concurrency) in CASES {
+            let mut group = c.benchmark_group(format!("etcd/{}/c{concurrency}", label(op)));
+            group
+                .sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3))
+                .throughput(Throughput::Elements(match op {
+                    Op::List(n) => n as u64,
+                    _ => 1,
+                }));
+            for (side, id) in [(Side::Kvstore, "kvstore"), (Side::Raw, "raw")] {
+                group.bench_function(id, |b| {
+                    b.to_async(&s.runtime)
+                        .iter_custom(|iters| timed(&s, op, side, iters, concurrency))
+                });
+            }
+            group.finish();
         }
-        list(c, &setup, 1_000, 1);
-        list(c, &setup, 1_000, 64);
-        list(c, &setup, 10_000, 1);
+        paired(&s);
     }
 
-    fn create(c: &mut Criterion, s: &Setup, concurrency: usize) {
-        let mut g = group(c, &format!("etcd/create/c{concurrency}"));
-        g.bench_function("kvstore", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |_| async {
-                    let key = fresh_key("create");
-                    black_box(s.store.create(&key, &endpoint("e")).await.unwrap());
-                })
-                .await
-            })
-        });
-        g.bench_function("raw", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |_| async {
-                    let key = fresh_key("create");
-                    let txn = Txn::new()
-                        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                        .and_then([TxnOp::put(key, encode(&endpoint("e")), None)]);
-                    let response = s.raw.kv_client().txn(txn).await.unwrap();
-                    assert!(response.succeeded());
-                })
-                .await
-            })
-        });
-        g.finish();
-    }
-
-    fn get(c: &mut Criterion, s: &Setup, concurrency: usize) {
-        const N: usize = 1_000;
-        s.runtime.block_on(fill(&s.store, "/bench/get", N));
-        let key = |i: u64| format!("/bench/get/e{:05}", i as usize % N);
-        let mut g = group(c, &format!("etcd/get/c{concurrency}"));
-        g.bench_function("kvstore", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |i| async move {
-                    black_box(s.store.get::<Endpoint>(&key(i)).await.unwrap());
-                })
-                .await
-            })
-        });
-        g.bench_function("raw", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |i| async move {
-                    let response = s.raw.kv_client().get(key(i), None).await.unwrap();
-                    black_box(decode(response.kvs()[0].value()));
-                })
-                .await
-            })
-        });
-        g.finish();
-    }
-
-    fn update(c: &mut Criterion, s: &Setup, concurrency: usize) {
-        const N: usize = 1_000;
-        let revisions = s.runtime.block_on(fill(&s.store, "/bench/update", N));
-        let revisions: Arc<Vec<AtomicU64>> =
-            Arc::new(revisions.into_iter().map(AtomicU64::new).collect());
-        let name = |i: u64| format!("e{:05}", i as usize % N);
-        let mut g = group(c, &format!("etcd/update/c{concurrency}"));
-        g.bench_function("kvstore", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| {
-                let revisions = Arc::clone(&revisions);
-                async move {
-                    concurrently(iters, concurrency, |i| {
-                        let revisions = Arc::clone(&revisions);
-                        async move {
-                            let slot = &revisions[i as usize % N];
-                            let mut object = endpoint(&name(i));
-                            object.weight = i as u32;
-                            object.metadata.resource_version =
-                                Some(slot.load(Ordering::SeqCst).to_string());
-                            let key = format!("/bench/update/{}", name(i));
-                            let written = s.store.update(&key, &object).await.unwrap();
-                            let rv = written.metadata.resource_version.unwrap();
-                            slot.store(rv.parse().unwrap(), Ordering::SeqCst);
-                        }
-                    })
-                    .await
+    /// Alternates the two sides in blocks for a few seconds per case and prints the ratio of
+    /// their throughputs.
+    fn paired(s: &Setup) {
+        println!("\npaired kvstore/raw throughput (blocks alternate, same conditions):");
+        for (op, concurrency) in CASES {
+            let block: u64 = match op {
+                Op::List(n) => (20_000 / n as u64).max(2) * concurrency as u64,
+                _ => 200.max(4 * concurrency as u64),
+            };
+            let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+            let (mut ours_cpu, mut theirs_cpu) = (Duration::ZERO, Duration::ZERO);
+            let mut ops = 0;
+            let started = Instant::now();
+            let mut round = 0;
+            while started.elapsed() < Duration::from_secs(4) || round < 4 {
+                // Alternate which side goes first.
+                let order = if round % 2 == 0 {
+                    [Side::Kvstore, Side::Raw]
+                } else {
+                    [Side::Raw, Side::Kvstore]
+                };
+                for side in order {
+                    let (took, cpu) =
+                        s.runtime
+                            .block_on(timed_with_cpu(s, op, side, block, concurrency));
+                    match side {
+                        Side::Kvstore => (ours += took, ours_cpu += cpu),
+                        Side::Raw => (theirs += took, theirs_cpu += cpu),
+                    };
                 }
-            })
-        });
-        g.bench_function("raw", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| {
-                let revisions = Arc::clone(&revisions);
-                async move {
-                    concurrently(iters, concurrency, |i| {
-                        let revisions = Arc::clone(&revisions);
-                        async move {
-                            let slot = &revisions[i as usize % N];
-                            let mut object = endpoint(&name(i));
-                            object.weight = i as u32;
-                            let key = format!("/bench/update/{}", name(i));
-                            let txn = Txn::new()
-                                .when([Compare::mod_revision(
-                                    key.clone(),
-                                    CompareOp::Equal,
-                                    slot.load(Ordering::SeqCst) as i64,
-                                )])
-                                .and_then([TxnOp::put(key.clone(), encode(&object), None)])
-                                .or_else([TxnOp::get(key, None)]);
-                            let response = s.raw.kv_client().txn(txn).await.unwrap();
-                            assert!(response.succeeded());
-                            let revision = response.header().unwrap().revision();
-                            slot.store(revision as u64, Ordering::SeqCst);
-                        }
-                    })
-                    .await
-                }
-            })
-        });
-        g.finish();
-    }
-
-    /// Deletes at the revision the caller read (one round trip in both), returning the object.
-    fn delete(c: &mut Criterion, s: &Setup, concurrency: usize) {
-        let mut g = group(c, &format!("etcd/delete/c{concurrency}"));
-        g.bench_function("kvstore", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                let prefix = fresh_key("delete");
-                let revisions = fill(&s.store, &prefix, iters as usize).await;
-                let revisions = &revisions;
-                let prefix = &prefix;
-                concurrently(iters, concurrency, |i| async move {
-                    let key = format!("{prefix}/e{i:05}");
-                    let at = Preconditions::resource_version(revisions[i as usize].to_string());
-                    black_box(s.store.delete::<Endpoint>(&key, &at).await.unwrap());
-                })
-                .await
-            })
-        });
-        g.bench_function("raw", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                let prefix = fresh_key("delete");
-                let revisions = fill(&s.store, &prefix, iters as usize).await;
-                let revisions = &revisions;
-                let prefix = &prefix;
-                concurrently(iters, concurrency, |i| async move {
-                    let key = format!("{prefix}/e{i:05}");
-                    let txn = Txn::new()
-                        .when([Compare::mod_revision(
-                            key.clone(),
-                            CompareOp::Equal,
-                            revisions[i as usize] as i64,
-                        )])
-                        .and_then([TxnOp::delete(
-                            key.clone(),
-                            Some(DeleteOptions::new().with_prev_key()),
-                        )])
-                        .or_else([TxnOp::get(key, None)]);
-                    let response = s.raw.kv_client().txn(txn).await.unwrap();
-                    assert!(response.succeeded());
-                    if let Some(TxnOpResponse::Delete(deleted)) =
-                        response.op_responses().into_iter().next()
-                    {
-                        black_box(decode(deleted.prev_kvs()[0].value()));
-                    }
-                })
-                .await
-            })
-        });
-        g.finish();
-    }
-
-    fn list(c: &mut Criterion, s: &Setup, n: usize, concurrency: usize) {
-        let prefix = format!("/bench/list{n}");
-        s.runtime.block_on(fill(&s.store, &prefix, n));
-        let mut g = group(c, &format!("etcd/list{n}/c{concurrency}"));
-        g.throughput(criterion::Throughput::Elements(n as u64));
-        let prefix = &prefix;
-        g.bench_function("kvstore", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |_| async {
-                    let list = s
-                        .store
-                        .list::<Endpoint>(prefix, &ListOptions::default())
-                        .await
-                        .unwrap();
-                    assert_eq!(list.items.len(), n);
-                })
-                .await
-            })
-        });
-        g.bench_function("raw", |b| {
-            b.to_async(&s.runtime).iter_custom(|iters| async move {
-                concurrently(iters, concurrency, |_| async {
-                    let options = GetOptions::new().with_range(format!("{prefix}0"));
-                    let response = s
-                        .raw
-                        .kv_client()
-                        .get(format!("{prefix}/"), Some(options))
-                        .await
-                        .unwrap();
-                    let objects: Vec<Endpoint> =
-                        response.kvs().iter().map(|kv| decode(kv.value())).collect();
-                    assert_eq!(objects.len(), n);
-                })
-                .await
-            })
-        });
-        g.finish();
+                ops += block;
+                round += 1;
+            }
+            let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ops as f64;
+            println!(
+                "paired etcd/{}/c{concurrency}: kvstore/raw = {:.1}% ({round} rounds of {block}); \
+                 client CPU per operation: kvstore {:.1} µs, raw {:.1} µs",
+                label(op),
+                100.0 * theirs.as_secs_f64() / ours.as_secs_f64(),
+                per_op(ours_cpu),
+                per_op(theirs_cpu),
+            );
+        }
     }
 }
 
