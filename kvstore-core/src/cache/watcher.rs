@@ -100,9 +100,14 @@ struct State<C, K> {
     pause: Option<Duration>,
 }
 
-/// A list-then-watch stream of the objects of kind `K` under a prefix; see the
-/// [module docs](self). Errors are reported as items and the stream goes on (with backoff);
-/// it never ends on its own.
+/// A list-then-watch stream of the objects of kind `K` under a prefix.
+///
+/// It lists the prefix page by page (one snapshot), then watches from the list's revision.
+/// When the watch breaks it resumes from the last revision it delivered, after a backoff; when
+/// that history was compacted ([`Error::Gone`]) it lists again and says so with
+/// [`WatcherEvent::Init`], so a consumer can rebuild its state atomically. Every change is
+/// delivered once, in order; a re-list replaces whatever changes it stands for. Errors are
+/// reported as items and the stream goes on (with backoff); it never ends on its own.
 pub struct Watcher<K> {
     events: BoxStream<'static, Result<WatcherEvent<K>>>,
 }

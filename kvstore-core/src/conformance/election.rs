@@ -2,14 +2,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::faults::Partition;
 use super::leases::TTL;
-use super::{keys_under, unique_prefix, TestCodec, EVENT_TIMEOUT};
-use crate::backend::{Compare, PutLease, Txn, TxnOp};
+use super::{fenced_put, keys_under, unique_prefix, TestCodec, EVENT_TIMEOUT};
+use crate::backend::{Txn, TxnOp};
 use crate::coordination::{Contest, ContestEvent};
 use crate::store::Store;
 
@@ -65,20 +64,6 @@ async fn contenders<C: TestCodec>(store: &Store<C>, name: &str, ids: &[&str]) ->
         all.push(contest);
     }
     all
-}
-
-/// A put of `key` guarded by `fence`: whether it was written.
-async fn fenced_put<C: TestCodec>(store: &Store<C>, fence: Compare, key: &str) -> bool {
-    let txn = Txn {
-        compare: vec![fence],
-        success: vec![TxnOp::Put {
-            key: key.to_owned(),
-            value: Bytes::from_static(b"written by the leader"),
-            lease: PutLease::Detach,
-        }],
-        failure: vec![],
-    };
-    store.backend().txn(txn).await.unwrap().succeeded
 }
 
 /// Three contenders joining at once: exactly one is elected, the other two are told who.

@@ -3,11 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::leases::TTL;
 use super::{unique_prefix, TestCodec};
-use crate::backend::{PutLease, Txn, TxnOp};
 use crate::store::Store;
 
 /// 4 tasks × 100 critical sections never overlap: a counter updated non-atomically inside the
@@ -114,31 +111,8 @@ pub async fn deposed_holder_is_told_and_fenced<C: TestCodec>(store: Store<C>) {
     assert!(!reason.is_empty());
     let second = store.lock(&lock, TTL).await.unwrap();
     assert!(second.fencing_token() > first.fencing_token());
-    let fenced_put = |fence| Txn {
-        compare: vec![fence],
-        success: vec![TxnOp::Put {
-            key: data.clone(),
-            value: Bytes::from_static(b"x"),
-            lease: PutLease::Detach,
-        }],
-        failure: vec![],
-    };
-    assert!(
-        !store
-            .backend()
-            .txn(fenced_put(first.fence()))
-            .await
-            .unwrap()
-            .succeeded
-    );
-    assert!(
-        store
-            .backend()
-            .txn(fenced_put(second.fence()))
-            .await
-            .unwrap()
-            .succeeded
-    );
+    assert!(!super::fenced_put(&store, first.fence(), &data).await);
+    assert!(super::fenced_put(&store, second.fence(), &data).await);
 }
 
 mod parking_order {

@@ -201,6 +201,24 @@ pub async fn keys_under<C: crate::Codec>(store: &Store<C>, prefix: &str) -> usiz
         .len()
 }
 
+/// A put of `key` guarded by `fence`: whether it was written.
+pub async fn fenced_put<C: crate::Codec>(
+    store: &Store<C>,
+    fence: crate::backend::Compare,
+    key: &str,
+) -> bool {
+    let txn = crate::backend::Txn {
+        compare: vec![fence],
+        success: vec![crate::backend::TxnOp::Put {
+            key: key.to_owned(),
+            value: bytes::Bytes::from_static(b"written by the leader"),
+            lease: crate::backend::PutLease::Detach,
+        }],
+        failure: vec![],
+    };
+    store.backend().txn(txn).await.unwrap().succeeded
+}
+
 /// Runs a case (used by [`conformance_suite!`](crate::conformance_suite)). A factory returning
 /// `None` skips the case (it should say why; under CI it should fail instead).
 pub async fn run<C, F, Fut, Out, Case, CaseFut>(isolation: Isolation, factory: F, case: Case)

@@ -47,39 +47,18 @@ enum End {
 type Queue = BTreeMap<u64, (String, String)>;
 
 pub(super) struct Campaign {
-    backend: Arc<dyn Backend>,
-    name: String,
-    id: String,
-    ttl: Duration,
-    status: watch::Sender<Status>,
-    events: mpsc::UnboundedSender<Result<ContestEvent>>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    pub(super) backend: Arc<dyn Backend>,
+    pub(super) name: String,
+    pub(super) id: String,
+    pub(super) ttl: Duration,
+    pub(super) status: watch::Sender<Status>,
+    pub(super) events: mpsc::UnboundedSender<Result<ContestEvent>>,
+    pub(super) commands: mpsc::UnboundedReceiver<Command>,
     /// The leader last announced to the contender.
-    announced: Option<String>,
+    pub(super) announced: Option<String>,
 }
 
 impl Campaign {
-    pub(super) fn new(
-        backend: Arc<dyn Backend>,
-        name: String,
-        id: String,
-        ttl: Duration,
-        status: watch::Sender<Status>,
-        events: mpsc::UnboundedSender<Result<ContestEvent>>,
-        commands: mpsc::UnboundedReceiver<Command>,
-    ) -> Self {
-        Campaign {
-            backend,
-            name,
-            id,
-            ttl,
-            status,
-            events,
-            commands,
-            announced: None,
-        }
-    }
-
     /// Runs until the handle stops the campaign or is dropped.
     pub(super) async fn run(mut self, mut entry: Entry) {
         loop {

@@ -110,15 +110,16 @@ impl<C: Codec> Store<C> {
         let (status_tx, status) = watch::channel(Status::default());
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let campaign = Campaign::new(
+        let campaign = Campaign {
             backend,
-            name.to_owned(),
-            id.to_owned(),
+            name: name.to_owned(),
+            id: id.to_owned(),
             ttl,
-            status_tx,
-            events_tx,
-            commands_rx,
-        );
+            status: status_tx,
+            events: events_tx,
+            commands: commands_rx,
+            announced: None,
+        };
         tokio::spawn(campaign.run(entry));
         Ok(Contest {
             name: name.to_owned(),
