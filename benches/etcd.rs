@@ -128,9 +128,13 @@ mod etcd {
             }
             (Op::Create, Side::Raw) => {
                 let key = format!("{}/{i}", batch.prefix);
+                // The same object kvstore stores: with a fresh uid and creation timestamp.
+                let mut object = endpoint("e");
+                object.metadata.uid = Some(uuid::Uuid::new_v4());
+                object.metadata.creation_timestamp = Some(chrono::Utc::now());
                 let txn = Txn::new()
                     .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                    .and_then([TxnOp::put(key, encode(&endpoint("e")), None)]);
+                    .and_then([TxnOp::put(key, encode(&object), None)]);
                 assert!(s.raw.kv_client().txn(txn).await.unwrap().succeeded());
             }
             (Op::Get, Side::Kvstore) => {

@@ -133,7 +133,12 @@ impl Backend for EtcdBackend {
         })
     }
 
-    #[tracing::instrument(level = "trace", skip(self))]
+    // The values are not recorded: a span field would format every value written.
+    #[tracing::instrument(
+        level = "trace",
+        skip(self, request),
+        fields(compares = request.compare.len(), ops = request.success.len())
+    )]
     async fn txn(&self, request: Txn) -> Result<TxnResponse> {
         let lease = request
             .success

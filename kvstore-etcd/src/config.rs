@@ -94,9 +94,11 @@ impl EtcdConfig {
     }
 
     pub(crate) fn connect_options(&self) -> etcd_client::ConnectOptions {
-        let mut options = etcd_client::ConnectOptions::new()
-            .with_connect_timeout(self.connect_timeout)
-            .with_timeout(self.request_timeout);
+        // No per-request timeout here: every request is already bounded by the backend's own
+        // deadline (which also resends requests that never reached a server), and a second
+        // timer plus a `grpc-timeout` header per request would cost every call.
+        let mut options =
+            etcd_client::ConnectOptions::new().with_connect_timeout(self.connect_timeout);
         if let Some((interval, timeout)) = self.keep_alive {
             options = options
                 .with_keep_alive(interval, timeout)
