@@ -46,9 +46,15 @@
 //! # }).unwrap();
 //! ```
 //!
+//! ## Beyond single objects
+//! - a self-healing list-then-watch stream ([`Watcher`]), a local [`Cache`] fed by it, and
+//!   change events for controllers ([`Cache::events`]);
+//! - coordination on leases: [`Ephemeral`] objects, fair fenced locks ([`Store::lock`] →
+//!   [`LockGuard`]) and leader election ([`Store::contest`] → [`Contest`]).
+//!
 //! ## Crates
 //! - `kvstore-core`: object model, [`Scheme`], errors, the [`Backend`] contract, the typed
-//!   [`Store`] and the conformance suite;
+//!   [`Store`], watcher, cache, coordination, and the conformance suite;
 //! - `kvstore-codec`: [`Json`], [`Protobuf`], [`Postcard`] (and `Bincode` with feature `bincode`);
 //! - `kvstore-derive`: `#[derive(Object)]`;
 //! - `kvstore-memory`: [`MemoryBackend`];
