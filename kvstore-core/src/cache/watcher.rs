@@ -202,11 +202,13 @@ impl<C: Encode<K>, K: Object> State<C, K> {
                             revision_of(&object, revision),
                             WatcherEvent::Deleted { key, object },
                         ),
-                        WatchEvent::InitialStateDone { .. } => (revision, WatcherEvent::Init),
+                        // Only asked-for initial states end with it; none is asked for here.
+                        WatchEvent::InitialStateDone { .. } => {
+                            self.phase = Phase::Watching(changes, revision);
+                            return;
+                        }
                     };
-                    if !matches!(event, WatcherEvent::Init) {
-                        self.ready.push_back(Ok(event));
-                    }
+                    self.ready.push_back(Ok(event));
                     self.phase = Phase::Watching(changes, revision);
                 }
                 // An undecodable value: reported, and the watch goes on.

@@ -94,22 +94,12 @@ impl Campaign {
             match join(&self.backend, &self.name, &self.id, self.ttl).await {
                 Ok(entry) => return Some(entry),
                 Err(err) => {
-                    let _ = self.events.send(Err(err));
-                    let wait = tokio::time::sleep(pause);
-                    tokio::pin!(wait);
-                    loop {
-                        tokio::select! {
-                            () = &mut wait => break,
-                            command = self.commands.recv() => match self.not_leading(command) {
-                                Some(End::Stop(reply)) => {
-                                    if let Some(reply) = reply {
-                                        let _ = reply.send(Ok(()));
-                                    }
-                                    return None;
-                                }
-                                _ => continue,
-                            },
+                    // Not leading now, so the only command that ends the wait is a stop.
+                    if let Some(End::Stop(reply)) = self.wait_after(err, pause, None).await {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(()));
                         }
+                        return None;
                     }
                     pause = (pause * 2).min(self.ttl);
                 }
@@ -126,7 +116,7 @@ impl Campaign {
             let (members, revision) = match snapshot {
                 Ok(snapshot) => snapshot,
                 Err(err) => {
-                    if let Some(end) = self.wait_after(err, pause, entry).await {
+                    if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                         return end;
                     }
                     pause = (pause * 2).min(self.ttl);
@@ -155,7 +145,7 @@ impl Campaign {
             let mut changes = match watch {
                 Ok(changes) => changes,
                 Err(err) => {
-                    if let Some(end) = self.wait_after(err, pause, entry).await {
+                    if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                         return end;
                     }
                     pause = (pause * 2).min(self.ttl);
@@ -191,7 +181,7 @@ impl Campaign {
                             self.announce(&queue, entry);
                         }
                         Some(Err(err)) => {
-                            if let Some(end) = self.wait_after(err, pause, entry).await {
+                            if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                                 return end;
                             }
                             break;
@@ -203,8 +193,14 @@ impl Campaign {
         }
     }
 
-    /// Reports `err`, then waits `pause` unless a command or the entry's loss ends following.
-    async fn wait_after(&mut self, err: Error, pause: Duration, entry: &Entry) -> Option<End> {
+    /// Reports `err`, then waits `pause` unless a command or the loss of `entry` (when standing
+    /// in the queue) ends the wait.
+    async fn wait_after(
+        &mut self,
+        err: Error,
+        pause: Duration,
+        entry: Option<&Entry>,
+    ) -> Option<End> {
         tracing::debug!(%err, election = %self.name, "election store call failed, retrying");
         let _ = self.events.send(Err(err));
         let wait = tokio::time::sleep(pause);
@@ -212,7 +208,7 @@ impl Campaign {
         loop {
             tokio::select! {
                 () = &mut wait => return None,
-                reason = entry.lost() => return Some(End::Lost(reason)),
+                reason = lost(entry) => return Some(End::Lost(reason)),
                 command = self.commands.recv() => {
                     if let Some(end) = self.on_command(command) {
                         return Some(end);
@@ -222,7 +218,7 @@ impl Campaign {
         }
     }
 
-    /// What a command means while following.
+    /// What a command means while following (or waiting to queue again, when it never leads).
     fn on_command(&mut self, command: Option<Command>) -> Option<End> {
         match command {
             Some(Command::Resign(reply)) if self.status.borrow().leading.is_some() => {
@@ -290,5 +286,13 @@ impl Campaign {
                 reason: reason.to_owned(),
             }));
         }
+    }
+}
+
+/// Resolves when `entry`'s lease is lost; never without an entry.
+async fn lost(entry: Option<&Entry>) -> String {
+    match entry {
+        Some(entry) => entry.lost().await,
+        None => std::future::pending().await,
     }
 }
