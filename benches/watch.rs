@@ -3,7 +3,9 @@
 //! what fan-out costs it, not how the two share a core. Criterion measures what a write costs
 //! the writer with the watchers attached; a report after it gives events
 //! per second delivered to all watchers and the latency from a write being acknowledged to
-//! its event arriving (p50, p99). Memory backend always, etcd with `--features etcd-tests`.
+//! its event arriving (p50, p99). Memory backend always, etcd with `--features etcd-tests`:
+//! once with the default shared watches (one etcd watch for all watchers of the prefix) and
+//! once with an etcd watch per watcher (`etcd-unshared`).
 //!
 //! ```sh
 //! cargo bench --bench watch --features etcd-tests
@@ -219,6 +221,11 @@ fn etcd(c: &mut Criterion) {
     };
     let store = runtime.block_on(async { Store::new(etcd.backend().await, Json) });
     writer_cost(c, &runtime, watchers.handle(), &store, "etcd");
+    // The same with an etcd watch per watcher, for comparison with the shared watches above.
+    let config = etcd.config().share_watches(false);
+    let unshared = runtime
+        .block_on(async { Store::new(kvstore::EtcdBackend::connect(config).await.unwrap(), Json) });
+    writer_cost(c, &runtime, watchers.handle(), &unshared, "etcd-unshared");
     drop(etcd);
 }
 

@@ -283,7 +283,7 @@ async fn background_keep_alive_survives_a_restart_and_reports_loss_before_expiry
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watch_on_a_server_that_stays_dead_ends_unavailable() {
+async fn watches_on_a_server_that_stays_dead_end_unavailable() {
     if !etcd_available() {
         return;
     }
@@ -293,20 +293,27 @@ async fn a_watch_on_a_server_that_stays_dead_ends_unavailable() {
         .request_timeout(Duration::from_millis(500))
         .watch_reconnect_timeout(Duration::from_secs(2));
     let store = store_on(config).await;
-    let mut events = store
-        .watch_prefix::<Counter>("/faults/dead", WatchFrom::Now)
-        .await
-        .unwrap();
+    // Two watches of one prefix share one etcd watch; each gets the error.
+    let mut watches = Vec::new();
+    for _ in 0..2 {
+        let events = store
+            .watch_prefix::<Counter>("/faults/dead", WatchFrom::Now)
+            .await
+            .unwrap();
+        watches.push(events);
+    }
     cluster.kill(0);
-    let item = tokio::time::timeout(Duration::from_secs(10), events.next())
-        .await
-        .expect("the watch gave up instead of waiting forever");
-    let err = item.expect("an error item").unwrap_err();
-    assert!(err.is_unavailable(), "{err}");
-    assert!(
-        events.next().await.is_none(),
-        "the stream ends after its error"
-    );
+    for events in &mut watches {
+        let item = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("the watch gave up instead of waiting forever");
+        let err = item.expect("an error item").unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(
+            events.next().await.is_none(),
+            "the stream ends after its error"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! [`EtcdBackend`]: the backend contract on etcd v3.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +24,8 @@ pub struct EtcdBackend {
     ns: Namespace,
     request_timeout: Duration,
     watch_reconnect_timeout: Duration,
+    /// Shared watches; `None` when every watch has a stream of its own.
+    watches: Option<Arc<watch::Hub>>,
 }
 
 impl std::fmt::Debug for EtcdBackend {
@@ -51,6 +54,9 @@ impl EtcdBackend {
             ns: Namespace::new(config.namespace.clone()),
             request_timeout: config.request_timeout,
             watch_reconnect_timeout: config.watch_reconnect_timeout,
+            watches: config
+                .shared_watch_buffer
+                .map(|buffer| Arc::new(watch::Hub::new(buffer))),
         };
         tokio::time::timeout(config.connect_timeout, backend.current_revision())
             .await
@@ -187,7 +193,16 @@ impl Backend for EtcdBackend {
             self.request_timeout,
             self.watch_reconnect_timeout,
         );
-        watch::open(target, request.start_revision).await
+        let Some(hub) = &self.watches else {
+            return watch::open(target, request.start_revision).await;
+        };
+        let start = match request.start_revision {
+            0 => watch::Start::Now,
+            revision => watch::Start::At(revision),
+        };
+        let range = (request.key, request.range_end);
+        hub.watch(target, range, start, || self.current_revision())
+            .await
     }
 
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {

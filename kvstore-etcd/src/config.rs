@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// Responses a watcher on a shared watch may leave unread, by default.
+const DEFAULT_SHARED_WATCH_BUFFER: usize = 1024;
+
 /// How to reach an etcd cluster.
 ///
 /// ```
@@ -22,6 +25,7 @@ pub struct EtcdConfig {
     pub(crate) user: Option<(String, String)>,
     pub(crate) namespace: String,
     pub(crate) watch_reconnect_timeout: Duration,
+    pub(crate) shared_watch_buffer: Option<usize>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<etcd_client::TlsOptions>,
 }
@@ -37,6 +41,7 @@ impl EtcdConfig {
             user: None,
             namespace: String::new(),
             watch_reconnect_timeout: Duration::from_secs(30),
+            shared_watch_buffer: Some(DEFAULT_SHARED_WATCH_BUFFER),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -83,6 +88,30 @@ impl EtcdConfig {
     /// [`Error::Unavailable`](kvstore_core::Error) (30 s).
     pub fn watch_reconnect_timeout(mut self, timeout: Duration) -> Self {
         self.watch_reconnect_timeout = timeout;
+        self
+    }
+
+    /// Whether watches of the same range share one etcd watch (on by default).
+    ///
+    /// Shared, etcd sends each change once to this client however many watchers of the range
+    /// it has, instead of once per watcher; a watcher joins a shared watch when that watch has
+    /// not yet passed the watcher's start revision, and opens a new one otherwise. Each
+    /// watcher still gets exactly the events from its start revision, in order. Off, every
+    /// watch has an etcd watch of its own.
+    pub fn share_watches(mut self, share: bool) -> Self {
+        self.shared_watch_buffer = share.then_some(
+            self.shared_watch_buffer
+                .unwrap_or(DEFAULT_SHARED_WATCH_BUFFER),
+        );
+        self
+    }
+
+    /// How many etcd watch responses (each holding the changes of one or more revisions) a
+    /// watcher on a shared watch may leave unread (1024). A watcher further behind continues
+    /// on an etcd watch of its own from where it is, so it never holds back the others and
+    /// loses nothing. Turns sharing on.
+    pub fn shared_watch_buffer(mut self, responses: usize) -> Self {
+        self.shared_watch_buffer = Some(responses.max(1));
         self
     }
 

@@ -284,6 +284,8 @@ macro_rules! conformance_suite {
             watch_prefix_excludes_siblings: Shared,
             watch_single_key: Shared,
             watch_slow_consumer_loses_nothing: Shared,
+            concurrent_watches_each_start_where_asked: Shared,
+            unread_watch_holds_back_no_other: Shared,
             watch_reports_undecodable_values: Shared,
             watch_from_compacted_version_is_gone: Exclusive,
             ttl_expiry_deletes_and_notifies: Shared,

@@ -257,6 +257,80 @@ pub async fn watch_slow_consumer_loses_nothing<C: TestCodec>(store: Store<C>) {
     }
 }
 
+/// Watches of one prefix open at the same time each start where they asked: one from now sees
+/// no earlier change (even one another watch is still to read), one from an older version
+/// replays from there, and each sees every later change once.
+pub async fn concurrent_watches_each_start_where_asked<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let key = format!("{prefix}/n");
+    let mut early = store
+        .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
+        .await
+        .unwrap();
+    let created = store.create(&key, &widget("n", "red")).await.unwrap();
+    store
+        .guaranteed_update(&key, |w: &mut Widget| w.count = 1)
+        .await
+        .unwrap();
+    let mut now = store
+        .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
+        .await
+        .unwrap();
+    let from = WatchFrom::Version(created.metadata.resource_version.clone().unwrap());
+    let mut replay = store.watch_prefix::<Widget>(&prefix, from).await.unwrap();
+    store
+        .guaranteed_update(&key, |w: &mut Widget| w.count = 2)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(tag(&next_event(&mut early).await));
+    }
+    assert_eq!(seen, ["created n 0", "updated n 1", "updated n 2"]);
+    assert_eq!(tag(&next_event(&mut now).await), "updated n 2");
+    assert_eq!(tag(&next_event(&mut replay).await), "updated n 1");
+    assert_eq!(tag(&next_event(&mut replay).await), "updated n 2");
+    assert_quiet(&mut early).await;
+    assert_quiet(&mut now).await;
+    assert_quiet(&mut replay).await;
+}
+
+/// A watch nobody reads holds back no other watch of the prefix, and later delivers every
+/// change it missed, in order.
+pub async fn unread_watch_holds_back_no_other<C: TestCodec>(store: Store<C>) {
+    const WRITES: u64 = 300;
+    let prefix = unique_prefix();
+    let key = format!("{prefix}/n");
+    let mut unread = store
+        .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
+        .await
+        .unwrap();
+    let mut reader = store
+        .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
+        .await
+        .unwrap();
+    store.create(&key, &widget("n", "red")).await.unwrap();
+    for expected in 0..=WRITES {
+        assert_eq!(
+            next_event(&mut reader).await.object().unwrap().count,
+            expected
+        );
+        if expected < WRITES {
+            store
+                .guaranteed_update(&key, |w: &mut Widget| w.count += 1)
+                .await
+                .unwrap();
+        }
+    }
+    for expected in 0..=WRITES {
+        assert_eq!(
+            next_event(&mut unread).await.object().unwrap().count,
+            expected
+        );
+    }
+    assert_quiet(&mut unread).await;
+}
+
 /// An undecodable value is reported as an error naming the key, and the watch goes on.
 pub async fn watch_reports_undecodable_values<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();

@@ -1,6 +1,6 @@
-//! Watches that survive broken streams: resumed from the last delivered revision + 1, so no
-//! event is lost or repeated; a compacted resume point is `Gone`; a server that stays away
-//! longer than the reconnect timeout is `Unavailable`, never an endless wait.
+//! One etcd watch that survives broken streams: resumed from the last delivered revision + 1,
+//! so no event is lost or repeated; a compacted resume point is `Gone`; a server that stays
+//! away longer than the reconnect timeout is `Unavailable`, never an endless wait.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -45,7 +45,7 @@ impl Target {
 
     /// Opens a stream from revision `start` (0: now) and waits until etcd confirms it, so
     /// no write after this returns can be missed. Returns the stream and the next revision.
-    async fn open(&self, start: u64) -> Result<(etcd_client::WatchStream, u64)> {
+    pub async fn open(&self, start: u64) -> Result<(etcd_client::WatchStream, u64)> {
         let context = Context {
             revision: start,
             ..Context::default()
@@ -96,16 +96,64 @@ fn gone(revision: u64, compacted: i64) -> Error {
     }
 }
 
-struct Cursor {
+/// Reads one etcd watch response after the other, reconnecting as needed.
+pub(crate) struct Cursor {
     target: Target,
     stream: Option<etcd_client::WatchStream>,
-    /// The next revision to deliver.
+    /// The next revision to deliver: everything before it is in `pending` or was taken.
     next: u64,
+    /// Events read and not yet taken; the events of one revision always arrive together.
     pending: VecDeque<WatchEvent>,
-    finished: bool,
 }
 
 impl Cursor {
+    /// Opens the watch from revision `start` (0: now), confirmed by etcd.
+    pub async fn open(target: Target, start: u64) -> Result<Self> {
+        let (stream, next) = target.open(start).await?;
+        Ok(Cursor {
+            target,
+            stream: Some(stream),
+            next,
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// A cursor that connects on its first [`advance`](Self::advance), from revision `next`
+    /// (retrying within the reconnect timeout).
+    pub fn resume(target: Target, next: u64) -> Self {
+        Cursor {
+            target,
+            stream: None,
+            next,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The next revision to deliver.
+    pub fn next_revision(&self) -> u64 {
+        self.next
+    }
+
+    /// Takes the events read so far, whole revisions only.
+    pub fn take_pending(&mut self) -> impl Iterator<Item = WatchEvent> + '_ {
+        self.pending.drain(..)
+    }
+
+    /// Waits for one response (or one reconnection) and absorbs it. An error ends the watch.
+    pub async fn advance(&mut self) -> Result<()> {
+        match self.stream.as_mut() {
+            None => self.reconnect().await,
+            Some(stream) => match stream.message().await {
+                Ok(Some(response)) => self.absorb(response),
+                Ok(None) | Err(_) => {
+                    tracing::debug!(next = self.next, "etcd watch stream broke");
+                    self.stream = None;
+                    Ok(())
+                }
+            },
+        }
+    }
+
     /// Handles one response; an error ends the watch.
     fn absorb(&mut self, response: etcd_client::WatchResponse) -> Result<()> {
         if response.compact_revision() > 0 {
@@ -174,27 +222,24 @@ impl Cursor {
             }
         }
     }
+}
 
+/// A watch of one consumer: the cursor's events one by one, ending after an error.
+struct Private {
+    cursor: Cursor,
+    finished: bool,
+}
+
+impl Private {
     async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if let Some(event) = self.cursor.pending.pop_front() {
                 return Some((Ok(event), self));
             }
             if self.finished {
                 return None;
             }
-            let step = match self.stream.as_mut() {
-                None => self.reconnect().await,
-                Some(stream) => match stream.message().await {
-                    Ok(Some(response)) => self.absorb(response),
-                    Ok(None) | Err(_) => {
-                        tracing::debug!(next = self.next, "etcd watch stream broke");
-                        self.stream = None;
-                        Ok(())
-                    }
-                },
-            };
-            if let Err(err) = step {
+            if let Err(err) = self.cursor.advance().await {
                 self.finished = true;
                 return Some((Err(err), self));
             }
@@ -202,15 +247,16 @@ impl Cursor {
     }
 }
 
-/// Opens a resumable watch.
+/// Opens a resumable watch of its own from revision `start` (0: now).
 pub(crate) async fn open(target: Target, start: u64) -> Result<EventStream> {
-    let (stream, next) = target.open(start).await?;
-    let cursor = Cursor {
-        target,
-        stream: Some(stream),
-        next,
-        pending: VecDeque::new(),
+    Ok(stream(Cursor::open(target, start).await?))
+}
+
+/// The events of `cursor`, one by one, ending after an error.
+pub(crate) fn stream(cursor: Cursor) -> EventStream {
+    let private = Private {
+        cursor,
         finished: false,
     };
-    Ok(stream::unfold(cursor, Cursor::next_item).boxed())
+    stream::unfold(private, Private::next_item).boxed()
 }
