@@ -32,10 +32,25 @@ const FAN_OUT: [usize; 3] = [1, 10, 100];
 /// Writes in the latency report.
 const REPORT_WRITES: usize = 1_000;
 
-/// Watchers of `prefix` that, for each event, record how long after the write's
-/// acknowledgement (`acks[weight]`, nanoseconds since `epoch`) it arrived.
+/// Watchers of `prefix`, each recording, for every event, the write it reports (the object's
+/// `weight`) and when it arrived (since `epoch`).
 struct Watchers {
-    tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<(usize, Duration)>>>,
+}
+
+impl Watchers {
+    /// Waits for every watcher; the latency of each event from its write's acknowledgement
+    /// (`acks[write]`, nanoseconds since the epoch; 0 when the event arrived first).
+    async fn latencies(self, acks: &[AtomicU64]) -> Vec<Duration> {
+        let mut latencies = Vec::new();
+        for task in self.tasks {
+            for (write, arrived) in task.await.unwrap() {
+                let acked = Duration::from_nanos(acks[write].load(Ordering::Acquire));
+                latencies.push(arrived.saturating_sub(acked));
+            }
+        }
+        latencies
+    }
 }
 
 async fn watchers(
@@ -45,12 +60,11 @@ async fn watchers(
     count: usize,
     expect: usize,
     epoch: Instant,
-    acks: Arc<Vec<AtomicU64>>,
 ) -> Watchers {
     let mut tasks = Vec::new();
     let mut ready = Vec::new();
     for _ in 0..count {
-        let (store, prefix, acks) = (store.clone(), prefix.to_owned(), Arc::clone(&acks));
+        let (store, prefix) = (store.clone(), prefix.to_owned());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         tasks.push(on.spawn(async move {
@@ -59,23 +73,15 @@ async fn watchers(
                 .await
                 .unwrap();
             let _ = ready_tx.send(());
-            let mut latencies = Vec::with_capacity(expect);
-            while latencies.len() < expect {
+            let mut arrivals = Vec::with_capacity(expect);
+            while arrivals.len() < expect {
                 let Some(Ok(event)) = events.next().await else {
                     break;
                 };
-                let arrived = epoch.elapsed();
-                let index = event.object().map_or(0, |o| o.weight as usize);
-                // The event can arrive before the writer has seen its acknowledgement.
-                let acked = loop {
-                    match acks[index].load(Ordering::Acquire) {
-                        0 => tokio::task::yield_now().await,
-                        nanos => break Duration::from_nanos(nanos),
-                    }
-                };
-                latencies.push(arrived.saturating_sub(acked));
+                let write = event.object().map_or(0, |o| o.weight as usize);
+                arrivals.push((write, epoch.elapsed()));
             }
-            latencies
+            arrivals
         }));
     }
     for ready in ready {
@@ -103,7 +109,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Events per second delivered and latency percentiles with `count` watchers.
 fn report(runtime: &Runtime, on: &Handle, store: &Store<Json>, backend: &str, count: usize) {
-    let prefix = format!("/bench/watch-report-{count}");
+    let prefix = format!("/bench/watch-report-{backend}-{count}");
     let epoch = Instant::now();
     let acks: Arc<Vec<AtomicU64>> =
         Arc::new((0..REPORT_WRITES).map(|_| AtomicU64::new(0)).collect());
@@ -112,23 +118,11 @@ fn report(runtime: &Runtime, on: &Handle, store: &Store<Json>, backend: &str, co
             .create(&format!("{prefix}/e"), &endpoint("e"))
             .await
             .unwrap();
-        let watchers = watchers(
-            on,
-            store,
-            &prefix,
-            count,
-            REPORT_WRITES,
-            epoch,
-            Arc::clone(&acks),
-        )
-        .await;
+        let watchers = watchers(on, store, &prefix, count, REPORT_WRITES, epoch).await;
         let start = Instant::now();
         write(store, &prefix, REPORT_WRITES, epoch, &acks).await;
         let writer = start.elapsed();
-        let mut latencies = Vec::new();
-        for task in watchers.tasks {
-            latencies.extend(task.await.unwrap());
-        }
+        let latencies = watchers.latencies(&acks).await;
         (writer, (start.elapsed(), latencies))
     });
     let (all_delivered, mut latencies) = delivered;
@@ -169,14 +163,11 @@ fn writer_cost(
                     .create(&format!("{prefix}/e"), &endpoint("e"))
                     .await
                     .unwrap();
-                let watchers =
-                    watchers(on, store, &prefix, count, n, epoch, Arc::clone(&acks)).await;
+                let watchers = watchers(on, store, &prefix, count, n, epoch).await;
                 let start = Instant::now();
                 write(store, &prefix, n, epoch, &acks).await;
                 let elapsed = start.elapsed();
-                for task in watchers.tasks {
-                    black_box(task.await.unwrap());
-                }
+                black_box(watchers.latencies(&acks).await);
                 elapsed
             })
         });

@@ -76,17 +76,10 @@ async fn store_on(config: EtcdConfig) -> Store<Json> {
     Store::new(EtcdBackend::connect(config).await.unwrap(), Json)
 }
 
+/// `count` watches of the prefix from now, all started at once.
 async fn watchers(store: &Store<Json>, count: usize) -> Vec<WatchStream<Counter>> {
-    let mut all = Vec::new();
-    for _ in 0..count {
-        all.push(
-            store
-                .watch_prefix::<Counter>(PREFIX, WatchFrom::Now)
-                .await
-                .unwrap(),
-        );
-    }
-    all
+    let starting = (0..count).map(|_| store.watch_prefix::<Counter>(PREFIX, WatchFrom::Now));
+    futures::future::try_join_all(starting).await.unwrap()
 }
 
 async fn next_value(events: &mut WatchStream<Counter>) -> u64 {

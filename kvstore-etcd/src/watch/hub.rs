@@ -16,9 +16,18 @@ type Range = (String, Option<String>);
 
 /// Shared etcd watches, by range.
 pub(crate) struct Hub {
-    feeds: Mutex<HashMap<Range, Vec<Arc<Feed>>>>,
+    ranges: Mutex<HashMap<Range, RangeFeeds>>,
     /// Responses a member may leave unread before it is moved onto a watch of its own.
     buffer: usize,
+}
+
+/// The feeds of one range.
+#[derive(Default)]
+struct RangeFeeds {
+    feeds: Vec<Arc<Feed>>,
+    /// Held while a feed of the range is being opened, so that watches started together
+    /// open one feed and join it rather than open one each.
+    opening: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Where a watch starts.
@@ -32,7 +41,7 @@ pub(crate) enum Start {
 impl Hub {
     pub fn new(buffer: usize) -> Self {
         Hub {
-            feeds: Mutex::new(HashMap::new()),
+            ranges: Mutex::new(HashMap::new()),
             buffer,
         }
     }
@@ -44,51 +53,72 @@ impl Hub {
         target: Target,
         range: Range,
         start: Start,
-        current: impl FnOnce() -> F,
+        current: impl Fn() -> F,
     ) -> Result<EventStream>
     where
         F: std::future::Future<Output = Result<u64>>,
     {
+        if let Some((membership, from)) = self.try_join(&range, &start, &current).await? {
+            return Ok(subscription::stream(membership, from, target));
+        }
+        let opening = Arc::clone(&self.lock().entry(range.clone()).or_default().opening);
+        let _opening = opening.lock().await;
+        // Another watch may have opened a feed while this one waited.
+        if let Some((membership, from)) = self.try_join(&range, &start, &current).await? {
+            return Ok(subscription::stream(membership, from, target));
+        }
         let from = match start {
             Start::At(revision) => revision,
-            Start::Now if self.has_feed(&range) => current().await? + 1,
-            // Nothing to join: etcd tells the start revision when it confirms the watch.
+            // etcd tells the start revision when it confirms the watch.
             Start::Now => 0,
         };
-        if from > 0 {
-            if let Some(membership) = self.join(&range, from) {
-                return Ok(subscription::stream(membership, from, target));
-            }
-        }
         let cursor = Cursor::open(target.clone(), from).await?;
         let from = cursor.next_revision();
         let (feed, membership) = Feed::start(cursor, from, self.buffer);
-        let mut feeds = self.lock();
-        feeds.retain(|_, list| {
-            list.retain(|f| !f.is_closed());
-            !list.is_empty()
+        let mut ranges = self.lock();
+        ranges.retain(|_, feeds| {
+            feeds.feeds.retain(|f| !f.is_closed());
+            !feeds.feeds.is_empty() || Arc::strong_count(&feeds.opening) > 1
         });
-        feeds.entry(range).or_default().push(feed);
-        drop(feeds);
+        ranges.entry(range).or_default().feeds.push(feed);
+        drop(ranges);
         Ok(subscription::stream(membership, from, target))
+    }
+
+    /// Joins a live feed of `range` that can serve `start`, if there is one.
+    async fn try_join<F>(
+        &self,
+        range: &Range,
+        start: &Start,
+        current: impl Fn() -> F,
+    ) -> Result<Option<(Membership, u64)>>
+    where
+        F: std::future::Future<Output = Result<u64>>,
+    {
+        let from = match start {
+            Start::At(revision) => *revision,
+            Start::Now if self.has_feed(range) => current().await? + 1,
+            Start::Now => return Ok(None),
+        };
+        let ranges = self.lock();
+        let Some(feeds) = ranges.get(range) else {
+            return Ok(None);
+        };
+        Ok(feeds
+            .feeds
+            .iter()
+            .find_map(|feed| feed.join(from, self.buffer))
+            .map(|membership| (membership, from)))
     }
 
     fn has_feed(&self, range: &Range) -> bool {
         self.lock()
             .get(range)
-            .is_some_and(|list| list.iter().any(|f| !f.is_closed()))
+            .is_some_and(|feeds| feeds.feeds.iter().any(|f| !f.is_closed()))
     }
 
-    fn join(&self, range: &Range, from: u64) -> Option<Membership> {
-        let feeds = self.lock();
-        feeds
-            .get(range)?
-            .iter()
-            .find_map(|feed| feed.join(from, self.buffer))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Range, Vec<Arc<Feed>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Range, RangeFeeds>> {
         // Every change under the lock leaves the map consistent.
-        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
+        self.ranges.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
