@@ -5,10 +5,13 @@
 //!
 //! Criterion measures each side on its own. Because a shared machine drifts between two such
 //! measurements, the bench then prints *paired* ratios: the two sides alternate in blocks of
-//! operations, so both see the same conditions.
+//! operations, so both see the same conditions. `PAIRED_CASES=update/c64,create/c64` limits
+//! the paired runs to those cases and `PAIRED_SECONDS` sets how long each runs (4); a
+//! criterion filter that matches nothing skips the criterion part.
 //!
 //! ```sh
 //! cargo bench --bench etcd --features etcd-tests
+//! PAIRED_CASES=update/c1 PAIRED_SECONDS=30 cargo bench --bench etcd --features etcd-tests -- paired-only
 //! ```
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
@@ -27,7 +30,8 @@ mod etcd {
 
     use criterion::{Criterion, Throughput};
     use kvstore::etcd::etcd_client::{
-        Client, Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp, TxnOpResponse,
+        Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp,
+        TxnOpResponse,
     };
     use kvstore::etcd::testing::TestEtcd;
     use kvstore::{Encode, Json, ListOptions, Preconditions, Store};
@@ -160,9 +164,11 @@ mod etcd {
                     }
                     Side::Raw => {
                         let at = slot.load(Ordering::SeqCst) as i64;
+                        // Like kvstore's update, the write keeps the key's lease.
+                        let keep_lease = PutOptions::new().with_ignore_lease();
                         let txn = Txn::new()
                             .when([Compare::mod_revision(key.clone(), CompareOp::Equal, at)])
-                            .and_then([TxnOp::put(key.clone(), encode(&object), None)])
+                            .and_then([TxnOp::put(key.clone(), encode(&object), Some(keep_lease))])
                             .or_else([TxnOp::get(key, None)]);
                         let response = s.raw.kv_client().txn(txn).await.unwrap();
                         assert!(response.succeeded());
@@ -331,7 +337,19 @@ mod etcd {
     /// their throughputs.
     fn paired(s: &Setup) {
         println!("\npaired kvstore/raw throughput (blocks alternate, same conditions):");
+        let only = std::env::var("PAIRED_CASES").ok();
+        let seconds = std::env::var("PAIRED_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(4);
         for (op, concurrency) in CASES {
+            let case = format!("{}/c{concurrency}", label(op));
+            if only
+                .as_deref()
+                .is_some_and(|only| !only.split(',').any(|c| c == case))
+            {
+                continue;
+            }
             let block: u64 = match op {
                 Op::List(n) => (20_000 / n as u64).max(2) * concurrency as u64,
                 _ => 200.max(4 * concurrency as u64),
@@ -341,7 +359,7 @@ mod etcd {
             let mut ops = 0;
             let started = Instant::now();
             let mut round = 0;
-            while started.elapsed() < Duration::from_secs(4) || round < 4 {
+            while started.elapsed() < Duration::from_secs(seconds) || round < 4 {
                 // Alternate which side goes first.
                 let order = if round % 2 == 0 {
                     [Side::Kvstore, Side::Raw]
@@ -362,9 +380,8 @@ mod etcd {
             }
             let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ops as f64;
             println!(
-                "paired etcd/{}/c{concurrency}: kvstore/raw = {:.1}% ({round} rounds of {block}); \
+                "paired etcd/{case}: kvstore/raw = {:.1}% ({round} rounds of {block}); \
                  client CPU per operation: kvstore {:.1} µs, raw {:.1} µs",
-                label(op),
                 100.0 * theirs.as_secs_f64() / ours.as_secs_f64(),
                 per_op(ours_cpu),
                 per_op(theirs_cpu),

@@ -158,12 +158,20 @@ impl Backend for EtcdBackend {
                 _ => None,
             })
             .unwrap_or(0);
-        let etcd_txn = txn::request(&self.ns, &request)?;
+        // Built once (which checks the request); built again only for a resend.
+        let mut first = Some(txn::request(&self.ns, &request)?);
         let context = Context { lease, revision: 0 };
         let response = self
             .call("txn", context, || {
-                let (mut kv, etcd_txn) = (self.client.kv_client(), etcd_txn.clone());
-                async move { kv.txn(etcd_txn).await }
+                let etcd_txn = first.take().map_or_else(
+                    || {
+                        txn::request(&self.ns, &request)
+                            .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
+                    },
+                    Ok,
+                );
+                let mut kv = self.client.kv_client();
+                async move { kv.txn(etcd_txn?).await }
             })
             .await;
         let response = match response {
@@ -181,7 +189,7 @@ impl Backend for EtcdBackend {
             }
             other => other?,
         };
-        txn::response(&self.ns, &response)
+        txn::response(&self.ns, &request, &response)
     }
 
     #[tracing::instrument(level = "trace", skip(self))]

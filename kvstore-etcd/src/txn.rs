@@ -66,9 +66,32 @@ pub(crate) fn request(ns: &Namespace, txn: &Txn) -> Result<etcd_client::Txn> {
         .or_else(failure))
 }
 
-/// The kvstore answer for an etcd transaction response.
-pub(crate) fn response(ns: &Namespace, response: &etcd_client::TxnResponse) -> Result<TxnResponse> {
-    let results = response
+/// The kvstore answer for an etcd transaction response to `request`.
+pub(crate) fn response(
+    ns: &Namespace,
+    request: &Txn,
+    response: &etcd_client::TxnResponse,
+) -> Result<TxnResponse> {
+    let ran = if response.succeeded() {
+        &request.success
+    } else {
+        &request.failure
+    };
+    // Puts return nothing kvstore uses: no need to copy the etcd responses out.
+    let results = if ran.iter().all(|op| matches!(op, TxnOp::Put { .. })) {
+        vec![TxnOpResult::Put; ran.len()]
+    } else {
+        results(ns, response)?
+    };
+    Ok(TxnResponse {
+        succeeded: response.succeeded(),
+        revision: header_revision(response.header()),
+        results,
+    })
+}
+
+fn results(ns: &Namespace, response: &etcd_client::TxnResponse) -> Result<Vec<TxnOpResult>> {
+    response
         .op_responses()
         .into_iter()
         .map(|r| {
@@ -82,10 +105,5 @@ pub(crate) fn response(ns: &Namespace, response: &etcd_client::TxnResponse) -> R
                 }
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(TxnResponse {
-        succeeded: response.succeeded(),
-        revision: header_revision(response.header()),
-        results,
-    })
+        .collect()
 }
