@@ -96,7 +96,8 @@ impl EtcdConfig {
     /// Shared, etcd sends each change once to this client however many watchers of the range
     /// it has, instead of once per watcher; a watcher joins a shared watch when that watch has
     /// not yet passed the watcher's start revision, and opens a new one otherwise. Each
-    /// watcher still gets exactly the events from its start revision, in order. Off, every
+    /// watcher still gets exactly the events from its start revision, in order (even when that
+    /// revision was compacted since: the shared watch has every change after it). Off, every
     /// watch has an etcd watch of its own.
     pub fn share_watches(mut self, share: bool) -> Self {
         self.shared_watch_buffer = share.then_some(

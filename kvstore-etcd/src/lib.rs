@@ -10,7 +10,8 @@
 //! - watches: exclusive start points, `prev_kv` so deletes carry the last value, resumed after
 //!   a broken stream from the last delivered revision + 1 (nothing lost, nothing repeated), a
 //!   compacted resume point reported as `Gone`, a dead server reported as `Unavailable` after
-//!   the reconnect timeout;
+//!   the reconnect timeout; watches of one range share one etcd watch
+//!   ([`EtcdConfig::share_watches`]), so etcd sends each change once per client;
 //! - leases with TTLs in whole seconds; keep-alive and revoke;
 //! - every request bounded by the request timeout: a dead server is an error, never a hang.
 //!
