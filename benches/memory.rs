@@ -78,6 +78,36 @@ fn benches(c: &mut Criterion) {
     for n in SIZES {
         at_size(c, &runtime, n);
     }
+    hot_key(c, &runtime);
+}
+
+/// Updates of one key, again and again, with the history full (the default 10,000
+/// revisions): each write then also compacts the oldest version of the key away, which must
+/// not cost a move of every version it keeps. Compare with `memory/update/1000`.
+fn hot_key(c: &mut Criterion, runtime: &Runtime) {
+    let store = Store::new(MemoryBackend::new(), Json);
+    let key = "/bench/hot/e";
+    runtime.block_on(async {
+        store.create(key, &endpoint("e")).await.unwrap();
+        for i in 0..20_000u32 {
+            let mut object = endpoint("e");
+            object.weight = i;
+            store.update_unconditionally(key, &object).await.unwrap();
+        }
+    });
+    let mut g = group(c, "memory/update_hot_key".to_owned());
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u32;
+    g.bench_function("kvstore", |b| {
+        b.to_async(runtime).iter(|| {
+            i = i.wrapping_add(1);
+            let mut object = endpoint("e");
+            object.weight = i;
+            let store = &store;
+            async move { black_box(store.update_unconditionally(key, &object).await.unwrap()) }
+        })
+    });
+    g.finish();
 }
 
 /// Resident bytes per stored object with `n` small objects, measured before anything else

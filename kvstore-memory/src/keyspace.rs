@@ -1,7 +1,7 @@
 //! The versioned keyspace: every key keeps its versions back to the compaction point, so reads
 //! at a past revision (paginated lists) see a consistent snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -29,8 +29,9 @@ impl Version {
     }
 }
 
-/// Versions in increasing mod revision.
-type Versions = Vec<Version>;
+/// Versions in increasing mod revision. A deque: compaction drops versions from the front,
+/// which must not cost a move of every later version (a hot key can have many).
+type Versions = VecDeque<Version>;
 
 /// The live version of a key at `revision` (the latest when `revision` is `u64::MAX`).
 fn at(versions: &Versions, revision: u64) -> Option<&Version> {
@@ -186,8 +187,8 @@ impl Keyspace {
 
 /// Appends a version, replacing one written earlier in the same transaction.
 fn push(versions: &mut Versions, version: Version) {
-    match versions.last_mut() {
+    match versions.back_mut() {
         Some(last) if last.mod_revision == version.mod_revision => *last = version,
-        _ => versions.push(version),
+        _ => versions.push_back(version),
     }
 }
