@@ -63,19 +63,26 @@ impl Drop for Membership {
     fn drop(&mut self) {
         let mut state = self.feed.lock();
         state.members.retain(|m| m.id != self.id);
-        if state.members.is_empty() {
-            state.close();
+        let task = if state.members.is_empty() {
+            state.close()
+        } else {
+            None
+        };
+        drop(state);
+        // Outside the lock: the task's end takes it too.
+        if let Some(task) = task {
+            task.abort();
         }
     }
 }
 
 impl State {
-    fn close(&mut self) {
+    /// Closes the feed; the caller stops the returned task, if any, once it released the lock.
+    #[must_use]
+    fn close(&mut self) -> Option<AbortHandle> {
         self.closed = true;
         self.members.clear();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.take()
     }
 
     fn admit(&mut self, feed: &Arc<Feed>, from: u64, buffer: usize) -> Membership {
@@ -145,7 +152,8 @@ impl Feed {
                     // its own watch.
                     let _ = member.sender.try_send(Err(Arc::clone(&err)));
                 }
-                state.close();
+                // The task is the caller, and it ends by returning.
+                let _ = state.close();
                 false
             }
             Ok(()) => {
@@ -157,7 +165,7 @@ impl Feed {
                 }
                 state.next = cursor.next_revision();
                 if state.members.is_empty() {
-                    state.close();
+                    let _ = state.close();
                     return false;
                 }
                 true
@@ -174,7 +182,7 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.task = None;
-        state.close();
+        let _ = state.close();
     }
 }
 
