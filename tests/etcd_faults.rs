@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kvstore::etcd::testing::{etcd_binary, under_ci, EtcdCluster};
-use kvstore::{
-    EtcdBackend, EtcdConfig, Json, ListOptions, Object, ObjectMeta, Store, WatchEvent, WatchFrom,
-};
+mod common;
+
+use common::{etcd_available, store_on};
+use kvstore::etcd::testing::EtcdCluster;
+use kvstore::{EtcdBackend, Json, ListOptions, Object, ObjectMeta, Store, WatchEvent, WatchFrom};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -23,26 +24,6 @@ fn counter() -> Counter {
         metadata: ObjectMeta::named("c"),
         value: 0,
     }
-}
-
-/// Whether etcd can be started here; panics under CI when it cannot.
-fn etcd_available() -> bool {
-    if etcd_binary().is_some() {
-        return true;
-    }
-    assert!(
-        !under_ci(),
-        "CI=true and no etcd binary: run scripts/install-deps"
-    );
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("skipping: no etcd binary (apt-get install etcd-server)");
-    }
-    false
-}
-
-async fn store_on(config: EtcdConfig) -> Store<Json> {
-    Store::new(EtcdBackend::connect(config).await.unwrap(), Json)
 }
 
 /// One increment, retried while the store is unavailable; returns the value written.

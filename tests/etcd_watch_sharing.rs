@@ -8,8 +8,11 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kvstore::etcd::testing::{etcd_binary, under_ci, EtcdCluster};
-use kvstore::{EtcdBackend, EtcdConfig, Json, Object, ObjectMeta, Store, WatchFrom, WatchStream};
+mod common;
+
+use common::{etcd_available, store_on};
+use kvstore::etcd::testing::EtcdCluster;
+use kvstore::{Json, Object, ObjectMeta, Store, WatchFrom, WatchStream};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -21,22 +24,6 @@ struct Counter {
 
 const PREFIX: &str = "/sharing";
 const KEY: &str = "/sharing/c";
-
-/// Whether etcd can be started here; panics under CI when it cannot.
-fn etcd_available() -> bool {
-    if etcd_binary().is_some() {
-        return true;
-    }
-    assert!(
-        !under_ci(),
-        "CI=true and no etcd binary: run scripts/install-deps"
-    );
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("skipping: no etcd binary (apt-get install etcd-server)");
-    }
-    false
-}
 
 /// The number of watchers the etcd at `endpoint` (`http://host:port`) serves.
 fn server_watchers(endpoint: &str) -> u64 {
@@ -70,10 +57,6 @@ async fn await_server_watchers(endpoint: &str, expected: u64) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn store_on(config: EtcdConfig) -> Store<Json> {
-    Store::new(EtcdBackend::connect(config).await.unwrap(), Json)
 }
 
 /// `count` watches of the prefix from now, all started at once.

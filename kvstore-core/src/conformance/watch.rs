@@ -15,6 +15,16 @@ fn tag(event: &WatchEvent<Widget>) -> String {
     }
 }
 
+/// The next events carry the counts `expected`, in order.
+async fn expect_counts(
+    events: &mut crate::store::WatchStream<Widget>,
+    expected: impl IntoIterator<Item = u64>,
+) {
+    for count in expected {
+        assert_eq!(next_event(events).await.object().unwrap().count, count);
+    }
+}
+
 /// Every change after the watch starts arrives once, in revision order, with its type.
 pub async fn watch_delivers_every_change_in_order<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
@@ -112,12 +122,7 @@ pub async fn watch_resumes_after_drop<C: TestCodec>(store: Store<C>) {
         .watch_prefix::<Widget>(&prefix, WatchFrom::Version(last))
         .await
         .unwrap();
-    for expected in 3..=5 {
-        assert_eq!(
-            next_event(&mut resumed).await.object().unwrap().count,
-            expected
-        );
-    }
+    expect_counts(&mut resumed, 3..=5).await;
     assert_quiet(&mut resumed).await;
 }
 
@@ -249,12 +254,7 @@ pub async fn watch_slow_consumer_loses_nothing<C: TestCodec>(store: Store<C>) {
             .await
             .unwrap();
     }
-    for expected in 0..=WRITES {
-        assert_eq!(
-            next_event(&mut events).await.object().unwrap().count,
-            expected
-        );
-    }
+    expect_counts(&mut events, 0..=WRITES).await;
 }
 
 /// Watches of one prefix open at the same time each start where they asked: one from now sees
@@ -322,12 +322,7 @@ pub async fn unread_watch_holds_back_no_other<C: TestCodec>(store: Store<C>) {
                 .unwrap();
         }
     }
-    for expected in 0..=WRITES {
-        assert_eq!(
-            next_event(&mut unread).await.object().unwrap().count,
-            expected
-        );
-    }
+    expect_counts(&mut unread, 0..=WRITES).await;
     assert_quiet(&mut unread).await;
 }
 
