@@ -19,7 +19,6 @@ mod common;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -41,13 +40,12 @@ struct Watchers {
 
 impl Watchers {
     /// Waits for every watcher; the latency of each event from its write's acknowledgement
-    /// (`acks[write]`, nanoseconds since the epoch; 0 when the event arrived first).
-    async fn latencies(self, acks: &[AtomicU64]) -> Vec<Duration> {
+    /// (`acks[write]`, since the epoch; 0 when the event arrived first).
+    async fn latencies(self, acks: &[Duration]) -> Vec<Duration> {
         let mut latencies = Vec::new();
         for task in self.tasks {
             for (write, arrived) in task.await.unwrap() {
-                let acked = Duration::from_nanos(acks[write].load(Ordering::Acquire));
-                latencies.push(arrived.saturating_sub(acked));
+                latencies.push(arrived.saturating_sub(acks[write]));
             }
         }
         latencies
@@ -91,16 +89,49 @@ async fn watchers(
     Watchers { tasks }
 }
 
-/// Writes `n` objects under `prefix`, recording when each was acknowledged.
-async fn write(store: &Store<Json>, prefix: &str, n: usize, epoch: Instant, acks: &[AtomicU64]) {
-    for (i, ack) in acks.iter().enumerate().take(n) {
-        let mut object = endpoint("e");
-        object.weight = i as u32;
+/// One measurement: an object under a fresh `prefix`, and `count` watchers of the prefix.
+struct Run {
+    prefix: String,
+    epoch: Instant,
+    watchers: Watchers,
+}
+
+impl Run {
+    /// Creates the object and starts the watchers (on `on`), each expecting `writes` events.
+    async fn start(
+        on: &Handle,
+        store: &Store<Json>,
+        prefix: String,
+        count: usize,
+        writes: usize,
+    ) -> Self {
         store
-            .update_unconditionally(&format!("{prefix}/e"), &object)
+            .create(&format!("{prefix}/e"), &endpoint("e"))
             .await
             .unwrap();
-        ack.store(epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
+        let epoch = Instant::now();
+        let watchers = watchers(on, store, &prefix, count, writes, epoch).await;
+        Run {
+            prefix,
+            epoch,
+            watchers,
+        }
+    }
+
+    /// Writes the object `n` times (write `i` with weight `i`); when each write was
+    /// acknowledged, since the epoch.
+    async fn write(&self, store: &Store<Json>, n: usize) -> Vec<Duration> {
+        let mut acks = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut object = endpoint("e");
+            object.weight = i as u32;
+            store
+                .update_unconditionally(&format!("{}/e", self.prefix), &object)
+                .await
+                .unwrap();
+            acks.push(self.epoch.elapsed());
+        }
+        acks
     }
 }
 
@@ -111,23 +142,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Events per second delivered and latency percentiles with `count` watchers.
 fn report(runtime: &Runtime, on: &Handle, store: &Store<Json>, backend: &str, count: usize) {
     let prefix = format!("/bench/watch-report-{backend}-{count}");
-    let epoch = Instant::now();
-    let acks: Arc<Vec<AtomicU64>> =
-        Arc::new((0..REPORT_WRITES).map(|_| AtomicU64::new(0)).collect());
     let (writer, writer_cpu, delivered) = runtime.block_on(async {
-        store
-            .create(&format!("{prefix}/e"), &endpoint("e"))
-            .await
-            .unwrap();
-        let watchers = watchers(on, store, &prefix, count, REPORT_WRITES, epoch).await;
+        let run = Run::start(on, store, prefix, count, REPORT_WRITES).await;
         let start = Instant::now();
         // The writer's runtime runs on this thread only: its CPU time is the writer's work,
         // whether or not the machine gave it a core of its own meanwhile.
         let cpu = cpu_time::ThreadTime::now();
-        write(store, &prefix, REPORT_WRITES, epoch, &acks).await;
+        let acks = run.write(store, REPORT_WRITES).await;
         let writer_cpu = cpu.elapsed();
         let writer = start.elapsed();
-        let latencies = watchers.latencies(&acks).await;
+        let latencies = run.watchers.latencies(&acks).await;
         (writer, writer_cpu, (start.elapsed(), latencies))
     });
     let (all_delivered, mut latencies) = delivered;
@@ -162,18 +186,11 @@ fn writer_cost(
             b.to_async(runtime).iter_custom(|iters| async move {
                 let prefix = format!("/bench/watch-{count}-{}", fastrand_id());
                 let n = iters as usize;
-                let epoch = Instant::now();
-                let acks: Arc<Vec<AtomicU64>> =
-                    Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
-                store
-                    .create(&format!("{prefix}/e"), &endpoint("e"))
-                    .await
-                    .unwrap();
-                let watchers = watchers(on, store, &prefix, count, n, epoch).await;
+                let run = Run::start(on, store, prefix, count, n).await;
                 let start = Instant::now();
-                write(store, &prefix, n, epoch, &acks).await;
+                let acks = run.write(store, n).await;
                 let elapsed = start.elapsed();
-                black_box(watchers.latencies(&acks).await);
+                black_box(run.watchers.latencies(&acks).await);
                 elapsed
             })
         });
