@@ -102,7 +102,7 @@ fn memory(c: &mut Criterion) {
 #[cfg(feature = "etcd-tests")]
 fn etcd(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
-    let Ok(etcd) = runtime.block_on(kvstore::etcd::testing::TestEtcd::start()) else {
+    let Ok(etcd) = runtime.block_on(kvstore_testkit::etcd::TestEtcd::start()) else {
         return;
     };
     let store = runtime.block_on(async { Store::new(etcd.backend().await, Json) });

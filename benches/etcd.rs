@@ -33,8 +33,8 @@ mod etcd {
         Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp,
         TxnOpResponse,
     };
-    use kvstore::etcd::testing::TestEtcd;
     use kvstore::{Encode, Json, ListOptions, Preconditions, Store};
+    use kvstore_testkit::etcd::TestEtcd;
     use tokio::runtime::Runtime;
 
     use super::common::{concurrently, endpoint, Endpoint};

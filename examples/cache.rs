@@ -34,6 +34,10 @@ fn service(name: &str, tier: &str, replicas: u32) -> Service {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::within_time_limit(run()).await
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("cache").await?;
     let store = Store::with_backend(backend, Json);
     println!("store: {description}");

@@ -70,18 +70,34 @@ fn report(
     });
 }
 
-/// Waits for `name` to log a line containing `text`, printing every line on the way.
-async fn until(log: &mut mpsc::UnboundedReceiver<Line>, start: Instant, name: &str, text: &str) {
-    while let Some((who, line)) = log.recv().await {
+/// How long one step may wait for the lines it expects.
+const STEP_LIMIT: Duration = Duration::from_secs(20);
+
+/// Waits until every `(name, text)` in `expected` has been logged (a line of `name` containing
+/// `text`), in whatever order the contenders report, printing every line on the way.
+async fn until(
+    log: &mut mpsc::UnboundedReceiver<Line>,
+    start: Instant,
+    expected: &[(&str, &str)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut waiting: Vec<(&str, &str)> = expected.to_vec();
+    let deadline = tokio::time::Instant::now() + STEP_LIMIT;
+    while !waiting.is_empty() {
+        let Ok(Some((who, line))) = tokio::time::timeout_at(deadline, log.recv()).await else {
+            return Err(format!("still waiting after {STEP_LIMIT:?} for {waiting:?}").into());
+        };
         println!("{:>6.2}s  {who:<8} {line}", start.elapsed().as_secs_f64());
-        if who == name && line.contains(text) {
-            return;
-        }
+        waiting.retain(|(name, text)| !(who == *name && line.contains(text)));
     }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::within_time_limit(run()).await
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("election").await?;
     let store = Store::with_backend(backend, Json);
     println!("store: {description}; election {ELECTION}, ttl {TTL:?}\n");
@@ -91,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (alpha_resign, resign) = oneshot::channel();
     let alpha = store.contest(ELECTION, "alpha", TTL).await?;
     report("alpha", alpha, log_tx.clone(), Some(resign));
-    until(&mut log, start, "alpha", "elected").await;
+    until(&mut log, start, &[("alpha", "elected")]).await?;
 
     // bravo runs on a runtime of its own, standing for another process.
     let (bravo_dies, bravo_died) = {
@@ -118,21 +134,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         (die_tx, died_rx)
     };
-    until(&mut log, start, "bravo", "alpha lead").await;
+    until(&mut log, start, &[("bravo", "alpha lead")]).await?;
     let charlie = store.contest(ELECTION, "charlie", TTL).await?;
     report("charlie", charlie, log_tx.clone(), None);
-    until(&mut log, start, "charlie", "alpha lead").await;
+    until(&mut log, start, &[("charlie", "alpha lead")]).await?;
 
     println!("-- alpha resigns");
     let _ = alpha_resign.send(());
-    until(&mut log, start, "bravo", "elected").await;
-    until(&mut log, start, "charlie", "bravo lead").await;
+    until(
+        &mut log,
+        start,
+        &[("bravo", "elected"), ("charlie", "bravo lead")],
+    )
+    .await?;
 
     println!("-- bravo's process dies");
     let _ = bravo_dies.send(());
     let _ = bravo_died.await;
     let died = Instant::now();
-    until(&mut log, start, "charlie", "elected").await;
+    until(&mut log, start, &[("charlie", "elected")]).await?;
     println!(
         "-- failover took {:.2}s (ttl {TTL:?})",
         died.elapsed().as_secs_f64()

@@ -63,6 +63,10 @@ fn rv<K: Object>(object: &K) -> &str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::within_time_limit(run()).await
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("quickstart").await?;
     let mut scheme = Scheme::new();
     scheme.register::<User>().register::<Group>();

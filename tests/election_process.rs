@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kvstore::etcd::testing::TestEtcd;
 use kvstore::{ContestEvent, EtcdBackend, EtcdConfig, Json, Store};
+use kvstore_testkit::etcd::TestEtcd;
 
 const TTL: Duration = Duration::from_secs(2);
 const ENDPOINTS: &str = "KVSTORE_CONTENDER_ENDPOINTS";

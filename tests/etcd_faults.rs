@@ -8,8 +8,8 @@ use futures::StreamExt;
 mod common;
 
 use common::{etcd_available, store_on};
-use kvstore::etcd::testing::EtcdCluster;
 use kvstore::{EtcdBackend, Json, ListOptions, Object, ObjectMeta, Store, WatchEvent, WatchFrom};
+use kvstore_testkit::etcd::EtcdCluster;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]

@@ -2,11 +2,14 @@
 //! JSON shape is read back as a typed object and seen by a kvstore watch.
 #![cfg(feature = "etcd-tests")]
 
+mod common;
+
 use std::process::Command;
 
 use futures::StreamExt;
-use kvstore::etcd::testing::{under_ci, EtcdCluster};
 use kvstore::{EtcdBackend, Json, Object, ObjectMeta, Store, WatchEvent, WatchFrom};
+use kvstore_testkit::etcd::EtcdCluster;
+use kvstore_testkit::under_ci;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -43,8 +46,7 @@ fn etcdctl(endpoint: &str, args: &[&str]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_round_trip_through_etcdctl() {
-    if kvstore::etcd::testing::etcd_binary().is_none() {
-        assert!(!under_ci(), "CI=true and no etcd binary");
+    if !common::etcd_available() {
         return;
     }
     let cluster = EtcdCluster::start(1).await;

@@ -1,6 +1,8 @@
-//! What the examples share: choosing the store from the command line.
+//! What the examples share: choosing the store from the command line, and a time limit.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kvstore::backend::Backend;
 use kvstore::MemoryBackend;
@@ -40,4 +42,16 @@ async fn etcd_backend(
     _servers: &str,
 ) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
     Err("this build has no etcd backend: run with `--features etcd`".into())
+}
+
+/// How long an example may run before it counts as hung.
+pub const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs an example's body, turning a hang into a clear failure after [`TIME_LIMIT`].
+pub async fn within_time_limit<T>(
+    body: impl Future<Output = Result<T, Box<dyn std::error::Error>>>,
+) -> Result<T, Box<dyn std::error::Error>> {
+    tokio::time::timeout(TIME_LIMIT, body)
+        .await
+        .map_err(|_| format!("the example did not finish within {TIME_LIMIT:?}"))?
 }

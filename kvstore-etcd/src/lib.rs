@@ -32,9 +32,6 @@ mod keys;
 mod txn;
 mod watch;
 
-#[cfg(feature = "test-fixture")]
-pub mod testing;
-
 pub use backend::EtcdBackend;
 pub use config::EtcdConfig;
 /// The `etcd-client` crate this backend is built on (same version), for raw comparisons.

@@ -7,7 +7,7 @@
 //! server, except those that compact history (a store-wide operation), which ask for an
 //! [`Isolation::Exclusive`] store.
 //!
-//! The memory backend's run (`tests/conformance_memory.rs` of the `kvstore` crate) is:
+//! The memory backend's run (`kvstore-memory/tests/conformance.rs`) is:
 //!
 //! ```text
 //! kvstore_core::conformance_suite!(

@@ -1,9 +1,11 @@
 //! The whole conformance suite against the in-memory backend, on paused tokio time.
 
-use kvstore::conformance::Fixture;
-use kvstore::{Json, MemoryBackend, Store};
+use kvstore_codec::Json;
+use kvstore_core::conformance::Fixture;
+use kvstore_core::Store;
+use kvstore_memory::MemoryBackend;
 
-kvstore::conformance_suite!(
+kvstore_core::conformance_suite!(
     #[tokio::test(start_paused = true)]
     |_isolation| async { Fixture::new(Store::new(MemoryBackend::new(), Json)) }
 );

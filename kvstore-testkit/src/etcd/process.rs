@@ -1,15 +1,6 @@
-//! Real etcd servers for tests (feature `test-fixture`).
-//!
-//! [`TestEtcd::start`] gives a test an etcd to talk to:
-//! 1. `KVSTORE_ETCD_ENDPOINTS=http://host:2379,...`: an existing cluster, each test under its
-//!    own key namespace;
-//! 2. otherwise a fresh `etcd` process (binary from `KVSTORE_ETCD_BIN` or `PATH`) on free
-//!    loopback ports in a temporary directory, killed when the handle drops;
-//! 3. otherwise the test fails when `CI=true` (with how to install etcd), and is skipped with a
-//!    message on a developer machine.
-//!
-//! [`EtcdCluster`] starts a multi-member cluster on loopback whose members can be killed
-//! (`SIGKILL`) and restarted on their data directories, for fault tests.
+//! etcd as local processes: [`EtcdCluster`] starts members on free loopback ports in a
+//! temporary directory; members can be killed (`SIGKILL`) and restarted on their data
+//! directories, for fault tests.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -19,7 +10,9 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{EtcdBackend, EtcdConfig};
+use kvstore_etcd::EtcdConfig;
+
+use super::{etcd_binary, serves, INSTALL_HINT};
 
 /// How long a started member may take to serve.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -30,27 +23,6 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
-
-/// The etcd binary to run: `KVSTORE_ETCD_BIN`, or `etcd` on `PATH`.
-pub fn etcd_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("KVSTORE_ETCD_BIN") {
-        return Some(PathBuf::from(bin));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("etcd"))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-/// Whether tests run under CI, where a missing etcd is a failure.
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-const INSTALL_HINT: &str = "etcd is needed for these tests: install it (Debian/Ubuntu: \
-    `apt-get install etcd-server`), point KVSTORE_ETCD_BIN at the binary, or set \
-    KVSTORE_ETCD_ENDPOINTS to an existing cluster";
 
 /// One member of a loopback cluster.
 struct Member {
@@ -185,18 +157,11 @@ impl EtcdCluster {
 
     /// Waits until member `index` answers requests.
     pub async fn wait_serving(&mut self, index: usize) {
-        let config = EtcdConfig::new([self.members[index].client_url()])
-            .connect_timeout(Duration::from_millis(500))
-            .request_timeout(Duration::from_millis(1000));
+        let endpoint = self.members[index].client_url();
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(backend) = EtcdBackend::connect(config.clone()).await {
-                if kvstore_core::Backend::current_revision(&backend)
-                    .await
-                    .is_ok()
-                {
-                    return;
-                }
+            if serves(&endpoint).await {
+                return;
             }
             let member = &mut self.members[index];
             if let Some(Ok(Some(status))) = member.child.as_mut().map(Child::try_wait) {
@@ -272,81 +237,4 @@ impl Drop for EtcdCluster {
             member.kill();
         }
     }
-}
-
-/// An etcd for one test: a fresh single-member server, or an existing cluster from
-/// `KVSTORE_ETCD_ENDPOINTS` under a namespace of the test's own.
-pub struct TestEtcd {
-    config: EtcdConfig,
-    server: Option<EtcdCluster>,
-}
-
-impl TestEtcd {
-    /// Starts (or finds) an etcd; `Err` with the reason (for the test to print) when none can
-    /// be had and the tests are not under CI. Under `CI=true` a missing etcd panics with
-    /// install hints.
-    pub async fn start() -> Result<Self, Skipped> {
-        if let Ok(endpoints) = std::env::var("KVSTORE_ETCD_ENDPOINTS") {
-            let endpoints: Vec<String> = endpoints
-                .split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .map(str::to_owned)
-                .collect();
-            let namespace = format!("/kvstore-test-{:016x}", rand_u64());
-            return Ok(TestEtcd {
-                config: EtcdConfig::new(endpoints).namespace(namespace),
-                server: None,
-            });
-        }
-        if etcd_binary().is_none() {
-            if under_ci() {
-                panic!("CI=true and no etcd: {INSTALL_HINT}");
-            }
-            return Err(Skipped(format!("skipping an etcd test: {INSTALL_HINT}")));
-        }
-        let server = EtcdCluster::start(1).await;
-        Ok(TestEtcd {
-            config: server.config(),
-            server: Some(server),
-        })
-    }
-
-    /// The config to connect with.
-    pub fn config(&self) -> EtcdConfig {
-        self.config.clone()
-    }
-
-    /// Connects a backend.
-    pub async fn backend(&self) -> EtcdBackend {
-        EtcdBackend::connect(self.config())
-            .await
-            .expect("connect to the test etcd")
-    }
-
-    /// The local server, when this test started one.
-    pub fn server(&mut self) -> Option<&mut EtcdCluster> {
-        self.server.as_mut()
-    }
-}
-
-/// Why an etcd test cannot run here (only outside CI).
-#[derive(Debug, Clone)]
-pub struct Skipped(pub String);
-
-impl std::fmt::Display for Skipped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
 }

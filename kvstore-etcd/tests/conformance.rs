@@ -1,0 +1,29 @@
+//! The whole conformance suite against a real etcd (see `kvstore_testkit::etcd` for where it
+//! comes from: local processes, a container with `KVSTORE_ETCD=docker`, or an existing cluster).
+//! Cases that may share a server run on one, each under a namespace of its own; cases that
+//! compact history get a server of their own.
+#![allow(clippy::print_stderr)] // says why a case is skipped outside CI
+
+use kvstore_codec::Json;
+use kvstore_core::conformance::{Fixture, Isolation};
+use kvstore_core::Store;
+use kvstore_testkit::etcd::TestEtcd;
+
+kvstore_core::conformance_suite!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    |isolation| async move {
+        let etcd = match isolation {
+            Isolation::Shared => TestEtcd::shared().await,
+            Isolation::Exclusive => TestEtcd::start().await,
+        };
+        let etcd = match etcd {
+            Ok(etcd) => etcd,
+            Err(skipped) => {
+                eprintln!("{skipped}");
+                return None;
+            }
+        };
+        let store = Store::new(etcd.backend().await, Json);
+        Some(Fixture::with_guard(store, etcd))
+    }
+);

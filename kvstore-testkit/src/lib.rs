@@ -1,0 +1,38 @@
+//! Test-only fixtures for kvstore's own tests and benchmarks (not published).
+//!
+//! - [`etcd`] (feature `etcd`): a real etcd for a test — an existing cluster, a local `etcd`
+//!   process, or etcd in a Docker container started through `testcontainers` — and
+//!   multi-member clusters of local processes for fault tests.
+//!
+//! A fixture that cannot get what it needs returns [`Skipped`] with the reason on a developer
+//! machine, and panics under `CI=true` ([`under_ci`]), where a missing server is a failure.
+
+#[cfg(feature = "etcd")]
+pub mod etcd;
+
+/// Whether tests run under CI (`CI=true` or `CI=1`), where a missing server is a failure.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Why a test cannot run here (only outside CI): for the test to print before it returns.
+#[derive(Debug, Clone)]
+pub struct Skipped(pub String);
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A random 64-bit number, for names that concurrent tests must not share.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
