@@ -1,13 +1,207 @@
-//! Watcher and cache: a self-healing list-then-watch stream ([`Watcher`]), a local copy of the
-//! objects under a prefix fed by it ([`Cache`]), and change notifications for controllers
-//! ([`CacheEvents`]). Built once on the typed store, so they behave the same on every backend.
+//! [`Cache`]: a local, concurrently readable copy of the objects under a prefix, fed by a
+//! [`Watcher`](super::Watcher).
 
-mod backoff;
-mod events;
-mod reflector;
-mod snapshot;
-mod watcher;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use events::{CacheEvent, CacheEvents};
-pub use reflector::Cache;
-pub use watcher::{Watcher, WatcherConfig, WatcherEvent};
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use super::events::CacheEvents;
+use super::snapshot::{sorted, Snapshot};
+use super::watcher::{Watcher, WatcherConfig};
+use crate::codec::{Codec, Encode};
+use crate::error::{Error, Result};
+use crate::object::Object;
+use crate::selector::LabelSelector;
+use crate::store::Store;
+
+/// How far the cache has got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Progress {
+    synced: bool,
+    revision: u64,
+}
+
+struct Shared<K> {
+    snapshot: RwLock<Snapshot<K>>,
+    progress: watch::Sender<Progress>,
+}
+
+impl<K> Shared<K> {
+    fn read(&self) -> RwLockReadGuard<'_, Snapshot<K>> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, Snapshot<K>> {
+        self.snapshot.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Stops the feeder when the last handle goes.
+struct Feeder(AbortHandle);
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A local copy of the objects of kind `K` under a prefix, kept up to date by a background
+/// [`Watcher`] (list, then watch; re-list on compaction). Reads are served from memory and
+/// never wait for the store; the feeder holds the write lock only to apply one change, and a
+/// re-list is swapped in at once. Cheap to clone; the feeder stops when the last clone drops.
+///
+/// Objects are addressed by *name*: their key below the prefix (`/users/alice` under `/users`
+/// is `alice`), as with [`Collection`](crate::Collection).
+pub struct Cache<K> {
+    shared: Arc<Shared<K>>,
+    _feeder: Arc<Feeder>,
+}
+
+impl<K> Clone for Cache<K> {
+    fn clone(&self) -> Self {
+        Cache {
+            shared: Arc::clone(&self.shared),
+            _feeder: Arc::clone(&self._feeder),
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for Cache<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let progress = *self.shared.progress.borrow();
+        f.debug_struct("Cache")
+            .field("synced", &progress.synced)
+            .field("revision", &progress.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Codec> Store<C> {
+    /// A [`Cache`] of the objects of kind `K` under `prefix`, fed in the background (spawned on
+    /// the current tokio runtime). An invalid prefix is an [`Error::InvalidKey`].
+    pub fn cache<K: Object>(&self, prefix: &str) -> Result<Cache<K>>
+    where
+        C: Encode<K>,
+    {
+        self.cache_with(prefix, WatcherConfig::default())
+    }
+
+    /// [`Store::cache`] with a watcher configuration of its own.
+    pub fn cache_with<K: Object>(&self, prefix: &str, config: WatcherConfig) -> Result<Cache<K>>
+    where
+        C: Encode<K>,
+    {
+        let watcher = Watcher::new(self.clone(), prefix, config)?;
+        let shared = Arc::new(Shared {
+            snapshot: RwLock::new(Snapshot::new(prefix)),
+            progress: watch::channel(Progress::default()).0,
+        });
+        let task = tokio::spawn(feed(Arc::clone(&shared), watcher, prefix.to_owned()));
+        Ok(Cache {
+            shared,
+            _feeder: Arc::new(Feeder(task.abort_handle())),
+        })
+    }
+}
+
+async fn feed<K: Object>(shared: Arc<Shared<K>>, mut watcher: Watcher<K>, prefix: String) {
+    while let Some(item) = watcher.next().await {
+        match item {
+            Ok(event) => {
+                let progress = {
+                    let mut snapshot = shared.write();
+                    snapshot.apply(event);
+                    Progress {
+                        synced: snapshot.synced,
+                        revision: snapshot.revision,
+                    }
+                };
+                shared.progress.send_if_modified(|current| {
+                    let changed = *current != progress;
+                    *current = progress;
+                    changed
+                });
+            }
+            Err(err) => tracing::warn!(%err, %prefix, kind = K::KIND, "cache feed error"),
+        }
+    }
+}
+
+impl<K: Object> Cache<K> {
+    /// The object named `name`, if cached.
+    pub fn get(&self, name: &str) -> Option<Arc<K>> {
+        self.shared.read().objects.get(name).cloned()
+    }
+
+    /// Every cached object, ordered by name.
+    pub fn list(&self) -> Vec<Arc<K>> {
+        let snapshot = self.shared.read();
+        sorted(&snapshot.objects)
+            .into_iter()
+            .map(|(_, object)| Arc::clone(object))
+            .collect()
+    }
+
+    /// The cached objects whose labels match `selector`, ordered by name.
+    pub fn list_by(&self, selector: &LabelSelector) -> Vec<Arc<K>> {
+        let snapshot = self.shared.read();
+        sorted(&snapshot.objects)
+            .into_iter()
+            .filter(|(_, object)| selector.matches(&object.metadata().labels))
+            .map(|(_, object)| Arc::clone(object))
+            .collect()
+    }
+
+    /// How many objects are cached.
+    pub fn len(&self) -> usize {
+        self.shared.read().objects.len()
+    }
+
+    /// Whether no object is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The resource version the cache is at: that of the last change or list applied.
+    pub fn resource_version(&self) -> String {
+        self.shared.progress.borrow().revision.to_string()
+    }
+
+    /// Whether the first list has been applied.
+    pub fn is_synced(&self) -> bool {
+        self.shared.progress.borrow().synced
+    }
+
+    /// Waits until the first list has been applied.
+    pub async fn wait_until_synced(&self) {
+        let mut progress = self.shared.progress.subscribe();
+        // The sender lives in `self.shared`, so the channel cannot close while we wait.
+        let _ = progress.wait_for(|p| p.synced).await;
+    }
+
+    /// Waits until the cache has applied `resource_version`: pass the resource version of a
+    /// write under the cache's prefix to read your own write. (A version written elsewhere is
+    /// reached only with the next change under the prefix.) An unparsable version is an
+    /// [`Error::InvalidArgument`].
+    pub async fn wait_for(&self, resource_version: &str) -> Result<()> {
+        let target = crate::store::parse_resource_version(resource_version)?;
+        let mut progress = self.shared.progress.subscribe();
+        progress
+            .wait_for(|p| p.synced && p.revision >= target)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Unavailable {
+                message: "the cache stopped".to_owned(),
+                source: None,
+            })
+    }
+
+    /// A stream of changes: every cached object as [`CacheEvent::Added`](super::CacheEvent),
+    /// then each change as it is applied (a re-list reports the difference it made).
+    pub fn events(&self) -> CacheEvents<K> {
+        CacheEvents {
+            receiver: self.shared.write().subscribe(),
+        }
+    }
+}
