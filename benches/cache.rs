@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kvstore::{Json, ListOptions, MemoryBackend, Store};
+use kvstore::{Cache, Json, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
 use common::{endpoint, Endpoint};
@@ -39,7 +39,7 @@ async fn fill(store: &Store<Json>) {
 /// Gets from the cache, the floor, and the store behind the cache.
 fn gets(c: &mut Criterion, runtime: &Runtime, backend: &str, store: &Store<Json>) {
     let cache = runtime.block_on(async {
-        let cache = store.cache::<Endpoint>(PREFIX).unwrap();
+        let cache = Cache::<Endpoint>::new(store, PREFIX).unwrap();
         cache.wait_until_synced().await;
         cache
     });

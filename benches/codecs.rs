@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kvstore::{Encode, Json, Object, ObjectMeta, Postcard, Protobuf};
+use kvstore::{CodecFor, Json, Object, ObjectMeta, Postcard, Protobuf};
 use serde::{Deserialize, Serialize};
 
 /// The small object: a service endpoint with full metadata.
@@ -74,7 +74,7 @@ fn large() -> Document {
 fn codec<K, C>(c: &mut Criterion, object: &K, size: &str, name: &str, codec: C)
 where
     K: Object,
-    C: Encode<K>,
+    C: CodecFor<K>,
 {
     let bytes = codec.encode(object).unwrap();
     println!("{size} object, {name}: {} bytes encoded", bytes.len());
@@ -88,7 +88,7 @@ where
         b.iter(|| black_box(codec.encode(object).unwrap()))
     });
     group.bench_function("decode", |b| {
-        b.iter(|| black_box(Encode::<K>::decode(&codec, &bytes).unwrap()))
+        b.iter(|| black_box(CodecFor::<K>::decode(&codec, &bytes).unwrap()))
     });
     group.finish();
 }

@@ -33,7 +33,7 @@ mod etcd {
         Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp,
         TxnOpResponse,
     };
-    use kvstore::{Encode, Json, ListOptions, Preconditions, Store};
+    use kvstore::{CodecFor, Json, ListOptions, Preconditions, Store};
     use kvstore_testkit::etcd::TestEtcd;
     use tokio::runtime::Runtime;
 
@@ -69,7 +69,7 @@ mod etcd {
     // The raw side stores exactly the bytes kvstore stores (the JSON codec's output, with
     // apiVersion and kind) and parses them with the same code.
     fn decode(bytes: &[u8]) -> Endpoint {
-        Encode::<Endpoint>::decode(&Json, bytes).expect("a stored endpoint")
+        CodecFor::<Endpoint>::decode(&Json, bytes).expect("a stored endpoint")
     }
 
     fn encode(object: &Endpoint) -> Vec<u8> {

@@ -20,7 +20,7 @@ use kvstore::backend::{
     Backend, EventStream, KeyValue, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnOpResult,
     TxnResponse, WatchRequest,
 };
-use kvstore::{Encode, Error, Json, Result, Store};
+use kvstore::{CodecFor, Error, Json, Result, Store};
 
 use common::{endpoint, Endpoint};
 
@@ -64,7 +64,7 @@ impl Backend for Instant {
     async fn lease_grant(&self, _: Duration) -> Result<Lease> {
         unsupported()
     }
-    async fn lease_keep_alive(&self, _: LeaseId) -> Result<Duration> {
+    async fn lease_renew(&self, _: LeaseId) -> Result<Duration> {
         unsupported()
     }
     async fn lease_revoke(&self, _: LeaseId) -> Result<()> {
@@ -83,7 +83,7 @@ fn benches(c: &mut Criterion) {
         .build()
         .unwrap();
     let object = endpoint("e");
-    let value = Bytes::from(Encode::<Endpoint>::encode(&Json, &object).unwrap());
+    let value = Bytes::from(CodecFor::<Endpoint>::encode(&Json, &object).unwrap());
     let store = Store::new(
         Instant {
             value: value.clone(),
@@ -103,14 +103,14 @@ fn benches(c: &mut Criterion) {
             .iter(|| async { black_box(store.update("/bench/e", &versioned).await.unwrap()) })
     });
     group.bench_function("update/encode_only", |b| {
-        b.iter(|| black_box(Encode::<Endpoint>::encode(&Json, black_box(&object)).unwrap()))
+        b.iter(|| black_box(CodecFor::<Endpoint>::encode(&Json, black_box(&object)).unwrap()))
     });
     group.bench_function("get/kvstore", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(store.get::<Endpoint>("/bench/e").await.unwrap()) })
     });
     group.bench_function("get/decode_only", |b| {
-        b.iter(|| black_box(Encode::<Endpoint>::decode(&Json, black_box(&value)).unwrap()))
+        b.iter(|| black_box(CodecFor::<Endpoint>::decode(&Json, black_box(&value)).unwrap()))
     });
     group.finish();
 }

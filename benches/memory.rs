@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use kvstore::{Encode, Json, ListOptions, MemoryBackend, Store};
+use kvstore::{CodecFor, Json, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
 use common::{endpoint, Endpoint};
@@ -53,7 +53,7 @@ struct Floor(RwLock<BTreeMap<String, Bytes>>);
 impl Floor {
     fn get(&self, key: &str) -> Endpoint {
         let bytes = self.0.read().unwrap().get(key).cloned().unwrap();
-        Encode::<Endpoint>::decode(&Json, &bytes).unwrap()
+        CodecFor::<Endpoint>::decode(&Json, &bytes).unwrap()
     }
 }
 
@@ -123,7 +123,8 @@ fn report_resident_memory(runtime: &Runtime, n: usize) {
                 .await
                 .unwrap();
             if i == 0 {
-                payload = Encode::<Endpoint>::encode(&Json, &created).unwrap().len() + key(i).len();
+                payload =
+                    CodecFor::<Endpoint>::encode(&Json, &created).unwrap().len() + key(i).len();
             }
         }
     });
@@ -149,7 +150,7 @@ fn at_size(c: &mut Criterion, runtime: &Runtime, n: usize) {
                 let object = runtime.block_on(store.get::<Endpoint>(&key(i))).unwrap();
                 (
                     key(i),
-                    Bytes::from(Encode::<Endpoint>::encode(&Json, &object).unwrap()),
+                    Bytes::from(CodecFor::<Endpoint>::encode(&Json, &object).unwrap()),
                 )
             })
             .collect(),
@@ -186,7 +187,7 @@ fn at_size(c: &mut Criterion, runtime: &Runtime, n: usize) {
     g.bench_function("floor", |b| {
         b.iter(|| {
             let key = format!("/bench/new-floor/{}", fresh.fetch_add(1, Ordering::Relaxed));
-            let value = Encode::<Endpoint>::encode(&Json, &endpoint("new")).unwrap();
+            let value = CodecFor::<Endpoint>::encode(&Json, &endpoint("new")).unwrap();
             floor.0.write().unwrap().insert(key, Bytes::from(value));
         })
     });
@@ -206,7 +207,7 @@ fn at_size(c: &mut Criterion, runtime: &Runtime, n: usize) {
             i += 1;
             let mut object = endpoint("e");
             object.weight = i as u32;
-            let value = Encode::<Endpoint>::encode(&Json, &object).unwrap();
+            let value = CodecFor::<Endpoint>::encode(&Json, &object).unwrap();
             floor
                 .0
                 .write()
@@ -234,7 +235,7 @@ fn at_size(c: &mut Criterion, runtime: &Runtime, n: usize) {
             let page: Vec<Endpoint> = map
                 .range("/bench/e/".to_owned()..)
                 .take(PAGE)
-                .map(|(_, v)| Encode::<Endpoint>::decode(&Json, v).unwrap())
+                .map(|(_, v)| CodecFor::<Endpoint>::decode(&Json, v).unwrap())
                 .collect();
             black_box(page)
         })

@@ -13,7 +13,7 @@
 mod common;
 
 use futures::StreamExt;
-use kvstore::{CacheEvent, Json, LabelSelector, Object, ObjectMeta, Preconditions, Store};
+use kvstore::{Cache, CacheEvent, Json, LabelSelector, Object, ObjectMeta, Preconditions, Store};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("cache").await?;
-    let store = Store::with_backend(backend, Json);
+    let store = Store::new_shared(backend, Json);
     println!("store: {description}");
     store.delete_prefix("/services").await?;
     store
@@ -49,7 +49,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .create("/services/db", &service("db", "back", 1))
         .await?;
 
-    let cache = store.cache::<Service>("/services")?;
+    let cache = Cache::<Service>::new(&store, "/services")?;
     cache.wait_until_synced().await;
     println!(
         "cache synced at resource version {}: {} services",

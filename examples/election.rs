@@ -17,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kvstore::{Contest, ContestEvent, Json, Store};
+use kvstore::{Election, ElectionEvent, Json, Store};
 use tokio::sync::{mpsc, oneshot};
 
 const ELECTION: &str = "/elections/scheduler";
@@ -29,7 +29,7 @@ type Line = (&'static str, String);
 /// Logs a contender's events until its stream ends; resigns when `resign` fires.
 fn report(
     name: &'static str,
-    mut contest: Contest,
+    mut contest: Election,
     log: mpsc::UnboundedSender<Line>,
     mut resign: Option<oneshot::Receiver<()>>,
 ) {
@@ -54,11 +54,11 @@ fn report(
                     }
                 }
                 event = contest.next() => match event {
-                    Some(Ok(ContestEvent::Elected { fencing_token })) => {
+                    Some(Ok(ElectionEvent::Elected { fencing_token })) => {
                         format!("elected (fencing token {fencing_token})")
                     }
-                    Some(Ok(ContestEvent::Lost { reason })) => format!("lost the lead: {reason}"),
-                    Some(Ok(ContestEvent::Changed { leader })) => format!("sees {leader} lead"),
+                    Some(Ok(ElectionEvent::Lost { reason })) => format!("lost the lead: {reason}"),
+                    Some(Ok(ElectionEvent::Changed { leader })) => format!("sees {leader} lead"),
                     Some(Err(err)) => format!("error: {err}"),
                     None => break,
                 },
@@ -99,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("election").await?;
-    let store = Store::with_backend(backend, Json);
+    let store = Store::new_shared(backend, Json);
     println!("store: {description}; election {ELECTION}, ttl {TTL:?}\n");
     let start = Instant::now();
     let (log_tx, mut log) = mpsc::unbounded_channel();

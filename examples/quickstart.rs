@@ -70,7 +70,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (backend, description) = common::backend("quickstart").await?;
     let mut scheme = Scheme::new();
     scheme.register::<User>().register::<Group>();
-    let store = Store::with_backend(backend, Json).with_scheme(scheme);
+    let store = Store::new_shared(backend, Json).with_scheme(scheme);
     println!("store: {description}, codec: json");
     // Start from a clean slate (a persistent etcd keeps the last run's objects).
     for prefix in ["/users", "/directory"] {

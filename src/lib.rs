@@ -49,8 +49,8 @@
 //! ## Beyond single objects
 //! - a self-healing list-then-watch stream ([`Watcher`]), a local [`Cache`] fed by it, and
 //!   change events for controllers ([`Cache::events`]);
-//! - coordination on leases: [`Ephemeral`] objects, fair fenced locks ([`Store::lock`] →
-//!   [`LockGuard`]) and leader election ([`Store::contest`] → [`Contest`]).
+//! - coordination on leases: [`Ephemeral`] objects, fair fenced locks ([`Lock`] →
+//!   [`LockGuard`]) and leader election ([`Store::contest`] → [`Election`]).
 //!
 //! ## Crates
 //! - `kvstore-core`: object model, [`Scheme`], errors, the [`Backend`] contract, the typed

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kvstore::{ContestEvent, EtcdBackend, EtcdConfig, Json, Store};
+use kvstore::{ElectionEvent, EtcdBackend, EtcdConfig, Json, Store};
 use kvstore_testkit::etcd::TestEtcd;
 
 const TTL: Duration = Duration::from_secs(2);
@@ -36,7 +36,7 @@ async fn contender_process() {
     let store = store(&endpoints).await;
     let mut contest = store.contest(&election, "child", TTL).await.unwrap();
     while let Some(event) = contest.next().await {
-        if let Ok(ContestEvent::Elected { .. }) = event {
+        if let Ok(ElectionEvent::Elected { .. }) = event {
             println!("{ELECTED}");
         }
     }
@@ -93,7 +93,7 @@ async fn killing_the_leader_process_elects_another() {
     let mut survivor = store.contest(&election, "survivor", TTL).await.unwrap();
     let first = tokio::time::timeout(Duration::from_secs(10), survivor.next()).await;
     assert!(
-        matches!(first, Ok(Some(Ok(ContestEvent::Changed { ref leader }))) if leader == "child"),
+        matches!(first, Ok(Some(Ok(ElectionEvent::Changed { ref leader }))) if leader == "child"),
         "{first:?}"
     );
 
@@ -102,7 +102,7 @@ async fn killing_the_leader_process_elects_another() {
     let next = tokio::time::timeout(Duration::from_secs(10), survivor.next()).await;
     let failover = killed.elapsed();
     assert!(
-        matches!(next, Ok(Some(Ok(ContestEvent::Elected { .. })))),
+        matches!(next, Ok(Some(Ok(ElectionEvent::Elected { .. })))),
         "{next:?}"
     );
     println!("leader process killed: new leader elected after {failover:?} (ttl {TTL:?})");

@@ -8,7 +8,10 @@ use futures::StreamExt;
 mod common;
 
 use common::{etcd_available, store_on};
-use kvstore::{EtcdBackend, Json, ListOptions, Object, ObjectMeta, Store, WatchEvent, WatchFrom};
+use kvstore::{
+    Cache, CreateOptions, EtcdBackend, Json, ListOptions, Object, ObjectMeta, Session, Store,
+    WatchEvent, WatchFrom,
+};
 use kvstore_testkit::etcd::EtcdCluster;
 use serde::{Deserialize, Serialize};
 
@@ -239,11 +242,16 @@ async fn background_keep_alive_survives_a_restart_and_reports_loss_before_expiry
     let config = cluster.config().request_timeout(Duration::from_millis(500));
     let store = store_on(config).await;
     let ttl = Duration::from_secs(4);
-    let (_, lease) = store
-        .create_with_ttl("/faults/lease/a", &counter(), ttl)
+    let lease = store.lease_grant(ttl).await.unwrap();
+    store
+        .create_with(
+            "/faults/lease/a",
+            &counter(),
+            &CreateOptions::lease(lease.id),
+        )
         .await
         .unwrap();
-    let keeper = store.keep_alive_in_background(lease);
+    let keeper = Session::keep_alive(&store, lease);
 
     // A restart shorter than the ttl: renewals resume, the key stays.
     cluster.kill(0);
@@ -306,16 +314,16 @@ async fn a_cache_converges_across_an_etcd_restart_mid_stream() {
     let config = cluster.config().request_timeout(Duration::from_secs(2));
     let store = store_on(config).await;
     let prefix = "/faults/cache";
-    let cache = store
-        .cache_with::<Counter>(
-            prefix,
-            kvstore::WatcherConfig {
-                initial_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_millis(500),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let cache = Cache::<Counter>::with_config(
+        &store,
+        prefix,
+        kvstore::WatcherConfig {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     tokio::time::timeout(Duration::from_secs(10), cache.wait_until_synced())
         .await
         .expect("synced");

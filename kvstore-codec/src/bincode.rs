@@ -1,7 +1,7 @@
 //! Compact binary through bincode 2.0.1 (serde). bincode is no longer maintained (and 3.0.0 is
 //! an empty release that does not build), so [`Postcard`](crate::Postcard) is recommended.
 
-use kvstore_core::codec::{Codec, CodecError, Encode};
+use kvstore_core::codec::{Codec, CodecError, CodecFor};
 use kvstore_core::{Object, TypeMeta};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -34,7 +34,7 @@ impl Codec for Bincode {
     }
 }
 
-impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Bincode {
+impl<K: Object + Serialize + DeserializeOwned> CodecFor<K> for Bincode {
     fn encode(&self, object: &K) -> Result<Vec<u8>, CodecError> {
         BINCODE.encode::<K>(|out| {
             let body = bincode::serde::encode_to_vec(object, config())?;

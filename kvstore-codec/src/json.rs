@@ -1,6 +1,6 @@
 //! JSON through serde_json: `{"apiVersion":"v1","kind":"User","metadata":{...},...}`.
 
-use kvstore_core::codec::{expect_kind, Codec, CodecError, Encode};
+use kvstore_core::codec::{expect_kind, Codec, CodecError, CodecFor};
 use kvstore_core::{Object, TypeMeta};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,7 @@ impl Codec for Json {
     }
 }
 
-impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Json {
+impl<K: Object + Serialize + DeserializeOwned> CodecFor<K> for Json {
     fn encode(&self, object: &K) -> Result<Vec<u8>, CodecError> {
         let envelope = Envelope {
             api_version: K::API_VERSION,

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use kvstore_codec::Json;
-//! use kvstore_core::{Encode, Object, ObjectMeta};
+//! use kvstore_core::{CodecFor, Object, ObjectMeta};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Compact binary through postcard (serde).
 
-use kvstore_core::codec::{Codec, CodecError, Encode};
+use kvstore_core::codec::{Codec, CodecError, CodecFor};
 use kvstore_core::{Object, TypeMeta};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,7 +23,7 @@ impl Codec for Postcard {
     }
 }
 
-impl<K: Object + Serialize + DeserializeOwned> Encode<K> for Postcard {
+impl<K: Object + Serialize + DeserializeOwned> CodecFor<K> for Postcard {
     fn encode(&self, object: &K) -> Result<Vec<u8>, CodecError> {
         POSTCARD.encode::<K>(|out| {
             let body = postcard::to_extend(object, std::mem::take(out))?;

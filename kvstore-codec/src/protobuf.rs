@@ -1,6 +1,6 @@
 //! Protobuf through prost, for kinds that implement `prost::Message`.
 
-use kvstore_core::codec::{Codec, CodecError, Encode};
+use kvstore_core::codec::{Codec, CodecError, CodecFor};
 use kvstore_core::{Object, TypeMeta};
 
 use crate::envelope::PROTOBUF;
@@ -20,7 +20,7 @@ impl Codec for Protobuf {
     }
 }
 
-impl<K: Object + prost::Message + Default> Encode<K> for Protobuf {
+impl<K: Object + prost::Message + Default> CodecFor<K> for Protobuf {
     fn encode(&self, object: &K) -> Result<Vec<u8>, CodecError> {
         PROTOBUF.encode::<K>(|out| {
             object.encode(out)?;

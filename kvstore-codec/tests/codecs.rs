@@ -2,7 +2,7 @@
 //! never panics on arbitrary bytes.
 
 use kvstore_codec::{Bincode, Json, Postcard, Protobuf};
-use kvstore_core::{CodecError, Encode, Object, ObjectMeta, TypeMeta};
+use kvstore_core::{CodecError, CodecFor, Object, ObjectMeta, TypeMeta};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -80,12 +80,12 @@ macro_rules! each_codec {
 
 #[test]
 fn round_trips() {
-    fn check<C: Encode<User> + Encode<Group>>(codec: C) {
-        let bytes = Encode::<User>::encode(&codec, &user()).unwrap();
+    fn check<C: CodecFor<User> + CodecFor<Group>>(codec: C) {
+        let bytes = CodecFor::<User>::encode(&codec, &user()).unwrap();
         assert_eq!(codec.type_meta(&bytes).unwrap(), User::type_meta());
         let back: User = codec.decode(&bytes).unwrap();
         assert_eq!(back, user(), "{}", codec.format());
-        let bytes = Encode::<Group>::encode(&codec, &group()).unwrap();
+        let bytes = CodecFor::<Group>::encode(&codec, &group()).unwrap();
         let back: Group = codec.decode(&bytes).unwrap();
         assert_eq!(back, group(), "{}", codec.format());
     }
@@ -94,9 +94,9 @@ fn round_trips() {
 
 #[test]
 fn other_kind_is_a_kind_mismatch() {
-    fn check<C: Encode<User> + Encode<Group>>(codec: C) {
-        let bytes = Encode::<Group>::encode(&codec, &group()).unwrap();
-        match Encode::<User>::decode(&codec, &bytes) {
+    fn check<C: CodecFor<User> + CodecFor<Group>>(codec: C) {
+        let bytes = CodecFor::<Group>::encode(&codec, &group()).unwrap();
+        match CodecFor::<User>::decode(&codec, &bytes) {
             Err(CodecError::KindMismatch { expected, found }) => {
                 assert_eq!(*expected, User::type_meta());
                 assert_eq!(*found, TypeMeta::new("Group", "example.com/v2"));
@@ -165,14 +165,14 @@ fn json_is_readable_and_accepts_hand_written_values() {
     assert_eq!(bob.metadata.name, "bob");
     let missing_kind = br#"{"metadata":{"name":"bob"}}"#;
     assert!(matches!(
-        Encode::<User>::decode(&Json, missing_kind),
+        CodecFor::<User>::decode(&Json, missing_kind),
         Err(CodecError::Malformed { .. })
     ));
 }
 
 #[test]
 fn truncated_values_are_malformed() {
-    fn check<C: Encode<User>>(codec: C) {
+    fn check<C: CodecFor<User>>(codec: C) {
         let bytes = codec.encode(&user()).unwrap();
         for cut in [bytes.len() - 1, bytes.len() / 2, 5] {
             let result: Result<User, _> = codec.decode(&bytes[..cut]);
@@ -200,27 +200,27 @@ fn huge_length_prefixes_are_errors_not_allocations() {
     let bincode_len = [0xFF, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0x7d];
     let leb128_len = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
     let protobuf_len = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
-    assert!(Encode::<User>::decode(&Bincode, &framed(3, &bincode_len)).is_err());
-    assert!(Encode::<User>::decode(&Postcard, &framed(2, &leb128_len)).is_err());
-    assert!(Encode::<User>::decode(&Protobuf, &framed(1, &protobuf_len)).is_err());
+    assert!(CodecFor::<User>::decode(&Bincode, &framed(3, &bincode_len)).is_err());
+    assert!(CodecFor::<User>::decode(&Postcard, &framed(2, &leb128_len)).is_err());
+    assert!(CodecFor::<User>::decode(&Protobuf, &framed(1, &protobuf_len)).is_err());
 }
 
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = Encode::<User>::decode(&Json, &bytes);
-        let _ = Encode::<User>::decode(&Protobuf, &bytes);
-        let _ = Encode::<User>::decode(&Postcard, &bytes);
-        let _ = Encode::<User>::decode(&Bincode, &bytes);
+        let _ = CodecFor::<User>::decode(&Json, &bytes);
+        let _ = CodecFor::<User>::decode(&Protobuf, &bytes);
+        let _ = CodecFor::<User>::decode(&Postcard, &bytes);
+        let _ = CodecFor::<User>::decode(&Bincode, &bytes);
     }
 
     #[test]
     fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
         for id in 1u8..=3 {
             let bytes = framed(id, &body);
-            let _ = Encode::<User>::decode(&Protobuf, &bytes);
-            let _ = Encode::<User>::decode(&Postcard, &bytes);
-            let _ = Encode::<User>::decode(&Bincode, &bytes);
+            let _ = CodecFor::<User>::decode(&Protobuf, &bytes);
+            let _ = CodecFor::<User>::decode(&Postcard, &bytes);
+            let _ = CodecFor::<User>::decode(&Bincode, &bytes);
         }
     }
 

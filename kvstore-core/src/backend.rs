@@ -9,7 +9,6 @@
 //! lease calls, [`Backend::compact`] and [`Backend::current_revision`]. A backend is correct
 //! when it passes the conformance suite (feature `conformance`).
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,16 +17,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::error::Result;
-
-/// Identifies a lease granted by a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LeaseId(pub i64);
-
-impl fmt::Display for LeaseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:x}", self.0)
-    }
-}
+use crate::key::directory_range;
+pub use crate::lease::{whole_seconds, Lease, LeaseId};
 
 /// A stored key and value with its revisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +57,30 @@ impl RangeRequest {
             limit: 0,
             revision: 0,
         }
+    }
+
+    /// Reads every key under the directory `prefix` (see [`directory_range`]) at the latest
+    /// revision.
+    pub fn directory(prefix: &str) -> Self {
+        let (key, range_end) = directory_range(prefix);
+        RangeRequest {
+            key,
+            range_end: Some(range_end),
+            limit: 0,
+            revision: 0,
+        }
+    }
+
+    /// At most `limit` keys (0: no limit), builder style.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Reads at `revision` (0: the latest), builder style.
+    pub fn at_revision(mut self, revision: u64) -> Self {
+        self.revision = revision;
+        self
     }
 }
 
@@ -138,6 +153,15 @@ impl Compare {
             target: CompareTarget::ModRevision(revision),
         }
     }
+    /// The key's create revision is `revision`: the key still exists as that write created
+    /// it. The fence of locks and elections, whose fencing token is that create revision.
+    pub fn create_revision(key: impl Into<String>, revision: u64) -> Self {
+        Compare {
+            key: key.into(),
+            op: CompareOp::Equal,
+            target: CompareTarget::CreateRevision(revision),
+        }
+    }
 
     /// Evaluates the compare against the key's current `(create, mod)` revisions (0, 0 when
     /// absent). Backends that evaluate compares themselves use this to agree on semantics.
@@ -186,6 +210,30 @@ pub enum TxnOp {
     },
 }
 
+impl TxnOp {
+    /// Writes `value` at `key`, doing `lease` with the key's lease.
+    pub fn put(key: impl Into<String>, value: Bytes, lease: PutLease) -> Self {
+        TxnOp::Put {
+            key: key.into(),
+            value,
+            lease,
+        }
+    }
+    /// Reads `key`.
+    pub fn get(key: impl Into<String>) -> Self {
+        TxnOp::Get { key: key.into() }
+    }
+    /// Deletes `key`.
+    pub fn delete(key: impl Into<String>) -> Self {
+        TxnOp::Delete { key: key.into() }
+    }
+    /// Deletes every key under the directory `prefix` (see [`directory_range`]).
+    pub fn delete_directory(prefix: &str) -> Self {
+        let (key, range_end) = directory_range(prefix);
+        TxnOp::DeleteRange { key, range_end }
+    }
+}
+
 /// What a put does with the key's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PutLease {
@@ -220,6 +268,26 @@ pub struct Txn {
     pub failure: Vec<TxnOp>,
 }
 
+impl Txn {
+    /// A transaction whose `success` runs when every compare of `compare` holds.
+    pub fn when(compare: impl IntoIterator<Item = Compare>) -> Self {
+        Txn {
+            compare: compare.into_iter().collect(),
+            ..Txn::default()
+        }
+    }
+    /// Adds `op` to the operations run when the compares hold.
+    pub fn then(mut self, op: TxnOp) -> Self {
+        self.success.push(op);
+        self
+    }
+    /// Adds `op` to the operations run when a compare fails.
+    pub fn otherwise(mut self, op: TxnOp) -> Self {
+        self.failure.push(op);
+        self
+    }
+}
+
 /// The answer to a [`Txn`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnResponse {
@@ -229,6 +297,27 @@ pub struct TxnResponse {
     pub revision: u64,
     /// One result per operation that ran.
     pub results: Vec<TxnOpResult>,
+}
+
+impl TxnResponse {
+    /// The value read by the first [`TxnOp::Get`] that ran (`None` if there was none, or the key
+    /// did not exist): the current value after a failed compare-and-swap.
+    pub fn read_value(self) -> Option<KeyValue> {
+        self.results.into_iter().find_map(|r| match r {
+            TxnOpResult::Get(kv) => kv,
+            _ => None,
+        })
+    }
+    /// How many keys the transaction's deletes removed.
+    pub fn deleted_count(&self) -> usize {
+        self.results
+            .iter()
+            .map(|r| match r {
+                TxnOpResult::Delete(deleted) => deleted.len(),
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// A request to watch a key or a key range.
@@ -242,6 +331,27 @@ pub struct WatchRequest {
     pub start_revision: u64,
 }
 
+impl WatchRequest {
+    /// Watches `key` from `start_revision` (inclusive; 0: changes after now only).
+    pub fn key(key: impl Into<String>, start_revision: u64) -> Self {
+        WatchRequest {
+            key: key.into(),
+            range_end: None,
+            start_revision,
+        }
+    }
+    /// Watches every key under the directory `prefix` (see [`directory_range`]) from
+    /// `start_revision` (inclusive; 0: changes after now only).
+    pub fn directory(prefix: &str, start_revision: u64) -> Self {
+        let (key, range_end) = directory_range(prefix);
+        WatchRequest {
+            key,
+            range_end: Some(range_end),
+            start_revision,
+        }
+    }
+}
+
 /// What happened to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -251,9 +361,10 @@ pub enum EventKind {
     Delete,
 }
 
-/// One change delivered by a watch.
+/// One change of a key, as a watch delivers it (the typed [`WatchEvent`](crate::WatchEvent) is
+/// built from it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchEvent {
+pub struct Event {
     /// Put or delete.
     pub kind: EventKind,
     /// The key after the change; for a delete, its `mod_revision` is the delete revision.
@@ -263,16 +374,7 @@ pub struct WatchEvent {
 }
 
 /// A stream of changes, in revision order. After an error item the stream ends.
-pub type EventStream = BoxStream<'static, Result<WatchEvent>>;
-
-/// A lease: keys attached to it are deleted when it expires or is revoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    /// The lease's id.
-    pub id: LeaseId,
-    /// The time to live the backend granted.
-    pub ttl: Duration,
-}
+pub type EventStream = BoxStream<'static, Result<Event>>;
 
 /// The byte-level contract every backend implements.
 ///
@@ -297,7 +399,7 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Renews a lease, returning the remaining time to live.
     /// [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) when it already expired.
-    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration>;
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration>;
 
     /// Revokes a lease, deleting its keys at once.
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()>;
@@ -326,8 +428,8 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         (**self).lease_grant(ttl).await
     }
-    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
-        (**self).lease_keep_alive(lease).await
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        (**self).lease_renew(lease).await
     }
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         (**self).lease_revoke(lease).await
@@ -338,11 +440,4 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     async fn current_revision(&self) -> Result<u64> {
         (**self).current_revision().await
     }
-}
-
-/// Rounds a time to live up to whole seconds, at least one: the granularity of etcd leases,
-/// which every backend follows so TTLs behave the same everywhere.
-pub fn whole_seconds(ttl: Duration) -> Duration {
-    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    Duration::from_secs(secs.max(1))
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::codec::CodecError;
+use crate::lease::LeaseId;
 use crate::meta::TypeMeta;
 
 /// A boxed error kept as the source of another.
@@ -54,7 +54,8 @@ pub enum Error {
         /// The store's compaction point, when known (0 when not).
         compacted: u64,
     },
-    /// The store could not be reached or did not answer in time; the operation may be retried.
+    /// The store could not be reached or did not answer in time; the same call may succeed
+    /// later.
     #[error("store unavailable: {message}")]
     Unavailable {
         /// What failed.
@@ -63,11 +64,27 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
-    /// The lease does not exist any more (expired or revoked).
+    /// The lease does not exist any more (expired or revoked), or the handle keeping it alive
+    /// has lost it (a lock or election entry, an ephemeral object).
     #[error("lease {lease} not found (expired or revoked)")]
     LeaseNotFound {
-        /// The lease id.
-        lease: i64,
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// An election handle was asked to do what only the leader may (resign).
+    #[error("{id} does not lead election {election}")]
+    NotLeader {
+        /// The election.
+        election: String,
+        /// The contender's id.
+        id: String,
+    },
+    /// The handle was closed: its background work ended, or it was already released
+    /// (a lock unlocked, an ephemeral object destroyed, a campaign stopped, a cache dropped).
+    #[error("{what} is closed")]
+    Closed {
+        /// What was closed (e.g. "lock /locks/a", "the campaign in election /e").
+        what: String,
     },
     /// The stored bytes at the key could not be decoded, or an object could not be encoded.
     #[error("{key}: {source}")]
@@ -167,11 +184,25 @@ impl Error {
     pub fn is_lease_not_found(&self) -> bool {
         matches!(self, Error::LeaseNotFound { .. })
     }
-    /// Whether repeating the same operation may succeed (unavailable store, conflicts).
+    /// The election handle does not lead.
+    pub fn is_not_leader(&self) -> bool {
+        matches!(self, Error::NotLeader { .. })
+    }
+    /// The handle was closed or already released.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed { .. })
+    }
+    /// Whether repeating *the same call, with the same arguments,* can succeed.
+    ///
+    /// True for [`Error::Unavailable`] (the store may answer next time) and
+    /// [`Error::TooManyConflicts`] (a read-modify-write reads afresh on every call). False for
+    /// everything else, [`Error::Conflict`] included: a compare-and-swap with the same stale
+    /// resource version fails again; read the object and apply the change to it (or use
+    /// [`Store::guaranteed_update`](crate::Store::guaranteed_update)).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Unavailable { .. } | Error::Conflict { .. } | Error::TooManyConflicts { .. }
+            Error::Unavailable { .. } | Error::TooManyConflicts { .. }
         )
     }
 
@@ -232,6 +263,56 @@ impl Error {
                 key: key.to_owned(),
                 source,
             },
+        }
+    }
+}
+
+/// Why a value could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The bytes were written in another format than the codec reads.
+    #[error("value is in {found} format, this codec reads {expected}")]
+    WrongFormat {
+        /// The codec's format.
+        expected: &'static str,
+        /// The format found in the bytes.
+        found: String,
+    },
+    /// The value is of another kind than the one asked for.
+    #[error("stored object is a {found}, expected a {expected}")]
+    KindMismatch {
+        /// The kind asked for.
+        expected: Box<TypeMeta>,
+        /// The kind found.
+        found: Box<TypeMeta>,
+    },
+    /// The bytes are not a valid value of the format.
+    #[error("malformed {format} value: {source}")]
+    Malformed {
+        /// The codec's format.
+        format: &'static str,
+        /// The parser's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The object could not be encoded.
+    #[error("cannot encode as {format}: {source}")]
+    Encode {
+        /// The codec's format.
+        format: &'static str,
+        /// The serializer's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl CodecError {
+    /// A [`CodecError::Malformed`] for `format`.
+    pub fn malformed(format: &'static str, source: impl Into<BoxError>) -> Self {
+        CodecError::Malformed {
+            format,
+            source: source.into(),
         }
     }
 }

@@ -1,33 +1,46 @@
 //! # kvstore-core
 //!
-//! The vocabulary and the semantics of kvstore: the object model ([`Object`], [`ObjectMeta`],
-//! [`TypeMeta`]), the [`Scheme`] of registered kinds, the [`Codec`] contract, the byte-level
-//! [`Backend`] contract, and the typed [`Store`] written once on top of it.
+//! The vocabulary and the semantics of kvstore, written once: the object model, the byte-level
+//! backend contract, and the typed store, watcher, cache and coordination built on it.
 //!
 //! Most users depend on the `kvstore` facade crate, which re-exports all of this together with
 //! codecs, the derive macro and the in-memory backend. Backend authors depend on this crate
 //! alone and prove their backend with the conformance suite (feature `conformance`).
 //!
-//! ## Semantics, on every backend
-//! - A resource version is the store's global revision of the object's last write.
-//! - `create` fails with [`Error::AlreadyExists`]; `update` is a compare-and-swap on the
-//!   resource version ([`Error::Conflict`] carries the current one); an unconditional write is
-//!   asked for by name ([`Store::update_unconditionally`]).
-//! - A prefix is a directory: `/users` covers `/users/...`, never `/users2`.
-//! - Lists are consistent snapshots, paginated with continue tokens read at one revision.
-//! - Watches deliver every change after a resource version exactly once, in order, or fail with
-//!   [`Error::Gone`] when that history was compacted.
-//! - Bad keys, wrong kinds and corrupt bytes are typed errors naming the key, never panics.
+//! ## Crate map
+//!
+//! Each concept has one home; its explanation is that item's documentation.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`meta`](ObjectMeta), `object`, [`scheme`](Scheme) | the object model: [`TypeMeta`], [`ObjectMeta`] (and the identity rule), [`Object`], [`ObjectList`]; a [`Scheme`] decodes values of registered kinds |
+//! | [`key`] | the key rules ([`key::validate_key`]) and prefixes as directories |
+//! | `selector` | [`LabelSelector`] |
+//! | `error` | [`Error`], one enum named by what happened, its predicates and [`Error::is_retryable`]; [`CodecError`] |
+//! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
+//! | `lease` | [`LeaseId`], [`Lease`] |
+//! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::Event`]s, leases |
+//! | `store` | the typed [`Store`]: create / get / list / update / delete / watch, options ([`CreateOptions`], [`ListOptions`], [`Preconditions`], [`WatchFrom`]), [`Collection`] |
+//! | `watcher` | [`Watcher`]: list-then-watch that resumes and re-lists |
+//! | [`cache`] | [`Cache`] fed by a watcher, and its [`CacheEvents`] |
+//! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`] — and the algorithm they share |
+//! | `backoff` | the one exponential backoff of every retry loop |
+//! | [`conformance`] (feature) | the suite every backend passes unchanged; each file lists its own cases |
+//!
+//! Arrows inside the crate go one way (`scripts/check-module-cycles` checks it): the object
+//! model and errors at the bottom, then codecs and the backend contract, then the store, then
+//! watcher, cache and coordination, which are built from a `&Store`.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod backend;
+mod backoff;
 pub mod cache;
 pub mod codec;
 pub mod coordination;
 mod error;
-mod keep_alive;
 pub mod key;
+mod lease;
 mod meta;
 #[cfg(feature = "prost")]
 mod meta_prost;
@@ -35,21 +48,26 @@ mod object;
 mod scheme;
 mod selector;
 mod store;
+mod watcher;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use backend::{Backend, Lease, LeaseId};
-pub use cache::{Cache, CacheEvent, CacheEvents, Watcher, WatcherConfig, WatcherEvent};
-pub use codec::{Codec, CodecError, Encode};
-pub use coordination::{Contest, ContestEvent, Ephemeral, LockGuard, MIN_TTL};
-pub use error::{BoxError, Error, Result};
-pub use keep_alive::{KeepAlive, LeaseState};
+pub use backend::Backend;
+pub use cache::{Cache, CacheEvent, CacheEvents};
+pub use codec::{Codec, CodecFor};
+pub use coordination::{
+    Election, ElectionEvent, Ephemeral, LeaseLoss, LeaseState, Lock, LockGuard, LossReason,
+    Session, MIN_TTL,
+};
+pub use error::{BoxError, CodecError, Error, Result};
+pub use lease::{Lease, LeaseId};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
 pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, ListOptions, Preconditions, Store, WatchEvent, WatchFrom, WatchStream,
-    DEFAULT_MAX_UPDATE_ATTEMPTS,
+    Collection, CreateOptions, ListOptions, Preconditions, Store, WatchEvent, WatchFrom,
+    WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
 };
+pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

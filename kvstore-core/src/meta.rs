@@ -36,8 +36,11 @@ impl fmt::Display for TypeMeta {
 
 /// Identity and bookkeeping of one stored object.
 ///
-/// `uid` and `creation_timestamp` are set by the store on create; `resource_version` is set
-/// by the store on every read and write and is never stored inside the value itself.
+/// `uid` and `creation_timestamp` are the object's identity: the store gives an object a fresh
+/// uid and the current time when it creates it at a key (`Store::create`, and the first
+/// `Ephemeral::set` of an ephemeral key), replacing whatever the caller put there, and every
+/// later write keeps them. `resource_version` is set by the store on every read and write and
+/// is never stored inside the value itself.
 ///
 /// In human-readable formats (JSON) empty fields are left out; compact binary formats write
 /// every field, as they must.
@@ -80,6 +83,30 @@ impl ObjectMeta {
         self.namespace = Some(namespace.into());
         self
     }
+
+    /// Gives the object the identity of a newly created one (see the type's docs), returning
+    /// it.
+    pub(crate) fn stamp_creation(&mut self) -> Identity {
+        let identity = Identity {
+            uid: Uuid::new_v4(),
+            creation_timestamp: Utc::now(),
+        };
+        self.keep_identity(identity);
+        identity
+    }
+
+    /// Gives the object an identity it was created with.
+    pub(crate) fn keep_identity(&mut self, identity: Identity) {
+        self.uid = Some(identity.uid);
+        self.creation_timestamp = Some(identity.creation_timestamp);
+    }
+}
+
+/// The identity the store gives an object when it creates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Identity {
+    uid: Uuid,
+    creation_timestamp: DateTime<Utc>,
 }
 
 impl Serialize for ObjectMeta {

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::codec::{CodecError, Encode};
+use crate::codec::{CodecError, CodecFor};
 use crate::meta::{ObjectMeta, TypeMeta};
 use crate::object::Object;
 
@@ -78,7 +78,7 @@ impl<K: Object> AnyObject for K {
 
 type DecodeFn<C> = fn(&C, &[u8]) -> Result<DynObject, CodecError>;
 
-fn decode_as<C: Encode<K>, K: Object>(codec: &C, bytes: &[u8]) -> Result<DynObject, CodecError> {
+fn decode_as<C: CodecFor<K>, K: Object>(codec: &C, bytes: &[u8]) -> Result<DynObject, CodecError> {
     let object = codec.decode(bytes)?;
     Ok(DynObject {
         type_meta: K::type_meta(),
@@ -117,7 +117,7 @@ impl<C: crate::codec::Codec> Scheme<C> {
     /// Registers kind `K`. Registering a kind twice is harmless.
     pub fn register<K: Object>(&mut self) -> &mut Self
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         self.kinds.insert(K::type_meta(), decode_as::<C, K>);
         self

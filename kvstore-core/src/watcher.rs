@@ -1,10 +1,4 @@
 //! [`Watcher`]: a self-healing list-then-watch stream of one kind under a prefix.
-//!
-//! It lists the prefix page by page (one snapshot), then watches from the list's revision.
-//! When the watch breaks it resumes from the last revision it delivered, after a backoff; when
-//! that history was compacted ([`Error::Gone`]) it lists again and says so with
-//! [`WatcherEvent::Init`], so a consumer can rebuild its state atomically. Every change is
-//! delivered once, in order; a re-list replaces whatever changes it stands for.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -15,8 +9,8 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use tracing::Instrument;
 
-use super::backoff::Backoff;
-use crate::codec::Encode;
+use crate::backoff::Backoff;
+use crate::codec::CodecFor;
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::object::Object;
@@ -119,13 +113,18 @@ impl<K> std::fmt::Debug for Watcher<K> {
 }
 
 impl<K: Object> Watcher<K> {
-    /// A watcher of `prefix` on `store`; an invalid prefix is an [`Error::InvalidKey`].
-    pub fn new<C: Encode<K>>(store: Store<C>, prefix: &str, config: WatcherConfig) -> Result<Self> {
+    /// A watcher of the objects of kind `K` under `prefix` of `store`; an invalid prefix is an
+    /// [`Error::InvalidKey`].
+    pub fn new<C: CodecFor<K>>(
+        store: &Store<C>,
+        prefix: &str,
+        config: WatcherConfig,
+    ) -> Result<Self> {
         validate_key(prefix)?;
         let span = tracing::debug_span!("watcher", prefix, kind = K::KIND);
         let backoff = Backoff::new(config.initial_backoff, config.max_backoff);
         let state = State {
-            store,
+            store: store.clone(),
             prefix: prefix.to_owned(),
             config,
             phase: Phase::Relist,
@@ -155,7 +154,7 @@ impl<K> Stream for Watcher<K> {
     }
 }
 
-impl<C: Encode<K>, K: Object> State<C, K> {
+impl<C: CodecFor<K>, K: Object> State<C, K> {
     async fn next_event(&mut self) -> Result<WatcherEvent<K>> {
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -294,15 +293,4 @@ fn revision_of<K: Object>(object: &K, fallback: u64) -> u64 {
         .as_deref()
         .and_then(|rv| rv.parse().ok())
         .unwrap_or(fallback)
-}
-
-impl<C: crate::Codec> Store<C> {
-    /// A [`Watcher`] of the objects of kind `K` under `prefix`, with the default
-    /// [`WatcherConfig`].
-    pub fn watcher<K: Object>(&self, prefix: &str) -> Result<Watcher<K>>
-    where
-        C: Encode<K>,
-    {
-        Watcher::new(self.clone(), prefix, WatcherConfig::default())
-    }
 }

@@ -154,10 +154,10 @@ impl Backend for EtcdBackend {
                 kvstore_core::backend::TxnOp::Put {
                     lease: kvstore_core::backend::PutLease::Attach(id),
                     ..
-                } => Some(id.0),
+                } => Some(*id),
                 _ => None,
             })
-            .unwrap_or(0);
+            .unwrap_or(LeaseId(0));
         // Built once (which checks the request); built again only for a resend.
         let mut first = Some(txn::request(&self.ns, &request)?);
         let context = Context { lease, revision: 0 };
@@ -228,11 +228,8 @@ impl Backend for EtcdBackend {
         })
     }
 
-    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
-        let context = Context {
-            lease: lease.0,
-            revision: 0,
-        };
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        let context = Context { lease, revision: 0 };
         let renew = || {
             let mut leases = self.client.lease_client();
             async move {
@@ -244,15 +241,12 @@ impl Backend for EtcdBackend {
         };
         match self.call("lease keep-alive", context, renew).await? {
             Some(ttl) if ttl > 0 => Ok(Duration::from_secs(u64::try_from(ttl).unwrap_or(0))),
-            _ => Err(Error::LeaseNotFound { lease: lease.0 }),
+            _ => Err(Error::LeaseNotFound { lease }),
         }
     }
 
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        let context = Context {
-            lease: lease.0,
-            revision: 0,
-        };
+        let context = Context { lease, revision: 0 };
         self.call("lease revoke", context, || {
             let mut leases = self.client.lease_client();
             async move { leases.revoke(lease.0).await }

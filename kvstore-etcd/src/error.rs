@@ -1,6 +1,6 @@
 //! etcd errors as kvstore errors.
 
-use kvstore_core::Error;
+use kvstore_core::{Error, LeaseId};
 
 /// What the failed call was about, to name it in the error.
 #[derive(Debug, Clone, Copy, Default)]
@@ -8,7 +8,7 @@ pub(crate) struct Context {
     /// The revision the call asked for, if any.
     pub revision: u64,
     /// The lease the call used, if any.
-    pub lease: i64,
+    pub lease: LeaseId,
 }
 
 /// Maps an etcd-client error to a kvstore error, keeping it as the source.

@@ -3,17 +3,17 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use kvstore_core::backend::WatchEvent;
+use kvstore_core::backend::Event;
 
 /// Changes in revision order. Shared (`Arc`), so a watcher copies only pointers while it holds
 /// the store's lock, and the event itself after releasing it.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    events: VecDeque<Arc<WatchEvent>>,
+    events: VecDeque<Arc<Event>>,
 }
 
 impl History {
-    pub fn push(&mut self, event: WatchEvent) {
+    pub fn push(&mut self, event: Event) {
         self.events.push_back(Arc::new(event));
     }
 
@@ -36,7 +36,7 @@ impl History {
         from: u64,
         budget: usize,
         filter: impl Fn(&str) -> bool,
-    ) -> (Vec<Arc<WatchEvent>>, u64) {
+    ) -> (Vec<Arc<Event>>, u64) {
         let start = self.events.partition_point(|e| e.kv.mod_revision < from);
         let mut next = from;
         let mut found = Vec::new();

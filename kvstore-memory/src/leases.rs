@@ -39,7 +39,7 @@ impl Leases {
     pub fn check_alive(&self, id: LeaseId, now: Instant) -> Result<()> {
         match self.table.get(&id) {
             Some(entry) if entry.deadline > now => Ok(()),
-            _ => Err(Error::LeaseNotFound { lease: id.0 }),
+            _ => Err(Error::LeaseNotFound { lease: id }),
         }
     }
 
@@ -50,7 +50,7 @@ impl Leases {
                 entry.deadline = now + entry.ttl;
                 Ok(entry.ttl)
             }
-            _ => Err(Error::LeaseNotFound { lease: id.0 }),
+            _ => Err(Error::LeaseNotFound { lease: id }),
         }
     }
 
@@ -59,7 +59,7 @@ impl Leases {
         self.table
             .remove(&id)
             .map(|entry| entry.keys)
-            .ok_or(Error::LeaseNotFound { lease: id.0 })
+            .ok_or(Error::LeaseNotFound { lease: id })
     }
 
     pub fn attach(&mut self, id: LeaseId, key: &str) {

@@ -188,7 +188,7 @@ impl Backend for MemoryBackend {
         Ok(Lease { id, ttl })
     }
 
-    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
         let now = Instant::now();
         let renewed = self.shared.state.write().leases.renew(lease, now);
         if renewed.is_err() {

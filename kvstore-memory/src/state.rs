@@ -1,8 +1,8 @@
 //! The store's state and the transitions every operation makes on it, under one lock.
 
 use kvstore_core::backend::{
-    EventKind, KeyValue, PutLease, RangeRequest, RangeResponse, Txn, TxnOp, TxnOpResult,
-    TxnResponse, WatchEvent,
+    Event, EventKind, KeyValue, PutLease, RangeRequest, RangeResponse, Txn, TxnOp, TxnOpResult,
+    TxnResponse,
 };
 use kvstore_core::{Error, LeaseId, Result};
 use tokio::time::Instant;
@@ -63,7 +63,7 @@ impl Write<'_> {
 
     fn record(&mut self, kind: EventKind, kv: KeyValue, prev_kv: Option<KeyValue>) {
         self.wrote = true;
-        self.state.history.push(WatchEvent { kind, kv, prev_kv });
+        self.state.history.push(Event { kind, kv, prev_kv });
     }
 
     /// Ends the write; returns the store revision and whether it changed.

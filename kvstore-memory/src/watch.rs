@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{EventStream, WatchEvent, WatchRequest};
+use kvstore_core::backend::{Event, EventStream, WatchRequest};
 use kvstore_core::{Error, Result};
 use tokio::sync::watch;
 
@@ -20,7 +20,7 @@ struct Cursor {
     request: WatchRequest,
     /// The next revision to deliver.
     next: u64,
-    pending: VecDeque<Arc<WatchEvent>>,
+    pending: VecDeque<Arc<Event>>,
     revisions: watch::Receiver<u64>,
     failed: bool,
 }
@@ -55,7 +55,7 @@ impl Cursor {
         Ok(advanced)
     }
 
-    async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some((Ok(Arc::unwrap_or_clone(event)), self));

@@ -115,7 +115,7 @@ async fn leases_expire_exactly_on_tokio_time() {
     assert!(started.elapsed() <= Duration::from_millis(10));
     assert_eq!(event.prev_kv.unwrap().key, "/ttl/a");
     assert!(backend.is_empty());
-    let err = backend.lease_keep_alive(lease.id).await.unwrap_err();
+    let err = backend.lease_renew(lease.id).await.unwrap_err();
     assert!(err.is_lease_not_found());
 }
 
@@ -127,7 +127,7 @@ async fn keep_alive_past_the_deadline_reports_the_lease_lost() {
     // Advance the clock without letting the reaper run first.
     tokio::time::advance(Duration::from_secs(2)).await;
     assert!(backend
-        .lease_keep_alive(lease.id)
+        .lease_renew(lease.id)
         .await
         .unwrap_err()
         .is_lease_not_found());

@@ -1,5 +1,8 @@
 //! [`Cache`]: a local, concurrently readable copy of the objects under a prefix, fed by a
-//! [`Watcher`](super::Watcher).
+//! [`Watcher`], and change events derived from it for controllers ([`CacheEvents`]).
+
+mod events;
+mod snapshot;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -7,14 +10,14 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use super::events::CacheEvents;
-use super::snapshot::{sorted, Snapshot};
-use super::watcher::{Watcher, WatcherConfig};
-use crate::codec::{Codec, Encode};
+pub use self::events::{CacheEvent, CacheEvents};
+use self::snapshot::{sorted, Snapshot};
+use crate::codec::CodecFor;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::selector::LabelSelector;
 use crate::store::Store;
+use crate::watcher::{Watcher, WatcherConfig};
 
 /// How far the cache has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,22 +80,20 @@ impl<K> std::fmt::Debug for Cache<K> {
     }
 }
 
-impl<C: Codec> Store<C> {
-    /// A [`Cache`] of the objects of kind `K` under `prefix`, fed in the background (spawned on
-    /// the current tokio runtime). An invalid prefix is an [`Error::InvalidKey`].
-    pub fn cache<K: Object>(&self, prefix: &str) -> Result<Cache<K>>
-    where
-        C: Encode<K>,
-    {
-        self.cache_with(prefix, WatcherConfig::default())
+impl<K: Object> Cache<K> {
+    /// A cache of the objects of kind `K` under `prefix` of `store`, fed in the background
+    /// (spawned on the current tokio runtime). An invalid prefix is an [`Error::InvalidKey`].
+    pub fn new<C: CodecFor<K>>(store: &Store<C>, prefix: &str) -> Result<Cache<K>> {
+        Self::with_config(store, prefix, WatcherConfig::default())
     }
 
-    /// [`Store::cache`] with a watcher configuration of its own.
-    pub fn cache_with<K: Object>(&self, prefix: &str, config: WatcherConfig) -> Result<Cache<K>>
-    where
-        C: Encode<K>,
-    {
-        let watcher = Watcher::new(self.clone(), prefix, config)?;
+    /// [`Cache::new`] with a watcher configuration of its own.
+    pub fn with_config<C: CodecFor<K>>(
+        store: &Store<C>,
+        prefix: &str,
+        config: WatcherConfig,
+    ) -> Result<Cache<K>> {
+        let watcher = Watcher::new(store, prefix, config)?;
         let shared = Arc::new(Shared {
             snapshot: RwLock::new(Snapshot::new(prefix)),
             progress: watch::channel(Progress::default()).0,
@@ -191,13 +192,12 @@ impl<K: Object> Cache<K> {
             .wait_for(|p| p.synced && p.revision >= target)
             .await
             .map(|_| ())
-            .map_err(|_| Error::Unavailable {
-                message: "the cache stopped".to_owned(),
-                source: None,
+            .map_err(|_| Error::Closed {
+                what: "the cache".to_owned(),
             })
     }
 
-    /// A stream of changes: every cached object as [`CacheEvent::Added`](super::CacheEvent),
+    /// A stream of changes: every cached object as [`CacheEvent::Added`],
     /// then each change as it is applied (a re-list reports the difference it made).
     pub fn events(&self) -> CacheEvents<K> {
         CacheEvents {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::events::CacheEvent;
-use super::watcher::WatcherEvent;
 use crate::object::Object;
+use crate::watcher::WatcherEvent;
 
 /// Objects by name (the key below the prefix).
 pub(crate) type Objects<K> = HashMap<String, Arc<K>>;

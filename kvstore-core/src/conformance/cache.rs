@@ -7,9 +7,10 @@ use futures::StreamExt;
 
 use super::faults::Partition;
 use super::{revision_of, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
-use crate::cache::{Cache, CacheEvent, Watcher, WatcherConfig, WatcherEvent};
+use crate::cache::{Cache, CacheEvent};
 use crate::selector::LabelSelector;
 use crate::store::{ListOptions, Preconditions, Store};
+use crate::watcher::{Watcher, WatcherConfig, WatcherEvent};
 
 /// Retries quickly, so a healed partition is noticed at once.
 fn quick_retries() -> WatcherConfig {
@@ -80,9 +81,7 @@ pub async fn cache_converges_after_mixed_writes<C: TestCodec>(store: Store<C>) {
     for i in 0..10 {
         mixed_write(&store, &prefix, i, &mut live).await;
     }
-    let cache = store
-        .cache_with::<Widget>(&prefix, quick_retries())
-        .unwrap();
+    let cache = Cache::<Widget>::with_config(&store, &prefix, quick_retries()).unwrap();
     let mut last = String::new();
     for i in 10..1000 {
         last = mixed_write(&store, &prefix, i, &mut live).await.0;
@@ -99,7 +98,7 @@ pub async fn watcher_delivers_each_change_once_in_order<C: TestCodec>(store: Sto
     for i in 0..10 {
         mixed_write(&store, &prefix, i, &mut live).await;
     }
-    let mut watcher = store.watcher::<Widget>(&prefix).unwrap();
+    let mut watcher = Watcher::<Widget>::new(&store, &prefix, WatcherConfig::default()).unwrap();
     let mut initial = Vec::new();
     let listed_at = loop {
         match next_item(&mut watcher).await {
@@ -147,10 +146,8 @@ pub async fn cache_relists_after_compaction_while_writes_continue<C: TestCodec>(
     let prefix = unique_prefix();
     let partition = Partition::default();
     let cut_off = partition.wrap(&store);
-    let cache = cut_off
-        .cache_with::<Widget>(&prefix, quick_retries())
-        .unwrap();
-    let watcher = Watcher::<Widget>::new(cut_off.clone(), &prefix, quick_retries()).unwrap();
+    let cache = Cache::<Widget>::with_config(&cut_off, &prefix, quick_retries()).unwrap();
+    let watcher = Watcher::<Widget>::new(&cut_off, &prefix, quick_retries()).unwrap();
     let (replica_tx, mut replica) = tokio::sync::watch::channel(Replica::default());
     let replaying = tokio::spawn(replay(watcher, replica_tx));
     tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
@@ -255,7 +252,7 @@ pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
         .create(&format!("{prefix}-sibling/x"), &widget("x", "red"))
         .await
         .unwrap();
-    let cache = store.cache::<Widget>(&prefix).unwrap();
+    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
     tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
         .await
         .expect("synced");
@@ -275,8 +272,7 @@ pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
     assert!(revision_of(&written) <= cache.resource_version().parse::<u64>().unwrap());
     let err = cache.wait_for("not-a-version").await.unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
-    assert!(store
-        .cache::<Widget>("no-slash")
+    assert!(Cache::<Widget>::new(&store, "no-slash")
         .unwrap_err()
         .is_invalid_key());
 }
@@ -293,7 +289,7 @@ pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let key = format!("{prefix}/a");
     let created = store.create(&key, &widget("a", "red")).await.unwrap();
-    let cache = store.cache::<Widget>(&prefix).unwrap();
+    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
     tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
         .await
         .expect("synced");
@@ -320,4 +316,20 @@ pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
         CacheEvent::Deleted(object) => assert_eq!(object.color, deleted.color),
         other => panic!("{other:?}"),
     }
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cache_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            cache_converges_after_mixed_writes: Shared,
+            watcher_delivers_each_change_once_in_order: Shared,
+            cache_relists_after_compaction_while_writes_continue: Exclusive,
+            cache_serves_reads_and_own_writes: Shared,
+            cache_events_report_changes: Shared,
+        }
+    };
 }

@@ -369,15 +369,7 @@ pub async fn dynamic_reads_decode_through_the_scheme<C: TestCodec>(store: Store<
 pub(super) async fn put_raw<C: TestCodec>(store: &Store<C>, key: &str, value: &'static [u8]) {
     store
         .backend()
-        .txn(Txn {
-            compare: vec![],
-            success: vec![TxnOp::Put {
-                key: key.to_owned(),
-                value: Bytes::from_static(value),
-                lease: PutLease::Detach,
-            }],
-            failure: vec![],
-        })
+        .txn(Txn::default().then(TxnOp::put(key, Bytes::from_static(value), PutLease::Detach)))
         .await
         .unwrap();
 }
@@ -403,4 +395,34 @@ pub async fn delete_at_read_version<C: TestCodec>(store: Store<C>) {
         }
         other => panic!("expected a conflict, got {other}"),
     }
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_crud_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            create_then_get: Shared,
+            create_existing_is_already_exists: Shared,
+            create_with_resource_version_is_rejected: Shared,
+            create_sets_uid_and_timestamp: Shared,
+            get_missing_is_not_found: Shared,
+            resource_versions_increase_across_keys: Shared,
+            update_with_current_version_succeeds: Shared,
+            update_with_stale_version_conflicts: Shared,
+            update_missing_key_is_not_found: Shared,
+            update_without_version_is_rejected: Shared,
+            update_unconditionally_overwrites: Shared,
+            delete_returns_object_at_delete_revision: Shared,
+            delete_missing_is_not_found: Shared,
+            delete_checks_preconditions: Shared,
+            delete_at_read_version: Shared,
+            delete_of_another_kind_keeps_it: Shared,
+            delete_prefix_is_a_directory: Shared,
+            collection_addresses_objects_by_name: Shared,
+            dynamic_reads_decode_through_the_scheme: Shared,
+        }
+    };
 }

@@ -1,4 +1,4 @@
-//! Leader election (Contest).
+//! Leader election (Election).
 
 use std::time::Duration;
 
@@ -9,11 +9,11 @@ use super::faults::Partition;
 use super::leases::TTL;
 use super::{fenced_put, keys_under, unique_prefix, TestCodec, EVENT_TIMEOUT};
 use crate::backend::{Txn, TxnOp};
-use crate::coordination::{Contest, ContestEvent};
+use crate::coordination::{Election, ElectionEvent, LossReason};
 use crate::store::Store;
 
 /// The next event of a contender, failing the case on an error or after [`EVENT_TIMEOUT`].
-pub async fn next_contest_event(contest: &mut Contest) -> ContestEvent {
+pub async fn next_contest_event(contest: &mut Election) -> ElectionEvent {
     match tokio::time::timeout(EVENT_TIMEOUT, contest.next()).await {
         Ok(Some(Ok(event))) => event,
         Ok(Some(Err(err))) => panic!("{} got an error: {err}", contest.id()),
@@ -24,7 +24,7 @@ pub async fn next_contest_event(contest: &mut Contest) -> ContestEvent {
 
 /// The next event of a contender that is not an error (a cut-off contender reports its failed
 /// store calls).
-async fn next_event_skipping_errors(contest: &mut Contest) -> ContestEvent {
+async fn next_event_skipping_errors(contest: &mut Election) -> ElectionEvent {
     let deadline = Instant::now() + EVENT_TIMEOUT;
     loop {
         match tokio::time::timeout_at(deadline, contest.next()).await {
@@ -37,27 +37,27 @@ async fn next_event_skipping_errors(contest: &mut Contest) -> ContestEvent {
 }
 
 /// Asserts a contender hears nothing for a while.
-async fn assert_no_event(contest: &mut Contest) {
+async fn assert_no_event(contest: &mut Election) {
     if let Ok(item) = tokio::time::timeout(Duration::from_millis(300), contest.next()).await {
         panic!("{} got an unexpected {item:?}", contest.id());
     }
 }
 
-fn changed(leader: &str) -> ContestEvent {
-    ContestEvent::Changed {
+fn changed(leader: &str) -> ElectionEvent {
+    ElectionEvent::Changed {
         leader: leader.to_owned(),
     }
 }
 
 /// Joins contenders one after the other, so they lead in that order; waits until the first
 /// leads and every other has seen it.
-async fn contenders<C: TestCodec>(store: &Store<C>, name: &str, ids: &[&str]) -> Vec<Contest> {
+async fn contenders<C: TestCodec>(store: &Store<C>, name: &str, ids: &[&str]) -> Vec<Election> {
     let mut all = Vec::new();
     for id in ids {
         let mut contest = store.contest(name, id, TTL).await.unwrap();
         let event = next_contest_event(&mut contest).await;
         if all.is_empty() {
-            assert!(matches!(event, ContestEvent::Elected { .. }), "{event:?}");
+            assert!(matches!(event, ElectionEvent::Elected { .. }), "{event:?}");
         } else {
             assert_eq!(event, changed(ids[0]));
         }
@@ -77,7 +77,7 @@ pub async fn contest_elects_exactly_one<C: TestCodec>(store: Store<C>) {
     let mut all = [a.unwrap(), b.unwrap(), c.unwrap()];
     let mut elected = Vec::new();
     for contest in &mut all {
-        if let ContestEvent::Elected { .. } = next_contest_event(contest).await {
+        if let ElectionEvent::Elected { .. } = next_contest_event(contest).await {
             elected.push(contest.id().to_owned());
         }
     }
@@ -103,19 +103,19 @@ pub async fn contest_resign_elects_another<C: TestCodec>(store: Store<C>) {
     assert!(!all[0].is_leader());
     assert!(matches!(
         next_contest_event(&mut all[1]).await,
-        ContestEvent::Elected { .. }
+        ElectionEvent::Elected { .. }
     ));
     assert!(started.elapsed() < TTL, "elected at once, not after expiry");
     assert_eq!(
         next_contest_event(&mut all[0]).await,
-        ContestEvent::Lost {
-            reason: "resigned".to_owned()
+        ElectionEvent::Lost {
+            reason: LossReason::Resigned
         }
     );
     assert_eq!(next_contest_event(&mut all[0]).await, changed("b"));
     assert_eq!(next_contest_event(&mut all[2]).await, changed("b"));
     let err = all[0].resign().await.unwrap_err();
-    assert!(err.is_invalid_argument(), "{err}");
+    assert!(err.is_not_leader(), "{err}");
     assert!(all[1].is_leader());
 }
 
@@ -131,7 +131,7 @@ pub async fn contest_fails_over_when_leader_is_cut_off<C: TestCodec>(store: Stor
         .unwrap();
     assert!(matches!(
         next_contest_event(&mut a).await,
-        ContestEvent::Elected { .. }
+        ElectionEvent::Elected { .. }
     ));
     let mut b = store.contest(&name, "b", TTL).await.unwrap();
     assert_eq!(next_contest_event(&mut b).await, changed("a"));
@@ -139,7 +139,7 @@ pub async fn contest_fails_over_when_leader_is_cut_off<C: TestCodec>(store: Stor
     partition.cut();
     assert!(matches!(
         next_contest_event(&mut b).await,
-        ContestEvent::Elected { .. }
+        ElectionEvent::Elected { .. }
     ));
     let failover = cut.elapsed();
     assert!(
@@ -149,7 +149,7 @@ pub async fn contest_fails_over_when_leader_is_cut_off<C: TestCodec>(store: Stor
     assert!(!a.is_leader(), "the old leader stepped down before");
     assert!(matches!(
         next_event_skipping_errors(&mut a).await,
-        ContestEvent::Lost { .. }
+        ElectionEvent::Lost { .. }
     ));
     partition.heal();
     assert_eq!(next_event_skipping_errors(&mut a).await, changed("b"));
@@ -167,22 +167,16 @@ pub async fn contest_deposed_leader_is_fenced<C: TestCodec>(store: Store<C>) {
     assert!(fenced_put(&store, old_fence.clone(), &data).await);
     store
         .backend()
-        .txn(Txn {
-            compare: vec![],
-            success: vec![TxnOp::Delete {
-                key: old_fence.key.clone(),
-            }],
-            failure: vec![],
-        })
+        .txn(Txn::default().then(TxnOp::delete(&old_fence.key)))
         .await
         .unwrap();
-    let ContestEvent::Elected { fencing_token } = next_contest_event(&mut all[1]).await else {
+    let ElectionEvent::Elected { fencing_token } = next_contest_event(&mut all[1]).await else {
         panic!("b should be elected");
     };
     assert!(fencing_token > old_token);
     assert!(matches!(
         next_contest_event(&mut all[0]).await,
-        ContestEvent::Lost { .. }
+        ElectionEvent::Lost { .. }
     ));
     assert!(
         !fenced_put(&store, old_fence, &data).await,
@@ -202,7 +196,7 @@ pub async fn contest_restart_with_same_id_does_not_flap<C: TestCodec>(store: Sto
         .contest(&name, "a", TTL)
         .await
         .unwrap();
-    let ContestEvent::Elected { fencing_token } = next_contest_event(&mut first).await else {
+    let ElectionEvent::Elected { fencing_token } = next_contest_event(&mut first).await else {
         panic!("a should be elected");
     };
     let mut b = store.contest(&name, "b", TTL).await.unwrap();
@@ -213,7 +207,7 @@ pub async fn contest_restart_with_same_id_does_not_flap<C: TestCodec>(store: Sto
     let mut again = store.contest(&name, "a", TTL).await.unwrap();
     assert_eq!(
         next_contest_event(&mut again).await,
-        ContestEvent::Elected { fencing_token }
+        ElectionEvent::Elected { fencing_token }
     );
     tokio::time::sleep(TTL * 3).await;
     assert!(again.is_leader(), "the taken-over lease is kept alive");
@@ -229,7 +223,7 @@ pub async fn contests_are_independent<C: TestCodec>(store: Store<C>) {
     one[0].resign().await.unwrap();
     assert!(matches!(
         next_contest_event(&mut one[1]).await,
-        ContestEvent::Elected { .. }
+        ElectionEvent::Elected { .. }
     ));
     assert!(two[0].is_leader() && !two[1].is_leader());
     assert_no_event(&mut two[0]).await;
@@ -252,4 +246,22 @@ pub async fn contest_rejects_unsafe_arguments<C: TestCodec>(store: Store<C>) {
     let err = store.contest("no-slash", "a", TTL).await.unwrap_err();
     assert!(err.is_invalid_key(), "{err}");
     assert_eq!(keys_under(&store, &name).await, 0, "nothing joined");
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_election_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            contest_elects_exactly_one: Shared,
+            contest_resign_elects_another: Shared,
+            contest_fails_over_when_leader_is_cut_off: Shared,
+            contest_deposed_leader_is_fenced: Shared,
+            contest_restart_with_same_id_does_not_flap: Shared,
+            contests_are_independent: Shared,
+            contest_rejects_unsafe_arguments: Shared,
+        }
+    };
 }

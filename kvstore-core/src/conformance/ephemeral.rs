@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::faults::Partition;
 use super::leases::TTL;
 use super::{next_event, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
+use crate::coordination::{Ephemeral, LeaseLoss};
 use crate::store::{Store, WatchEvent, WatchFrom};
 
 /// `set` writes (and rewrites) the object on the kept-alive lease, `renew` renews, `destroy`
@@ -12,7 +13,7 @@ use crate::store::{Store, WatchEvent, WatchFrom};
 pub async fn ephemeral_set_renew_destroy<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let key = format!("{prefix}/node");
-    let node = store.ephemeral(&key, TTL).await.unwrap();
+    let node = Ephemeral::new(&store, &key, TTL).await.unwrap();
     assert!(
         store.get::<Widget>(&key).await.unwrap_err().is_not_found(),
         "nothing written before set"
@@ -34,7 +35,7 @@ pub async fn ephemeral_set_renew_destroy<C: TestCodec>(store: Store<C>) {
     node.destroy().await.unwrap();
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
 
-    let dropped = store.ephemeral(&key, TTL).await.unwrap();
+    let dropped = Ephemeral::new(&store, &key, TTL).await.unwrap();
     dropped.set(&widget("node", "red")).await.unwrap();
     let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
     drop(dropped);
@@ -42,8 +43,7 @@ pub async fn ephemeral_set_renew_destroy<C: TestCodec>(store: Store<C>) {
         next_event(&mut events).await,
         WatchEvent::Deleted(_)
     ));
-    let err = store
-        .ephemeral(&key, Duration::from_secs(1))
+    let err = Ephemeral::new(&store, &key, Duration::from_secs(1))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
@@ -54,7 +54,9 @@ pub async fn ephemeral_set_renew_destroy<C: TestCodec>(store: Store<C>) {
 pub async fn ephemeral_key_vanishes_after_owner_stops<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/node", unique_prefix());
     let partition = Partition::default();
-    let node = partition.wrap(&store).ephemeral(&key, TTL).await.unwrap();
+    let node = Ephemeral::new(&partition.wrap(&store), &key, TTL)
+        .await
+        .unwrap();
     node.set(&widget("node", "red")).await.unwrap();
     let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
     let cut = tokio::time::Instant::now();
@@ -75,13 +77,13 @@ pub async fn ephemeral_key_vanishes_after_owner_stops<C: TestCodec>(store: Store
 /// report it.
 pub async fn ephemeral_owner_is_told_of_loss<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/node", unique_prefix());
-    let node = store.ephemeral(&key, TTL).await.unwrap();
+    let node = Ephemeral::new(&store, &key, TTL).await.unwrap();
     node.set(&widget("node", "red")).await.unwrap();
-    store.revoke(node.lease().unwrap()).await.unwrap();
+    store.lease_revoke(node.lease().unwrap()).await.unwrap();
     let reason = tokio::time::timeout(EVENT_TIMEOUT, node.lost())
         .await
         .expect("loss reported");
-    assert!(reason.contains("expired or was revoked"), "{reason}");
+    assert_eq!(reason, LeaseLoss::ExpiredOrRevoked);
     assert!(node
         .set(&widget("node", "red"))
         .await
@@ -90,4 +92,18 @@ pub async fn ephemeral_owner_is_told_of_loss<C: TestCodec>(store: Store<C>) {
     assert!(node.renew().await.unwrap_err().is_lease_not_found());
     assert!(node.destroy().await.unwrap_err().is_lease_not_found());
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_ephemeral_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            ephemeral_set_renew_destroy: Shared,
+            ephemeral_key_vanishes_after_owner_stops: Shared,
+            ephemeral_owner_is_told_of_loss: Shared,
+        }
+    };
 }

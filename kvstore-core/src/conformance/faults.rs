@@ -108,9 +108,9 @@ impl Backend for Partitioned {
         self.check()?;
         self.inner.lease_grant(ttl).await
     }
-    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
         self.check()?;
-        self.inner.lease_keep_alive(lease).await
+        self.inner.lease_renew(lease).await
     }
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.check()?;

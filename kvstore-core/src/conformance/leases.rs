@@ -3,7 +3,24 @@
 use std::time::Duration;
 
 use super::{next_event, unique_prefix, widget, TestCodec, Widget};
-use crate::store::{Store, WatchEvent, WatchFrom};
+use crate::coordination::{LeaseLoss, Session};
+use crate::lease::Lease;
+use crate::store::{CreateOptions, Store, WatchEvent, WatchFrom};
+use crate::Result;
+
+/// Creates `object` at `key` on a fresh lease of `ttl`.
+async fn create_with_ttl<C: TestCodec>(
+    store: &Store<C>,
+    key: &str,
+    object: &Widget,
+    ttl: Duration,
+) -> Result<(Widget, Lease)> {
+    let lease = store.lease_grant(ttl).await?;
+    let created = store
+        .create_with(key, object, &CreateOptions::lease(lease.id))
+        .await?;
+    Ok((created, lease))
+}
 
 /// The TTL the cases use: the smallest every backend grants as asked (etcd's minimum).
 pub const TTL: Duration = Duration::from_secs(2);
@@ -16,8 +33,7 @@ fn is_deleted(event: &WatchEvent<Widget>) -> bool {
 pub async fn ttl_expiry_deletes_and_notifies<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
     let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
-    let (created, lease) = store
-        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+    let (created, lease) = create_with_ttl(&store, &key, &widget("ttl", "red"), TTL)
         .await
         .unwrap();
     assert!(lease.ttl >= TTL);
@@ -33,7 +49,7 @@ pub async fn ttl_expiry_deletes_and_notifies<C: TestCodec>(store: Store<C>) {
     }
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
     assert!(store
-        .keep_alive(lease.id)
+        .lease_renew(lease.id)
         .await
         .unwrap_err()
         .is_lease_not_found());
@@ -42,13 +58,12 @@ pub async fn ttl_expiry_deletes_and_notifies<C: TestCodec>(store: Store<C>) {
 /// Keep-alive renews the lease: the key outlives its TTL while renewed.
 pub async fn keep_alive_keeps_key<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
-    let (_, lease) = store
-        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+    let (_, lease) = create_with_ttl(&store, &key, &widget("ttl", "red"), TTL)
         .await
         .unwrap();
     for _ in 0..4 {
         tokio::time::sleep(TTL / 2).await;
-        assert!(store.keep_alive(lease.id).await.unwrap() >= TTL);
+        assert!(store.lease_renew(lease.id).await.unwrap() >= TTL);
     }
     assert!(
         store.get::<Widget>(&key).await.is_ok(),
@@ -61,18 +76,22 @@ pub async fn keep_alive_keeps_key<C: TestCodec>(store: Store<C>) {
 /// Revoking a lease deletes its keys at once.
 pub async fn revoke_deletes_at_once<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
-    let lease = store.grant_lease(Duration::from_secs(60)).await.unwrap();
+    let lease = store.lease_grant(Duration::from_secs(60)).await.unwrap();
     let mut events = store
         .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
         .await
         .unwrap();
     for name in ["a", "b"] {
         store
-            .create_with_lease(&format!("{prefix}/{name}"), &widget(name, "red"), lease.id)
+            .create_with(
+                &format!("{prefix}/{name}"),
+                &widget(name, "red"),
+                &CreateOptions::lease(lease.id),
+            )
             .await
             .unwrap();
     }
-    store.revoke(lease.id).await.unwrap();
+    store.lease_revoke(lease.id).await.unwrap();
     assert!(store
         .get::<Widget>(&format!("{prefix}/a"))
         .await
@@ -91,7 +110,7 @@ pub async fn revoke_deletes_at_once<C: TestCodec>(store: Store<C>) {
     }
     assert_eq!(deleted, 2);
     assert!(store
-        .revoke(lease.id)
+        .lease_revoke(lease.id)
         .await
         .unwrap_err()
         .is_lease_not_found());
@@ -100,8 +119,7 @@ pub async fn revoke_deletes_at_once<C: TestCodec>(store: Store<C>) {
 /// Updating a TTL object keeps it on its lease.
 pub async fn update_keeps_the_lease<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
-    let (created, _lease) = store
-        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+    let (created, _lease) = create_with_ttl(&store, &key, &widget("ttl", "red"), TTL)
         .await
         .unwrap();
     let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
@@ -128,10 +146,10 @@ pub async fn update_keeps_the_lease<C: TestCodec>(store: Store<C>) {
 /// Writing with a revoked lease fails and writes nothing.
 pub async fn dead_lease_is_rejected<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
-    let lease = store.grant_lease(TTL).await.unwrap();
-    store.revoke(lease.id).await.unwrap();
+    let lease = store.lease_grant(TTL).await.unwrap();
+    store.lease_revoke(lease.id).await.unwrap();
     let err = store
-        .create_with_lease(&key, &widget("ttl", "red"), lease.id)
+        .create_with(&key, &widget("ttl", "red"), &CreateOptions::lease(lease.id))
         .await
         .unwrap_err();
     assert!(err.is_lease_not_found(), "{err}");
@@ -142,36 +160,52 @@ pub async fn dead_lease_is_rejected<C: TestCodec>(store: Store<C>) {
 /// when it is revoked elsewhere.
 pub async fn background_keep_alive_keeps_key_and_reports_loss<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
-    let (_, lease) = store
-        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+    let (_, lease) = create_with_ttl(&store, &key, &widget("ttl", "red"), TTL)
         .await
         .unwrap();
-    let keeper = store.keep_alive_in_background(lease);
+    let keeper = Session::keep_alive(&store, lease);
     tokio::time::sleep(TTL * 3).await;
     assert!(keeper.is_alive());
     assert!(
         store.get::<Widget>(&key).await.is_ok(),
         "kept alive past three ttls"
     );
-    store.revoke(lease.id).await.unwrap();
+    store.lease_revoke(lease.id).await.unwrap();
     let reason = tokio::time::timeout(super::EVENT_TIMEOUT, keeper.lost())
         .await
         .expect("loss reported");
-    assert!(reason.contains("expired or was revoked"), "{reason}");
+    assert_eq!(reason, LeaseLoss::ExpiredOrRevoked);
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
 }
 
 /// Dropping the keep-alive handle stops renewing: the key expires.
 pub async fn dropped_keep_alive_lets_key_expire<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/ttl", unique_prefix());
-    let (_, lease) = store
-        .create_with_ttl(&key, &widget("ttl", "red"), TTL)
+    let (_, lease) = create_with_ttl(&store, &key, &widget("ttl", "red"), TTL)
         .await
         .unwrap();
     let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
-    let keeper = store.keep_alive_in_background(lease);
+    let keeper = Session::keep_alive(&store, lease);
     tokio::time::sleep(TTL * 2).await;
     assert!(store.get::<Widget>(&key).await.is_ok());
     drop(keeper);
     assert!(is_deleted(&next_event(&mut events).await));
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_leases_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            ttl_expiry_deletes_and_notifies: Shared,
+            keep_alive_keeps_key: Shared,
+            revoke_deletes_at_once: Shared,
+            update_keeps_the_lease: Shared,
+            dead_lease_is_rejected: Shared,
+            background_keep_alive_keeps_key_and_reports_loss: Shared,
+            dropped_keep_alive_lets_key_expire: Shared,
+        }
+    };
 }

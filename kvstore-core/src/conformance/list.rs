@@ -234,3 +234,22 @@ pub async fn list_continue_after_compaction_is_gone<C: TestCodec>(store: Store<C
         3
     );
 }
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_list_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            list_is_ordered_with_store_revision: Shared,
+            list_missing_prefix_is_empty: Shared,
+            list_prefix_excludes_siblings: Shared,
+            list_pages_read_one_snapshot: Shared,
+            list_invalid_continue_token_is_rejected: Shared,
+            list_filters_by_label_selector: Shared,
+            list_reports_corrupt_item: Shared,
+            list_continue_after_compaction_is_gone: Exclusive,
+        }
+    };
+}

@@ -3,9 +3,25 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use super::leases::TTL;
 use super::{unique_prefix, TestCodec};
+use crate::coordination::{Lock, LockGuard};
 use crate::store::Store;
+use crate::Result;
+
+async fn acquire<C: TestCodec>(store: &Store<C>, prefix: &str, ttl: Duration) -> Result<LockGuard> {
+    Lock::new(store, prefix, ttl)?.acquire().await
+}
+
+async fn try_acquire<C: TestCodec>(
+    store: &Store<C>,
+    prefix: &str,
+    ttl: Duration,
+) -> Result<Option<LockGuard>> {
+    Lock::new(store, prefix, ttl)?.try_acquire().await
+}
 
 /// 4 tasks × 100 critical sections never overlap: a counter updated non-atomically inside the
 /// section (read, yield, write) ends exact.
@@ -22,7 +38,7 @@ pub async fn lock_sections_never_overlap<C: TestCodec>(store: Store<C>) {
         tasks.push(tokio::spawn(async move {
             let mut last_token = 0;
             for _ in 0..SECTIONS {
-                let guard = store.lock(&lock, TTL).await.unwrap();
+                let guard = acquire(&store, &lock, TTL).await.unwrap();
                 assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
                 assert!(guard.fencing_token() > last_token, "tokens increase");
                 last_token = guard.fencing_token();
@@ -43,13 +59,13 @@ pub async fn lock_sections_never_overlap<C: TestCodec>(store: Store<C>) {
 /// Waiters get the lock first come, first served.
 pub async fn lock_is_first_come_first_served<C: TestCodec>(store: Store<C>) {
     let lock = format!("{}/lock", unique_prefix());
-    let holder = store.lock(&lock, TTL).await.unwrap();
+    let holder = acquire(&store, &lock, TTL).await.unwrap();
     let order = Arc::new(parking_order::Order::default());
     let mut waiters = Vec::new();
     for i in 0..3 {
         let (waiter_store, waiter_lock, order) = (store.clone(), lock.clone(), order.clone());
         waiters.push(tokio::spawn(async move {
-            let guard = waiter_store.lock(&waiter_lock, TTL).await.unwrap();
+            let guard = acquire(&waiter_store, &waiter_lock, TTL).await.unwrap();
             order.push(i);
             guard.unlock().await.unwrap();
         }));
@@ -74,25 +90,22 @@ pub async fn lock_is_first_come_first_served<C: TestCodec>(store: Store<C>) {
 /// safe minimum is refused.
 pub async fn try_lock_and_unlock_rules<C: TestCodec>(store: Store<C>) {
     let lock = format!("{}/lock", unique_prefix());
-    let held = store
-        .try_lock(&lock, TTL)
+    let held = try_acquire(&store, &lock, TTL)
         .await
         .unwrap()
         .expect("free lock");
-    assert!(store.try_lock(&lock, TTL).await.unwrap().is_none());
+    assert!(try_acquire(&store, &lock, TTL).await.unwrap().is_none());
     held.unlock().await.unwrap();
-    let again = store
-        .try_lock(&lock, TTL)
+    let again = try_acquire(&store, &lock, TTL)
         .await
         .unwrap()
         .expect("free again");
-    store.revoke(again.lease().unwrap()).await.unwrap();
+    store.lease_revoke(again.lease().unwrap()).await.unwrap();
     assert!(
         again.unlock().await.unwrap_err().is_lease_not_found(),
         "unlock after loss"
     );
-    let err = store
-        .lock(&lock, std::time::Duration::from_secs(1))
+    let err = acquire(&store, &lock, std::time::Duration::from_secs(1))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
@@ -103,13 +116,13 @@ pub async fn deposed_holder_is_told_and_fenced<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let lock = format!("{prefix}/lock");
     let data = format!("{prefix}/data");
-    let first = store.lock(&lock, TTL).await.unwrap();
-    store.revoke(first.lease().unwrap()).await.unwrap();
+    let first = acquire(&store, &lock, TTL).await.unwrap();
+    store.lease_revoke(first.lease().unwrap()).await.unwrap();
     let reason = tokio::time::timeout(super::EVENT_TIMEOUT, first.lost())
         .await
         .expect("loss reported");
-    assert!(!reason.is_empty());
-    let second = store.lock(&lock, TTL).await.unwrap();
+    assert_eq!(reason, crate::coordination::LeaseLoss::ExpiredOrRevoked);
+    let second = acquire(&store, &lock, TTL).await.unwrap();
     assert!(second.fencing_token() > first.fencing_token());
     assert!(!super::fenced_put(&store, first.fence(), &data).await);
     assert!(super::fenced_put(&store, second.fence(), &data).await);
@@ -130,4 +143,19 @@ mod parking_order {
             std::mem::take(&mut *self.0.lock().expect("not poisoned"))
         }
     }
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_locks_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            lock_sections_never_overlap: Shared,
+            lock_is_first_come_first_served: Shared,
+            try_lock_and_unlock_rules: Shared,
+            deposed_holder_is_told_and_fenced: Shared,
+        }
+    };
 }

@@ -91,3 +91,17 @@ pub async fn concurrent_guaranteed_updates_add_up<C: TestCodec>(store: Store<C>)
     assert!(all[0].0 > revision_of(&created));
     assert!(calls.load(Ordering::Relaxed) as u64 >= TASKS * INCREMENTS);
 }
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_rmw_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            guaranteed_update_applies_and_skips_unchanged_writes: Shared,
+            guaranteed_update_abort_writes_nothing: Shared,
+            concurrent_guaranteed_updates_add_up: Shared,
+        }
+    };
+}

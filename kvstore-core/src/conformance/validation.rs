@@ -1,11 +1,10 @@
 //! Bad input: invalid keys, corrupt bytes, other kinds.
 
-use std::time::Duration;
-
 use super::crud::put_raw;
 use super::{unique_prefix, widget, Gadget, TestCodec, Widget};
 use crate::backend::RangeRequest;
-use crate::store::{ListOptions, Preconditions, Store, WatchFrom};
+use crate::lease::LeaseId;
+use crate::store::{CreateOptions, ListOptions, Preconditions, Store, WatchFrom};
 use crate::{Error, Result};
 
 fn check<T>(key: &str, operation: &str, result: Result<T>) {
@@ -35,9 +34,9 @@ pub async fn invalid_keys_are_rejected_everywhere<C: TestCodec>(store: Store<C>)
         check(key, "create", store.create(key, &stored).await);
         check(
             key,
-            "create_with_ttl",
+            "create_with",
             store
-                .create_with_ttl(key, &stored, Duration::from_secs(5))
+                .create_with(key, &stored, &CreateOptions::lease(LeaseId(1)))
                 .await,
         );
         check(key, "get", store.get::<Widget>(key).await);
@@ -152,4 +151,18 @@ pub async fn other_kind_is_a_kind_mismatch<C: TestCodec>(store: Store<C>) {
         .unwrap_err();
     assert!(matches!(err, Error::KindMismatch { .. }), "{err}");
     assert_eq!(store.get::<Gadget>(&key).await.unwrap(), stored);
+}
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_validation_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            invalid_keys_are_rejected_everywhere: Shared,
+            corrupt_bytes_name_the_key: Shared,
+            other_kind_is_a_kind_mismatch: Shared,
+        }
+    };
 }

@@ -375,3 +375,26 @@ pub async fn watch_from_compacted_version_is_gone<C: TestCodec>(store: Store<C>)
         .unwrap();
     assert_eq!(tag(&next_event(&mut events).await), "updated a 4");
 }
+
+/// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
+/// listed here, beside its function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_watch_cases {
+    (#[$attr:meta] $factory:expr) => {
+        $crate::__conformance_cases! { #[$attr] $factory;
+            watch_delivers_every_change_in_order: Shared,
+            watch_from_version_is_exclusive: Shared,
+            watch_resumes_after_drop: Shared,
+            watch_with_initial_state: Shared,
+            watch_deleted_event_carries_last_object: Shared,
+            watch_prefix_excludes_siblings: Shared,
+            watch_single_key: Shared,
+            watch_slow_consumer_loses_nothing: Shared,
+            concurrent_watches_each_start_where_asked: Shared,
+            unread_watch_holds_back_no_other: Shared,
+            watch_reports_undecodable_values: Shared,
+            watch_from_compacted_version_is_gone: Exclusive,
+        }
+    };
+}

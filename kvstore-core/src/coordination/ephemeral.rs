@@ -1,17 +1,20 @@
-//! Ephemeral objects: an object bound to a lease this process keeps alive, gone when the owner
-//! stops or dies (service registration, presence).
+//! [`Ephemeral`] objects: an object bound to a lease this process keeps alive, gone when the
+//! owner stops or dies (service registration, presence).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::Utc;
 use tracing::instrument;
-use uuid::Uuid;
 
-use super::queue::{check_ttl, Entry};
+use super::check_ttl;
+use super::leased_key::LeasedKey;
+use super::session::LeaseLoss;
 use crate::backend::{PutLease, Txn, TxnOp};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::Result;
 use crate::key::validate_key;
+use crate::lease::LeaseId;
+use crate::meta::Identity;
 use crate::object::Object;
 use crate::store::Store;
 
@@ -29,9 +32,10 @@ use crate::store::Store;
 /// #     fn metadata(&self) -> &kvstore_core::ObjectMeta { &self.metadata }
 /// #     fn metadata_mut(&mut self) -> &mut kvstore_core::ObjectMeta { &mut self.metadata }
 /// # }
-/// # async fn demo<C: kvstore_core::Encode<Node>>(
+/// # async fn demo<C: kvstore_core::CodecFor<Node>>(
 /// #     store: kvstore_core::Store<C>, node: Node) -> kvstore_core::Result<()> {
-/// let registration = store.ephemeral("/nodes/a", std::time::Duration::from_secs(10)).await?;
+/// use kvstore_core::coordination::Ephemeral;
+/// let registration = Ephemeral::new(&store, "/nodes/a", std::time::Duration::from_secs(10)).await?;
 /// registration.set(&node).await?;
 /// // ... serve; the key vanishes within ten seconds if this process dies.
 /// registration.destroy().await?;
@@ -39,7 +43,9 @@ use crate::store::Store;
 /// ```
 pub struct Ephemeral<C> {
     store: Store<C>,
-    entry: Entry,
+    entry: LeasedKey,
+    /// The identity the first `set` created the object with.
+    identity: Mutex<Option<Identity>>,
 }
 
 impl<C> std::fmt::Debug for Ephemeral<C> {
@@ -52,30 +58,29 @@ impl<C> std::fmt::Debug for Ephemeral<C> {
     }
 }
 
-impl<C: Codec> Store<C> {
-    /// Starts an ephemeral key at `key` on a fresh lease of `ttl`, kept alive in the
+impl<C: Codec> Ephemeral<C> {
+    /// Starts an ephemeral key at `key` of `store` on a fresh lease of `ttl`, kept alive in the
     /// background. Nothing is written until [`Ephemeral::set`]. A `ttl` below
     /// [`MIN_TTL`](super::MIN_TTL) is an [`Error::InvalidArgument`](crate::Error::InvalidArgument).
-    #[instrument(level = "debug", skip(self))]
-    pub async fn ephemeral(&self, key: &str, ttl: Duration) -> Result<Ephemeral<C>> {
+    #[instrument(level = "debug", skip(store))]
+    pub async fn new(store: &Store<C>, key: &str, ttl: Duration) -> Result<Ephemeral<C>> {
         validate_key(key)?;
         check_ttl("ephemeral", ttl)?;
-        let entry = Entry::lease_for(self.backend(), ttl, |_| key.to_owned()).await?;
+        let entry = LeasedKey::grant(store.backend(), ttl, |_| key.to_owned()).await?;
         Ok(Ephemeral {
-            store: self.clone(),
+            store: store.clone(),
             entry,
+            identity: Mutex::new(None),
         })
     }
-}
 
-impl<C: Codec> Ephemeral<C> {
     /// The key.
     pub fn key(&self) -> &str {
         &self.entry.key
     }
 
     /// The lease the key is bound to (`None` once destroyed).
-    pub fn lease(&self) -> Option<crate::LeaseId> {
+    pub fn lease(&self) -> Option<LeaseId> {
         self.entry.lease()
     }
 
@@ -86,38 +91,35 @@ impl<C: Codec> Ephemeral<C> {
 
     /// Waits until the lease is lost (expired, revoked elsewhere, or the store unreachable for
     /// a TTL), returning why.
-    pub async fn lost(&self) -> String {
+    pub async fn lost(&self) -> LeaseLoss {
         self.entry.lost().await
     }
 
     /// Renews the lease, then writes `object` at the key bound to it (creating or replacing
-    /// whatever is there), returning it as stored. A first write gets a uid and creation
-    /// timestamp if it has none. [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) if the
-    /// lease was already lost: nothing is written then.
+    /// whatever is there), returning it as stored. The first `set` creates the object (a fresh
+    /// uid and creation timestamp); later ones keep that identity.
+    /// [`Error::LeaseNotFound`](crate::Error::LeaseNotFound) if the lease was already lost:
+    /// nothing is written then.
     #[instrument(level = "debug", skip(self, object), fields(key = %self.entry.key, kind = K::KIND))]
     pub async fn set<K: Object>(&self, object: &K) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         self.entry.renew().await?;
         let mut object = object.clone();
-        let meta = object.metadata_mut();
-        meta.uid.get_or_insert_with(Uuid::new_v4);
-        meta.creation_timestamp.get_or_insert_with(Utc::now);
+        let identity = *self
+            .identity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(|| object.metadata_mut().stamp_creation());
+        object.metadata_mut().keep_identity(identity);
         let value = self.store.encode(&self.entry.key, &mut object)?;
-        let response = self
-            .store
-            .backend()
-            .txn(Txn {
-                compare: vec![],
-                success: vec![TxnOp::Put {
-                    key: self.entry.key.clone(),
-                    value,
-                    lease: PutLease::Attach(self.entry.lease_id()),
-                }],
-                failure: vec![],
-            })
-            .await?;
+        let put = TxnOp::put(
+            &self.entry.key,
+            value,
+            PutLease::Attach(self.entry.lease_id()),
+        );
+        let response = self.store.backend().txn(Txn::default().then(put)).await?;
         crate::store::set_resource_version(&mut object, response.revision);
         Ok(object)
     }

@@ -1,27 +1,140 @@
-//! Locks: a fair queue ordered by create revision, with fencing tokens.
-//!
-//! Each contender writes `prefix/<lease>` on a lease it keeps alive. The key with the lowest
-//! create revision holds the lock; every other contender watches only the contender just ahead
-//! of it (no thundering herd) and re-checks when that key is deleted. Order is first come,
-//! first served. The holder's create revision is its fencing token: a guarded write compares
-//! the lock key's create revision in the same transaction, so a deposed holder's write fails.
+//! [`Lock`]: a fair lock on the coordination queue, with fencing tokens.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tracing::instrument;
 
-use super::queue::{check_ttl, Entry};
-use crate::backend::{Compare, EventKind, WatchRequest};
+use super::leased_key::LeasedKey;
+use super::session::LeaseLoss;
+use super::{check_ttl, queue};
+use crate::backend::{Backend, Compare, EventKind, WatchRequest};
 use crate::codec::Codec;
 use crate::error::{Error, Result};
+use crate::key::validate_key;
+use crate::lease::LeaseId;
 use crate::store::Store;
 
-/// A held lock. Dropping it releases the lock (in the background); [`LockGuard::unlock`]
+/// A lock named by a key prefix, on leases of a TTL (etcd's `concurrency.Mutex`).
+///
+/// First come, first served: every contender stands in the lock's queue (see
+/// [`coordination`](super)); the oldest live entry holds the lock, and every other contender
+/// watches only the entry just ahead of it (no thundering herd). The holder's entry create
+/// revision is its fencing token.
+///
+/// ```
+/// # async fn demo<C: kvstore_core::Codec>(store: kvstore_core::Store<C>) -> kvstore_core::Result<()> {
+/// use kvstore_core::coordination::Lock;
+/// let lock = Lock::new(&store, "/locks/reindex", std::time::Duration::from_secs(10))?;
+/// let guard = lock.acquire().await?;
+/// // ... guarded writes add `guard.fence()` to their transactions ...
+/// guard.unlock().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Lock {
+    backend: Arc<dyn Backend>,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lock {
+    /// The lock `prefix` of `store`, on leases of `ttl`. An invalid prefix is
+    /// [`Error::InvalidKey`]; a `ttl` below [`MIN_TTL`](super::MIN_TTL) is
+    /// [`Error::InvalidArgument`].
+    pub fn new<C: Codec>(store: &Store<C>, prefix: &str, ttl: Duration) -> Result<Lock> {
+        validate_key(prefix)?;
+        check_ttl("lock", ttl)?;
+        Ok(Lock {
+            backend: Arc::clone(store.backend()),
+            prefix: prefix.to_owned(),
+            ttl,
+        })
+    }
+
+    /// Acquires the lock, waiting until it is free. Cancel by dropping the future: the queue
+    /// entry is removed with its lease. [`Error::LeaseNotFound`] if the entry's lease is lost
+    /// while waiting.
+    #[instrument(level = "debug", skip(self), fields(lock = %self.prefix))]
+    pub async fn acquire(&self) -> Result<LockGuard> {
+        // Dropping the entry while waiting removes it with its lease.
+        let entry = self.enqueue().await?;
+        loop {
+            let Some((ahead, revision)) = self.predecessor(&entry).await? else {
+                return Ok(LockGuard { entry });
+            };
+            let mut changes = self
+                .backend
+                .watch(WatchRequest::key(ahead, revision + 1))
+                .await?;
+            loop {
+                tokio::select! {
+                    change = changes.next() => match change {
+                        Some(Ok(event)) if event.kind == EventKind::Delete => break,
+                        Some(Ok(_)) => continue,
+                        Some(Err(err)) => return Err(err),
+                        None => break,
+                    },
+                    loss = entry.lost() => {
+                        tracing::debug!(key = %entry.key, %loss, "lock entry lost while waiting");
+                        return Err(Error::LeaseNotFound { lease: entry.lease_id() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Acquires the lock if it is free now; `Ok(None)` otherwise.
+    #[instrument(level = "debug", skip(self), fields(lock = %self.prefix))]
+    pub async fn try_acquire(&self) -> Result<Option<LockGuard>> {
+        let mut entry = self.enqueue().await?;
+        match self.predecessor(&entry).await? {
+            None => Ok(Some(LockGuard { entry })),
+            Some(_) => {
+                // Leave the queue before answering, so the lock looks free to the next caller
+                // as soon as the holder releases it.
+                let _ = entry.release().await;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn enqueue(&self) -> Result<LeasedKey> {
+        queue::enqueue(&self.backend, &self.prefix, self.ttl, Bytes::new()).await
+    }
+
+    /// The queue entry just ahead of `entry` and the revision it was read at, if any.
+    async fn predecessor(&self, entry: &LeasedKey) -> Result<Option<(String, u64)>> {
+        let (members, revision) = queue::members(&self.backend, &self.prefix).await?;
+        if !members.iter().any(|kv| kv.key == entry.key) {
+            // The entry's lease expired (or the key was deleted by hand).
+            return Err(Error::LeaseNotFound {
+                lease: entry.lease_id(),
+            });
+        }
+        Ok(members
+            .into_iter()
+            .take_while(|kv| kv.create_revision < entry.token)
+            .last()
+            .map(|kv| (kv.key, revision)))
+    }
+}
+
+/// A held [`Lock`]. Dropping it releases the lock (in the background); [`LockGuard::unlock`]
 /// releases it and reports whether it was still held.
 pub struct LockGuard {
-    entry: Entry,
+    entry: LeasedKey,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -52,7 +165,7 @@ impl LockGuard {
     }
 
     /// The lease the lock lives on (`None` once unlocked).
-    pub fn lease(&self) -> Option<crate::LeaseId> {
+    pub fn lease(&self) -> Option<LeaseId> {
         self.entry.lease()
     }
 
@@ -61,97 +174,15 @@ impl LockGuard {
         self.entry.is_alive()
     }
 
-    /// Waits until the lock is lost (lease expired, revoked, or the store unreachable for a TTL).
-    pub async fn lost(&self) -> String {
+    /// Waits until the lock is lost (lease expired, revoked, or the store unreachable for a
+    /// TTL), returning why.
+    pub async fn lost(&self) -> LeaseLoss {
         self.entry.lost().await
     }
 
-    /// Releases the lock. An error if it had already been lost
-    /// ([`Error::LeaseNotFound`]) or the store could not be told.
+    /// Releases the lock. [`Error::LeaseNotFound`] if it had already been lost, or the store's
+    /// error if it could not be told.
     pub async fn unlock(mut self) -> Result<()> {
         self.entry.release().await
     }
-}
-
-impl<C: Codec> Store<C> {
-    /// Acquires the lock `prefix`, waiting (first come, first served) until it is free. Cancel
-    /// by dropping the future: the queue entry is removed with its lease. A `ttl` below
-    /// [`MIN_TTL`](super::MIN_TTL) is an [`Error::InvalidArgument`].
-    #[instrument(level = "debug", skip(self))]
-    pub async fn lock(&self, prefix: &str, ttl: Duration) -> Result<LockGuard> {
-        // Dropping the entry while waiting removes it with its lease.
-        let entry = self.enqueue_for_lock(prefix, ttl).await?;
-        self.wait_for_turn(prefix, entry).await
-    }
-
-    /// Acquires the lock `prefix` if it is free now; `Ok(None)` otherwise.
-    #[instrument(level = "debug", skip(self))]
-    pub async fn try_lock(&self, prefix: &str, ttl: Duration) -> Result<Option<LockGuard>> {
-        let mut entry = self.enqueue_for_lock(prefix, ttl).await?;
-        match predecessor(prefix, &entry).await? {
-            None => Ok(Some(LockGuard { entry })),
-            Some(_) => {
-                // Leave the queue before answering, so the lock looks free to the next caller
-                // as soon as the holder releases it.
-                let _ = entry.release().await;
-                Ok(None)
-            }
-        }
-    }
-
-    async fn enqueue_for_lock(&self, prefix: &str, ttl: Duration) -> Result<Entry> {
-        check_ttl("lock", ttl)?;
-        Entry::enqueue(self.backend(), prefix, ttl, Bytes::new()).await
-    }
-
-    async fn wait_for_turn(&self, prefix: &str, entry: Entry) -> Result<LockGuard> {
-        loop {
-            let Some((ahead, revision)) = predecessor(prefix, &entry).await? else {
-                return Ok(LockGuard { entry });
-            };
-            let mut changes = self
-                .backend()
-                .watch(WatchRequest {
-                    key: ahead,
-                    range_end: None,
-                    start_revision: revision + 1,
-                })
-                .await?;
-            loop {
-                tokio::select! {
-                    change = changes.next() => match change {
-                        Some(Ok(event)) if event.kind == EventKind::Delete => break,
-                        Some(Ok(_)) => continue,
-                        Some(Err(err)) => return Err(err),
-                        None => break,
-                    },
-                    reason = entry.lost() => {
-                        return Err(Error::Unavailable {
-                            message: format!("lost the lock queue entry while waiting: {reason}"),
-                            source: None,
-                        });
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The queue entry just ahead of `entry` and the revision it was read at, if any.
-async fn predecessor(prefix: &str, entry: &Entry) -> Result<Option<(String, u64)>> {
-    let (members, revision) = Entry::members(&entry.backend, prefix).await?;
-    if !members.iter().any(|kv| kv.key == entry.key) {
-        return Err(Error::Unavailable {
-            message: format!(
-                "lock queue entry {} vanished (its lease expired)",
-                entry.key
-            ),
-            source: None,
-        });
-    }
-    Ok(members
-        .into_iter()
-        .take_while(|kv| kv.create_revision < entry.token)
-        .last()
-        .map(|kv| (kv.key, revision)))
 }

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use super::options::{ListOptions, Preconditions, WatchFrom};
 use super::watch::WatchStream;
 use super::Store;
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{BoxError, Error, Result};
 use crate::key::{join, validate_key, validate_segment};
 use crate::object::{Object, ObjectList};
@@ -46,7 +46,7 @@ impl<C: Codec> Store<C> {
     /// A typed handle on the objects of kind `K` under the directory `prefix`.
     pub fn collection<K: Object>(&self, prefix: &str) -> Result<Collection<K, C>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(prefix)?;
         Ok(Collection {
@@ -58,7 +58,7 @@ impl<C: Codec> Store<C> {
     }
 }
 
-impl<K: Object, C: Encode<K>> Collection<K, C> {
+impl<K: Object, C: CodecFor<K>> Collection<K, C> {
     /// The same collection restricted to `namespace`.
     pub fn namespaced(&self, namespace: &str) -> Result<Self> {
         validate_segment(namespace)?;

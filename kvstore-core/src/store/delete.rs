@@ -3,12 +3,11 @@
 use tracing::instrument;
 
 use super::options::Preconditions;
-use super::update::failure_get;
 use super::{parse_resource_version, set_resource_version, Store};
 use crate::backend::{Compare, Txn, TxnOp, TxnOpResult};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
-use crate::key::{directory_range, validate_key};
+use crate::key::validate_key;
 use crate::object::Object;
 
 impl<C: Codec> Store<C> {
@@ -24,7 +23,7 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
     pub async fn delete<K: Object>(&self, key: &str, preconditions: &Preconditions) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let expected_revision = preconditions
             .resource_version
@@ -47,21 +46,13 @@ impl<C: Codec> Store<C> {
             let response = self
                 .inner
                 .backend
-                .txn(Txn {
-                    compare: vec![Compare::mod_revision(key, current.mod_revision)],
-                    success: vec![TxnOp::Delete {
-                        key: key.to_owned(),
-                    }],
-                    failure: vec![TxnOp::Get {
-                        key: key.to_owned(),
-                    }],
-                })
+                .txn(delete_if_at(key, current.mod_revision))
                 .await?;
             if response.succeeded {
                 set_resource_version(&mut object, response.revision);
                 return Ok(object);
             }
-            current = failure_get(response).ok_or_else(|| Error::not_found(key))?;
+            current = response.read_value().ok_or_else(|| Error::not_found(key))?;
         }
         Err(Error::TooManyConflicts {
             key: key.to_owned(),
@@ -72,24 +63,12 @@ impl<C: Codec> Store<C> {
     /// Deletes `key` if it is still at `revision`: one round trip.
     async fn delete_at<K: Object>(&self, key: &str, revision: u64) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(key)?;
-        let response = self
-            .inner
-            .backend
-            .txn(Txn {
-                compare: vec![Compare::mod_revision(key, revision)],
-                success: vec![TxnOp::Delete {
-                    key: key.to_owned(),
-                }],
-                failure: vec![TxnOp::Get {
-                    key: key.to_owned(),
-                }],
-            })
-            .await?;
+        let response = self.inner.backend.txn(delete_if_at(key, revision)).await?;
         if !response.succeeded {
-            return Err(match failure_get(response) {
+            return Err(match response.read_value() {
                 Some(current) => Error::conflict(key, current.mod_revision),
                 None => Error::not_found(key),
             });
@@ -116,23 +95,15 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self))]
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
         validate_key(prefix)?;
-        let (key, range_end) = directory_range(prefix);
-        let response = self
-            .inner
-            .backend
-            .txn(Txn {
-                compare: vec![],
-                success: vec![TxnOp::DeleteRange { key, range_end }],
-                failure: vec![],
-            })
-            .await?;
-        Ok(response
-            .results
-            .iter()
-            .map(|r| match r {
-                TxnOpResult::Delete(deleted) => deleted.len(),
-                _ => 0,
-            })
-            .sum())
+        let txn = Txn::default().then(TxnOp::delete_directory(prefix));
+        let response = self.inner.backend.txn(txn).await?;
+        Ok(response.deleted_count())
     }
+}
+
+/// Deletes `key` if it is still at `revision`, reading it otherwise.
+fn delete_if_at(key: &str, revision: u64) -> Txn {
+    Txn::when([Compare::mod_revision(key, revision)])
+        .then(TxnOp::delete(key))
+        .otherwise(TxnOp::get(key))
 }

@@ -8,7 +8,7 @@ use super::continue_token::ContinueToken;
 use super::options::ListOptions;
 use super::Store;
 use crate::backend::{KeyValue, RangeRequest};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::Result;
 use crate::key::{directory_range, validate_key};
 use crate::meta::ListMeta;
@@ -31,7 +31,7 @@ impl<C: Codec> Store<C> {
         options: &ListOptions,
     ) -> Result<ObjectList<K>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         self.list_with(
             prefix,
@@ -66,7 +66,7 @@ impl<C: Codec> Store<C> {
         options: &ListOptions,
     ) -> Result<ObjectList<(String, K)>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         self.list_with(
             prefix,

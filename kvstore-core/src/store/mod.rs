@@ -17,11 +17,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use collection::Collection;
-pub use options::{ListOptions, Preconditions, WatchFrom};
+pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom};
 pub use watch::{WatchEvent, WatchStream};
 
 use crate::backend::{Backend, KeyValue};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::scheme::Scheme;
@@ -63,11 +63,12 @@ impl<C> fmt::Debug for Store<C> {
 impl<C: Codec> Store<C> {
     /// A store on `backend` using `codec`, with an empty [`Scheme`].
     pub fn new(backend: impl Backend, codec: C) -> Self {
-        Self::with_backend(Arc::new(backend), codec)
+        Self::new_shared(Arc::new(backend), codec)
     }
 
-    /// A store on a shared backend.
-    pub fn with_backend(backend: Arc<dyn Backend>, codec: C) -> Self {
+    /// A store on a backend already shared as `Arc<dyn Backend>` (chosen at run time, or
+    /// shared with other stores).
+    pub fn new_shared(backend: Arc<dyn Backend>, codec: C) -> Self {
         Store {
             inner: Arc::new(Inner {
                 backend,
@@ -120,17 +121,18 @@ impl<C: Codec> Store<C> {
         }
     }
 
-    /// The backend.
+    /// The byte-level backend this store is written on, for calls the typed store does not
+    /// make (raw transactions, fenced writes).
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
     }
 
-    /// The codec.
+    /// The codec values are encoded with.
     pub fn codec(&self) -> &C {
         &self.inner.codec
     }
 
-    /// The scheme.
+    /// The scheme [`Store::get_dynamic`] and [`Store::list_dynamic`] decode with.
     pub fn scheme(&self) -> &Scheme<C> {
         &self.inner.scheme
     }
@@ -150,7 +152,7 @@ impl<C: Codec> Store<C> {
     /// Encodes `object` as stored: without a resource version.
     pub(crate) fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let resource_version = object.metadata_mut().resource_version.take();
         let encoded = self.inner.codec.encode(object);
@@ -163,7 +165,7 @@ impl<C: Codec> Store<C> {
     /// Decodes a stored value, setting its resource version to the value's mod revision.
     fn decode<K: Object>(&self, kv: &KeyValue) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let mut object: K = self
             .inner

@@ -2,7 +2,24 @@
 
 use uuid::Uuid;
 
+use crate::lease::LeaseId;
 use crate::selector::LabelSelector;
+
+/// Options of a create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// Attach the object to this lease: it is deleted when the lease expires or is revoked
+    /// (grant one with [`Store::lease_grant`](crate::Store::lease_grant), keep it alive with a
+    /// [`Session`](crate::coordination::Session)).
+    pub lease: Option<LeaseId>,
+}
+
+impl CreateOptions {
+    /// Attached to `lease`.
+    pub fn lease(lease: LeaseId) -> Self {
+        CreateOptions { lease: Some(lease) }
+    }
+}
 
 /// Options of a list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use tracing::instrument;
 
 use super::Store;
 use crate::backend::{KeyValue, RangeRequest};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::object::Object;
@@ -16,7 +16,7 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
     pub async fn get<K: Object>(&self, key: &str) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let kv = self.get_raw(key).await?;
         self.decode(&kv)

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use tracing::instrument;
 
 use super::{parse_resource_version, set_resource_version, Store};
-use crate::backend::{Compare, KeyValue, PutLease, Txn, TxnOp, TxnOpResult, TxnResponse};
-use crate::codec::{Codec, Encode};
+use crate::backend::{Compare, KeyValue, PutLease, Txn, TxnOp};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{BoxError, Error, Result};
 use crate::key::validate_key;
 use crate::object::Object;
@@ -30,7 +30,7 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
     pub async fn update<K: Object>(&self, key: &str, object: &K) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(key)?;
         let expected = match &object.metadata().resource_version {
@@ -62,7 +62,7 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
     pub async fn update_unconditionally<K: Object>(&self, key: &str, object: &K) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(key)?;
         let mut object = object.clone();
@@ -89,7 +89,7 @@ impl<C: Codec> Store<C> {
     /// #     fn metadata(&self) -> &kvstore_core::ObjectMeta { &self.metadata }
     /// #     fn metadata_mut(&mut self) -> &mut kvstore_core::ObjectMeta { &mut self.metadata }
     /// # }
-    /// # async fn demo<C: kvstore_core::Encode<Counter>>(
+    /// # async fn demo<C: kvstore_core::CodecFor<Counter>>(
     /// #     store: kvstore_core::Store<C>) -> kvstore_core::Result<()> {
     /// let counter = store
     ///     .guaranteed_update("/counters/hits", |c: &mut Counter| c.value += 1)
@@ -103,7 +103,7 @@ impl<C: Codec> Store<C> {
         mut modify: impl FnMut(&mut K) + Send,
     ) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         self.try_guaranteed_update(key, |object: &mut K| {
             modify(object);
@@ -121,7 +121,7 @@ impl<C: Codec> Store<C> {
         mut modify: impl FnMut(&mut K) -> Result<(), E> + Send,
     ) -> Result<K>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let mut current = self.get_raw(key).await?;
         for attempt in 1..=self.inner.max_update_attempts {
@@ -159,33 +159,14 @@ impl<C: Codec> Store<C> {
 
     /// Puts `value` at `key` if `compare` holds, keeping the key's lease; otherwise reads the key.
     async fn put_if(&self, key: &str, compare: Compare, value: Bytes) -> Result<Written> {
-        let response = self
-            .inner
-            .backend
-            .txn(Txn {
-                compare: vec![compare],
-                success: vec![TxnOp::Put {
-                    key: key.to_owned(),
-                    value,
-                    lease: PutLease::Keep,
-                }],
-                failure: vec![TxnOp::Get {
-                    key: key.to_owned(),
-                }],
-            })
-            .await?;
+        let txn = Txn::when([compare])
+            .then(TxnOp::put(key, value, PutLease::Keep))
+            .otherwise(TxnOp::get(key));
+        let response = self.inner.backend.txn(txn).await?;
         if response.succeeded {
             Ok(Written::At(response.revision))
         } else {
-            Ok(Written::Failed(failure_get(response)))
+            Ok(Written::Failed(response.read_value()))
         }
     }
-}
-
-/// The value read by the `Get` of a failed transaction.
-pub(super) fn failure_get(response: TxnResponse) -> Option<KeyValue> {
-    response.results.into_iter().find_map(|r| match r {
-        TxnOpResult::Get(kv) => kv,
-        _ => None,
-    })
 }

@@ -6,7 +6,7 @@ use tracing::instrument;
 use super::options::{ListOptions, WatchFrom};
 use super::{parse_resource_version, set_resource_version, Store};
 use crate::backend::{self, EventKind, RangeRequest, WatchRequest};
-use crate::codec::{Codec, Encode};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::{directory_range, validate_key};
 use crate::object::Object;
@@ -64,7 +64,7 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self), fields(kind = K::KIND))]
     pub async fn watch<K: Object>(&self, key: &str, from: WatchFrom) -> Result<WatchStream<K>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(key)?;
         let initial = match from {
@@ -91,7 +91,7 @@ impl<C: Codec> Store<C> {
         from: WatchFrom,
     ) -> Result<WatchStream<K>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(prefix)?;
         let initial = match from {
@@ -105,7 +105,7 @@ impl<C: Codec> Store<C> {
     /// Every object under `prefix`, page by page at one revision.
     async fn list_everything<K: Object>(&self, prefix: &str) -> Result<(Vec<K>, u64)>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let mut objects = Vec::new();
         let mut options = ListOptions::limit(INITIAL_STATE_PAGE);
@@ -129,7 +129,7 @@ impl<C: Codec> Store<C> {
         initial: Option<(Vec<K>, u64)>,
     ) -> Result<WatchStream<K>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         let start_revision = match (&from, &initial) {
             (WatchFrom::Now, _) => 0,
@@ -171,7 +171,7 @@ impl<C: Codec> Store<C> {
         after: u64,
     ) -> Result<BoxStream<'static, Result<(String, WatchEvent<K>)>>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         validate_key(prefix)?;
         let (key, range_end) = directory_range(prefix);
@@ -192,9 +192,9 @@ impl<C: Codec> Store<C> {
             .boxed())
     }
 
-    fn typed_event<K: Object>(&self, event: backend::WatchEvent) -> Result<WatchEvent<K>>
+    fn typed_event<K: Object>(&self, event: backend::Event) -> Result<WatchEvent<K>>
     where
-        C: Encode<K>,
+        C: CodecFor<K>,
     {
         match event.kind {
             EventKind::Put => {

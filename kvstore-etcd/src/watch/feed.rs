@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use kvstore_core::backend::WatchEvent;
+use kvstore_core::backend::Event;
 use kvstore_core::{Error, Result};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use super::resumable::Cursor;
 
 /// The events of one etcd watch response, shared by the watchers that receive it.
-pub(crate) type Batch = Arc<[WatchEvent]>;
+pub(crate) type Batch = Arc<[Event]>;
 
 /// What a member receives: a batch, or the error that ended the feed.
 pub(crate) type Item = std::result::Result<Batch, Arc<Error>>;

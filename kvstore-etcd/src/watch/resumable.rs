@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions};
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{EventKind, EventStream, WatchEvent, WatchRequest};
+use kvstore_core::backend::{Event, EventKind, EventStream, WatchRequest};
 use kvstore_core::{Error, Result};
 use tokio::time::{timeout, Instant};
 
@@ -103,7 +103,7 @@ pub(crate) struct Cursor {
     /// The next revision to deliver: everything before it is in `pending` or was taken.
     next: u64,
     /// Events read and not yet taken; the events of one revision always arrive together.
-    pending: VecDeque<WatchEvent>,
+    pending: VecDeque<Event>,
 }
 
 impl Cursor {
@@ -135,7 +135,7 @@ impl Cursor {
     }
 
     /// Takes the events read so far, whole revisions only.
-    pub fn take_pending(&mut self) -> impl Iterator<Item = WatchEvent> + '_ {
+    pub fn take_pending(&mut self) -> impl Iterator<Item = Event> + '_ {
         self.pending.drain(..)
     }
 
@@ -181,7 +181,7 @@ impl Cursor {
                 continue; // already delivered before a reconnect
             }
             last = Some(kv.mod_revision);
-            self.pending.push_back(WatchEvent { kind, kv, prev_kv });
+            self.pending.push_back(Event { kind, kv, prev_kv });
         }
         match last {
             Some(revision) => self.next = revision + 1,
@@ -231,7 +231,7 @@ struct Private {
 }
 
 impl Private {
-    async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
         loop {
             if let Some(event) = self.cursor.pending.pop_front() {
                 return Some((Ok(event), self));

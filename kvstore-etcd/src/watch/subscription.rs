@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{EventStream, WatchEvent};
+use kvstore_core::backend::{Event, EventStream};
 use kvstore_core::{Error, Result};
 
 use super::feed::{Batch, Membership};
@@ -40,7 +40,7 @@ pub(crate) fn stream(membership: Membership, from: u64, target: Target) -> Event
 impl Subscription {
     /// The next event of the current batch at or after `next`; at the batch's end `next`
     /// moves past its revision.
-    fn next_in_batch(&mut self) -> Option<WatchEvent> {
+    fn next_in_batch(&mut self) -> Option<Event> {
         let (batch, index) = self.batch.as_mut()?;
         while let Some(event) = batch.get(*index) {
             *index += 1;
@@ -55,7 +55,7 @@ impl Subscription {
         None
     }
 
-    async fn next_item(mut self) -> Option<(Result<WatchEvent>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
         loop {
             if let Some(event) = self.next_in_batch() {
                 return Some((Ok(event), self));

@@ -1,5 +1,5 @@
-//! The background task of a [`Contest`](super::Contest): follows the election's queue, tells
-//! the contender when it leads or who does, and queues again after losing its entry.
+//! The background task of an [`Election`](super::Election): follows the election's queue,
+//! tells the contender when it leads or who does, and queues again after losing its entry.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,11 +8,33 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::contest::{join, ContestEvent, Leading, Status};
-use super::queue::Entry;
+use bytes::Bytes;
+
+use super::state::{ElectionEvent, Leading, LossReason, Status};
 use crate::backend::{Backend, EventKind, WatchRequest};
+use crate::backoff::Backoff;
+use crate::coordination::leased_key::LeasedKey;
+use crate::coordination::queue;
+use crate::coordination::session::LeaseLoss;
 use crate::error::{Error, Result};
-use crate::key::directory_range;
+
+/// Stands in the queue of election `name`: takes over a live entry holding `id`, or writes a
+/// new one.
+pub(super) async fn join(
+    backend: &Arc<dyn Backend>,
+    name: &str,
+    id: &str,
+    ttl: Duration,
+) -> Result<LeasedKey> {
+    let (members, _) = queue::members(backend, name).await?;
+    for kv in members.iter().filter(|kv| kv.value == id.as_bytes()) {
+        if let Some(entry) = queue::adopt(backend, kv).await? {
+            tracing::debug!(election = name, id, key = %kv.key, "took over a live entry");
+            return Ok(entry);
+        }
+    }
+    queue::enqueue(backend, name, ttl, Bytes::copy_from_slice(id.as_bytes())).await
+}
 
 /// A request from the handle.
 pub(super) enum Command {
@@ -22,15 +44,7 @@ pub(super) enum Command {
     Stop(oneshot::Sender<Result<()>>),
 }
 
-/// The error for a handle whose campaign has ended.
-pub(super) fn ended(name: &str) -> Error {
-    Error::Unavailable {
-        message: format!("the campaign in election {name} has ended"),
-        source: None,
-    }
-}
-
-/// First pause after a failed store call; doubles up to a TTL.
+/// First pause after a failed store call; it doubles up to a TTL.
 const RETRY: Duration = Duration::from_millis(200);
 
 /// Why following the queue stopped.
@@ -40,7 +54,7 @@ enum End {
     /// The leader steps down and queues again.
     Resign(oneshot::Sender<Result<()>>),
     /// The entry is gone or its lease lost.
-    Lost(String),
+    Lost(LossReason),
 }
 
 /// The queue of an election as last seen: entries by create revision, with their ids.
@@ -52,7 +66,7 @@ pub(super) struct Campaign {
     pub(super) id: String,
     pub(super) ttl: Duration,
     pub(super) status: watch::Sender<Status>,
-    pub(super) events: mpsc::UnboundedSender<Result<ContestEvent>>,
+    pub(super) events: mpsc::UnboundedSender<Result<ElectionEvent>>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
     /// The leader last announced to the contender.
     pub(super) announced: Option<String>,
@@ -60,11 +74,11 @@ pub(super) struct Campaign {
 
 impl Campaign {
     /// Runs until the handle stops the campaign or is dropped.
-    pub(super) async fn run(mut self, mut entry: Entry) {
+    pub(super) async fn run(mut self, mut entry: LeasedKey) {
         loop {
             match self.follow(&entry).await {
                 End::Stop(reply) => {
-                    self.step_down("left the election");
+                    self.step_down(LossReason::Stopped);
                     let released = entry.release().await;
                     if let Some(reply) = reply {
                         let _ = reply.send(released);
@@ -74,10 +88,10 @@ impl Campaign {
                 End::Resign(reply) => {
                     // Step down before the entry goes, so the next leader is never elected
                     // while this one still believes it leads.
-                    self.step_down("resigned");
+                    self.step_down(LossReason::Resigned);
                     let _ = reply.send(entry.release().await);
                 }
-                End::Lost(reason) => self.step_down(&reason),
+                End::Lost(reason) => self.step_down(reason),
             }
             drop(entry);
             entry = match self.rejoin().await {
@@ -88,38 +102,37 @@ impl Campaign {
     }
 
     /// Queues again, retrying with backoff; `None` if stopped meanwhile.
-    async fn rejoin(&mut self) -> Option<Entry> {
-        let mut pause = RETRY;
+    async fn rejoin(&mut self) -> Option<LeasedKey> {
+        let mut backoff = Backoff::new(RETRY, self.ttl);
         loop {
             match join(&self.backend, &self.name, &self.id, self.ttl).await {
                 Ok(entry) => return Some(entry),
                 Err(err) => {
                     // Not leading now, so the only command that ends the wait is a stop.
+                    let pause = backoff.next_pause();
                     if let Some(End::Stop(reply)) = self.wait_after(err, pause, None).await {
                         if let Some(reply) = reply {
                             let _ = reply.send(Ok(()));
                         }
                         return None;
                     }
-                    pause = (pause * 2).min(self.ttl);
                 }
             }
         }
     }
 
     /// Follows the queue while `entry` stands in it.
-    async fn follow(&mut self, entry: &Entry) -> End {
-        let mut pause = RETRY;
+    async fn follow(&mut self, entry: &LeasedKey) -> End {
+        let mut backoff = Backoff::new(RETRY, self.ttl);
         loop {
-            let (start, end) = directory_range(&self.name);
-            let snapshot = Entry::members(&self.backend, &self.name).await;
+            let snapshot = queue::members(&self.backend, &self.name).await;
             let (members, revision) = match snapshot {
                 Ok(snapshot) => snapshot,
                 Err(err) => {
+                    let pause = backoff.next_pause();
                     if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                         return end;
                     }
-                    pause = (pause * 2).min(self.ttl);
                     continue;
                 }
             };
@@ -131,28 +144,24 @@ impl Campaign {
                 })
                 .collect();
             if !queue.values().any(|(key, _)| *key == entry.key) {
-                return End::Lost(format!("election entry {} vanished", entry.key));
+                return End::Lost(LossReason::EntryDeleted);
             }
             self.announce(&queue, entry);
             let watch = self
                 .backend
-                .watch(WatchRequest {
-                    key: start,
-                    range_end: Some(end),
-                    start_revision: revision + 1,
-                })
+                .watch(WatchRequest::directory(&self.name, revision + 1))
                 .await;
             let mut changes = match watch {
                 Ok(changes) => changes,
                 Err(err) => {
+                    let pause = backoff.next_pause();
                     if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                         return end;
                     }
-                    pause = (pause * 2).min(self.ttl);
                     continue;
                 }
             };
-            pause = RETRY;
+            backoff.reset();
             loop {
                 tokio::select! {
                     command = self.commands.recv() => {
@@ -160,7 +169,7 @@ impl Campaign {
                             return end;
                         }
                     }
-                    reason = entry.lost() => return End::Lost(reason),
+                    loss = entry.lost() => return End::Lost(LossReason::Lease(loss)),
                     change = changes.next() => match change {
                         Some(Ok(event)) => {
                             let kv = event.kv;
@@ -171,9 +180,7 @@ impl Campaign {
                                 }
                                 EventKind::Delete => {
                                     if kv.key == entry.key {
-                                        return End::Lost(format!(
-                                            "election entry {} was deleted", entry.key
-                                        ));
+                                        return End::Lost(LossReason::EntryDeleted);
                                     }
                                     queue.retain(|_, (key, _)| *key != kv.key);
                                 }
@@ -181,6 +188,7 @@ impl Campaign {
                             self.announce(&queue, entry);
                         }
                         Some(Err(err)) => {
+                            let pause = backoff.next_pause();
                             if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
                                 return end;
                             }
@@ -199,7 +207,7 @@ impl Campaign {
         &mut self,
         err: Error,
         pause: Duration,
-        entry: Option<&Entry>,
+        entry: Option<&LeasedKey>,
     ) -> Option<End> {
         tracing::debug!(%err, election = %self.name, "election store call failed, retrying");
         let _ = self.events.send(Err(err));
@@ -208,7 +216,7 @@ impl Campaign {
         loop {
             tokio::select! {
                 () = &mut wait => return None,
-                reason = lost(entry) => return Some(End::Lost(reason)),
+                loss = lost(entry) => return Some(End::Lost(LossReason::Lease(loss))),
                 command = self.commands.recv() => {
                     if let Some(end) = self.on_command(command) {
                         return Some(end);
@@ -234,17 +242,17 @@ impl Campaign {
             None => Some(End::Stop(None)),
             Some(Command::Stop(reply)) => Some(End::Stop(Some(reply))),
             Some(Command::Resign(reply)) => {
-                let _ = reply.send(Err(Error::InvalidArgument(format!(
-                    "{} does not lead election {}",
-                    self.id, self.name
-                ))));
+                let _ = reply.send(Err(Error::NotLeader {
+                    election: self.name.clone(),
+                    id: self.id.clone(),
+                }));
                 None
             }
         }
     }
 
     /// Tells the contender about the head of the queue, if it changed.
-    fn announce(&mut self, queue: &Queue, entry: &Entry) {
+    fn announce(&mut self, queue: &Queue, entry: &LeasedKey) {
         let Some((&token, (key, id))) = queue.first_key_value() else {
             return;
         };
@@ -259,7 +267,7 @@ impl Campaign {
                     });
                 });
                 self.announced = Some(self.id.clone());
-                let _ = self.events.send(Ok(ContestEvent::Elected {
+                let _ = self.events.send(Ok(ElectionEvent::Elected {
                     fencing_token: token,
                 }));
             }
@@ -269,12 +277,12 @@ impl Campaign {
             self.announced = Some(id.clone());
             let _ = self
                 .events
-                .send(Ok(ContestEvent::Changed { leader: id.clone() }));
+                .send(Ok(ElectionEvent::Changed { leader: id.clone() }));
         }
     }
 
     /// Stops leading, if it did, and says why.
-    fn step_down(&mut self, reason: &str) {
+    fn step_down(&mut self, reason: LossReason) {
         let was_leading = self.status.borrow().leading.is_some();
         if was_leading {
             self.status.send_modify(|status| {
@@ -282,15 +290,13 @@ impl Campaign {
                 status.leader = None;
             });
             self.announced = None;
-            let _ = self.events.send(Ok(ContestEvent::Lost {
-                reason: reason.to_owned(),
-            }));
+            let _ = self.events.send(Ok(ElectionEvent::Lost { reason }));
         }
     }
 }
 
 /// Resolves when `entry`'s lease is lost; never without an entry.
-async fn lost(entry: Option<&Entry>) -> String {
+async fn lost(entry: Option<&LeasedKey>) -> LeaseLoss {
     match entry {
         Some(entry) => entry.lost().await,
         None => std::future::pending().await,
