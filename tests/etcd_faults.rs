@@ -207,8 +207,13 @@ async fn a_stopped_etcd_is_unavailable_within_the_request_timeout() {
         .connect_timeout(timeout);
     let store = store_on(config.clone()).await;
     store.create("/faults/stopped/a", &counter()).await.unwrap();
+    store.health().await.unwrap();
     cluster.kill(0);
 
+    let started = tokio::time::Instant::now();
+    let err = store.health().await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(started.elapsed() < timeout + Duration::from_millis(500));
     let started = tokio::time::Instant::now();
     let err = store.get::<Counter>("/faults/stopped/a").await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");

@@ -116,6 +116,17 @@ pub enum Error {
     /// A caller-supplied argument is wrong (a resource version on create, a bad continue token...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The encoded object is larger than the store's value-size limit
+    /// ([`Store::with_max_value_size`](crate::Store::with_max_value_size)); nothing was written.
+    #[error("{key}: the encoded object is {size} bytes, over the limit of {limit} bytes")]
+    ValueTooLarge {
+        /// The key that was written.
+        key: String,
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A read-modify-write gave up after too many conflicting writers.
     #[error("{key}: gave up after {attempts} conflicting attempts")]
     TooManyConflicts {
@@ -188,6 +199,10 @@ impl Error {
     pub fn is_not_leader(&self) -> bool {
         matches!(self, Error::NotLeader { .. })
     }
+    /// The object was over the value-size limit.
+    pub fn is_value_too_large(&self) -> bool {
+        matches!(self, Error::ValueTooLarge { .. })
+    }
     /// The handle was closed or already released.
     pub fn is_closed(&self) -> bool {
         matches!(self, Error::Closed { .. })
@@ -216,6 +231,7 @@ impl Error {
             | Error::Codec { key, .. }
             | Error::KindMismatch { key, .. }
             | Error::UnknownKind { key, .. }
+            | Error::ValueTooLarge { key, .. }
             | Error::TooManyConflicts { key, .. }
             | Error::Aborted { key, .. } => Some(key),
             _ => None,

@@ -68,6 +68,6 @@ pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
     Collection, CreateOptions, ListOptions, Preconditions, Store, WatchEvent, WatchFrom,
-    WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
+    WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

@@ -54,6 +54,25 @@ pub async fn create_sets_uid_and_timestamp<C: TestCodec>(store: Store<C>) {
     assert_eq!(got.metadata.uid, Some(uid_a));
 }
 
+/// `exists` tells whether a value is stored, whatever its kind; `health` answers.
+pub async fn exists_and_health<C: TestCodec>(store: Store<C>) {
+    store.health().await.unwrap();
+    let key = format!("{}/a", unique_prefix());
+    assert!(!store.exists(&key).await.unwrap());
+    let gadget = super::Gadget {
+        metadata: crate::ObjectMeta::named("a"),
+        size: 1,
+    };
+    store.create(&key, &gadget).await.unwrap();
+    assert!(store.exists(&key).await.unwrap());
+    assert!(store.exists("no-slash").await.unwrap_err().is_invalid_key());
+    store
+        .delete::<super::Gadget>(&key, &Preconditions::none())
+        .await
+        .unwrap();
+    assert!(!store.exists(&key).await.unwrap());
+}
+
 /// Getting a missing key is NotFound naming the key.
 pub async fn get_missing_is_not_found<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/missing", unique_prefix());
@@ -409,6 +428,7 @@ macro_rules! __conformance_crud_cases {
             create_with_resource_version_is_rejected: Shared,
             create_sets_uid_and_timestamp: Shared,
             get_missing_is_not_found: Shared,
+            exists_and_health: Shared,
             resource_versions_increase_across_keys: Shared,
             update_with_current_version_succeeds: Shared,
             update_with_stale_version_conflicts: Shared,

@@ -165,6 +165,41 @@ pub async fn watch_with_initial_state<C: TestCodec>(store: Store<C>) {
     ));
 }
 
+/// A watch from resource version "0" is the initial-state watch, on every entry point: the
+/// current objects, the marker, then every change.
+pub async fn watch_from_version_zero_is_the_initial_state<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    store
+        .create(&format!("{prefix}/a"), &widget("a", "red"))
+        .await
+        .unwrap();
+    let zero = || WatchFrom::Version("0".to_owned());
+    let mut by_prefix = store.watch_prefix::<Widget>(&prefix, zero()).await.unwrap();
+    let mut by_key = store
+        .watch::<Widget>(&format!("{prefix}/a"), zero())
+        .await
+        .unwrap();
+    let mut by_name = store
+        .collection::<Widget>(&prefix)
+        .unwrap()
+        .watch(zero())
+        .await
+        .unwrap();
+    store
+        .guaranteed_update(&format!("{prefix}/a"), |w: &mut Widget| w.count = 1)
+        .await
+        .unwrap();
+    for events in [&mut by_prefix, &mut by_key, &mut by_name] {
+        assert_eq!(tag(&next_event(events).await), "created a 0");
+        assert!(matches!(
+            next_event(events).await,
+            WatchEvent::InitialStateDone { .. }
+        ));
+        assert_eq!(tag(&next_event(events).await), "updated a 1");
+        assert_quiet(events).await;
+    }
+}
+
 /// A Deleted event carries the object's last state at the delete's version.
 pub async fn watch_deleted_event_carries_last_object<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
@@ -387,6 +422,7 @@ macro_rules! __conformance_watch_cases {
             watch_from_version_is_exclusive: Shared,
             watch_resumes_after_drop: Shared,
             watch_with_initial_state: Shared,
+            watch_from_version_zero_is_the_initial_state: Shared,
             watch_deleted_event_carries_last_object: Shared,
             watch_prefix_excludes_siblings: Shared,
             watch_single_key: Shared,

@@ -29,11 +29,17 @@ use crate::scheme::Scheme;
 /// How many times a read-modify-write tries before giving up, unless configured otherwise.
 pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
 
+/// The largest encoded object a store writes unless configured otherwise: etcd's default
+/// request limit (`--max-request-bytes`, 1.5 MiB) less room for the key and the transaction
+/// around the value, so that every backend accepts exactly what etcd accepts.
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 1_572_864 - 8_192;
+
 struct Inner<C> {
     backend: Arc<dyn Backend>,
     codec: Arc<C>,
     scheme: Arc<Scheme<C>>,
     max_update_attempts: u32,
+    max_value_size: usize,
 }
 
 /// Typed objects on a backend, encoded with codec `C`.
@@ -75,6 +81,7 @@ impl<C: Codec> Store<C> {
                 codec: Arc::new(codec),
                 scheme: Arc::new(Scheme::new()),
                 max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
+                max_value_size: DEFAULT_MAX_VALUE_SIZE,
             }),
         }
     }
@@ -101,6 +108,19 @@ impl<C: Codec> Store<C> {
         }
     }
 
+    /// The same store refusing to write an encoded object larger than `bytes`
+    /// ([`Error::ValueTooLarge`], naming the key; default [`DEFAULT_MAX_VALUE_SIZE`]). The limit
+    /// is the store's, so it is the same on every backend; a backend's own server limit (etcd's
+    /// `--max-request-bytes`) should not be below it.
+    pub fn with_max_value_size(&self, bytes: usize) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                max_value_size: bytes,
+                ..self.share()
+            }),
+        }
+    }
+
     /// The same codec, scheme and settings on another backend — typically a wrapper around this
     /// store's backend that adds metrics, logging or injected faults.
     pub fn on_backend(&self, backend: Arc<dyn Backend>) -> Self {
@@ -118,6 +138,7 @@ impl<C: Codec> Store<C> {
             codec: Arc::clone(&self.inner.codec),
             scheme: Arc::clone(&self.inner.scheme),
             max_update_attempts: self.inner.max_update_attempts,
+            max_value_size: self.inner.max_value_size,
         }
     }
 
@@ -137,6 +158,13 @@ impl<C: Codec> Store<C> {
         &self.inner.scheme
     }
 
+    /// Checks that the store answers (cerana's `Ping`): one cheap round trip, within the
+    /// backend's request timeout; [`Error::Unavailable`] otherwise.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn health(&self) -> Result<()> {
+        self.inner.backend.current_revision().await.map(|_| ())
+    }
+
     /// The store's current revision, as a resource version.
     pub async fn current_resource_version(&self) -> Result<String> {
         Ok(self.inner.backend.current_revision().await?.to_string())
@@ -149,7 +177,8 @@ impl<C: Codec> Store<C> {
         self.inner.backend.compact(revision).await
     }
 
-    /// Encodes `object` as stored: without a resource version.
+    /// Encodes `object` as stored: without a resource version, and within the value-size
+    /// limit.
     pub(crate) fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
     where
         C: CodecFor<K>,
@@ -157,9 +186,24 @@ impl<C: Codec> Store<C> {
         let resource_version = object.metadata_mut().resource_version.take();
         let encoded = self.inner.codec.encode(object);
         object.metadata_mut().resource_version = resource_version;
-        encoded
-            .map(Bytes::from)
-            .map_err(|e| Error::from_codec(key, e))
+        let encoded = encoded.map_err(|e| Error::from_codec(key, e))?;
+        if encoded.len() > self.inner.max_value_size {
+            return Err(Error::ValueTooLarge {
+                key: key.to_owned(),
+                size: encoded.len(),
+                limit: self.inner.max_value_size,
+            });
+        }
+        Ok(Bytes::from(encoded))
+    }
+
+    /// Checks that a stored value is of kind `K` without decoding it.
+    fn expect_kind<K: Object>(&self, kv: &KeyValue) -> Result<()> {
+        self.inner
+            .codec
+            .type_meta(&kv.value)
+            .and_then(crate::codec::expect_kind::<K>)
+            .map_err(|e| Error::from_codec(&kv.key, e))
     }
 
     /// Decodes a stored value, setting its resource version to the value's mod revision.

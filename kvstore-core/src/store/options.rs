@@ -89,9 +89,20 @@ pub enum WatchFrom {
     /// Only changes made after the watch starts.
     #[default]
     Now,
-    /// Every change after this resource version (exclusive).
+    /// Every change after this resource version (exclusive). `"0"` is no store revision: it
+    /// means [`WatchFrom::InitialState`], as the Go libraries' `PrefixWatch(key, "0")` did.
     Version(String),
     /// A `Created` event per current object, then
     /// [`WatchEvent::InitialStateDone`](crate::WatchEvent::InitialStateDone), then changes.
     InitialState,
+}
+
+impl WatchFrom {
+    /// The start point a watch uses: resource version `"0"` is the initial state.
+    pub(crate) fn resolve(self) -> WatchFrom {
+        match self {
+            WatchFrom::Version(rv) if rv == "0" => WatchFrom::InitialState,
+            other => other,
+        }
+    }
 }

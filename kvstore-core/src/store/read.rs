@@ -22,6 +22,16 @@ impl<C: Codec> Store<C> {
         self.decode(&kv)
     }
 
+    /// Whether a value is stored at `key`, whatever its kind (libkv's `Exists`); linearizable.
+    #[instrument(level = "debug", skip(self))]
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        match self.get_raw(key).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Reads the object at `key` whatever its kind, decoded through the [`Scheme`](crate::Scheme).
     #[instrument(level = "debug", skip(self))]
     pub async fn get_dynamic(&self, key: &str) -> Result<DynObject> {

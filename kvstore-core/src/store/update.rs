@@ -58,7 +58,10 @@ impl<C: Codec> Store<C> {
     }
 
     /// Replaces the object at `key` whatever its resource version; [`Error::NotFound`] if the key
-    /// is missing. The key's lease, if any, is kept. One round trip.
+    /// is missing. Like every write, it never replaces a value of another kind
+    /// ([`Error::KindMismatch`] naming the key; bytes of no readable kind are a codec error and
+    /// are left as they are). The key's lease, if any, is kept. Two round trips: a read, then a
+    /// compare-and-swap at the version read (repeated if the key changed in between).
     #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
     pub async fn update_unconditionally<K: Object>(&self, key: &str, object: &K) -> Result<K>
     where
@@ -67,13 +70,23 @@ impl<C: Codec> Store<C> {
         validate_key(key)?;
         let mut object = object.clone();
         let value = self.encode(key, &mut object)?;
-        match self.put_if(key, Compare::exists(key), value).await? {
-            Written::At(revision) => {
-                set_resource_version(&mut object, revision);
-                Ok(object)
+        let mut current = self.get_raw(key).await?;
+        for _ in 0..self.inner.max_update_attempts {
+            self.expect_kind::<K>(&current)?;
+            let compare = Compare::mod_revision(key, current.mod_revision);
+            match self.put_if(key, compare, value.clone()).await? {
+                Written::At(revision) => {
+                    set_resource_version(&mut object, revision);
+                    return Ok(object);
+                }
+                Written::Failed(None) => return Err(Error::not_found(key)),
+                Written::Failed(Some(fresh)) => current = fresh,
             }
-            Written::Failed(_) => Err(Error::not_found(key)),
         }
+        Err(Error::TooManyConflicts {
+            key: key.to_owned(),
+            attempts: self.inner.max_update_attempts,
+        })
     }
 
     /// Read-modify-write: reads the object at `key`, applies `modify`, and writes it back with a

@@ -67,6 +67,7 @@ impl<C: Codec> Store<C> {
         C: CodecFor<K>,
     {
         validate_key(key)?;
+        let from = from.resolve();
         let initial = match from {
             WatchFrom::InitialState => {
                 let response = self.inner.backend.range(RangeRequest::key(key)).await?;
@@ -94,6 +95,7 @@ impl<C: Codec> Store<C> {
         C: CodecFor<K>,
     {
         validate_key(prefix)?;
+        let from = from.resolve();
         let initial = match from {
             WatchFrom::InitialState => Some(self.list_everything::<K>(prefix).await?),
             _ => None,
