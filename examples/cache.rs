@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --example cache
-//! cargo run --example cache --features etcd -- --etcd-servers http://127.0.0.1:2379
+//! cargo run --example cache --features etcd -- --store "etcd://127.0.0.1:2379?namespace=/kvstore-example"
 //! ```
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
@@ -13,7 +13,7 @@
 mod common;
 
 use futures::StreamExt;
-use kvstore::{Cache, CacheEvent, Json, LabelSelector, Object, ObjectMeta, Preconditions, Store};
+use kvstore::{Cache, CacheEvent, LabelSelector, Object, ObjectMeta, Preconditions};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -38,8 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, description) = common::backend("cache").await?;
-    let store = Store::new_shared(backend, Json);
+    let (store, description) = common::store("cache").await?;
     println!("store: {description}");
     store.delete_prefix("/services").await?;
     store

@@ -7,7 +7,7 @@
 //!
 //! ```sh
 //! cargo run --example election
-//! cargo run --example election --features etcd -- --etcd-servers http://127.0.0.1:2379
+//! cargo run --example election --features etcd -- --store "etcd://127.0.0.1:2379?namespace=/kvstore-example"
 //! ```
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
@@ -17,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kvstore::{Election, ElectionEvent, Json, Store};
+use kvstore::{Election, ElectionEvent};
 use tokio::sync::{mpsc, oneshot};
 
 const ELECTION: &str = "/elections/scheduler";
@@ -98,8 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, description) = common::backend("election").await?;
-    let store = Store::new_shared(backend, Json);
+    let (store, description) = common::store("election").await?;
     println!("store: {description}; election {ELECTION}, ttl {TTL:?}\n");
     let start = Instant::now();
     let (log_tx, mut log) = mpsc::unbounded_channel();

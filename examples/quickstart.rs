@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --example quickstart
 //! # the same flow on etcd (keys under /kvstore-quickstart):
-//! cargo run --example quickstart --features etcd -- --etcd-servers http://127.0.0.1:2379
+//! cargo run --example quickstart --features etcd -- --store "etcd://127.0.0.1:2379?namespace=/kvstore-example"
 //! ```
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
@@ -13,9 +13,7 @@ mod common;
 
 use futures::StreamExt;
 
-use kvstore::{
-    Json, ListOptions, Object, ObjectMeta, Preconditions, Scheme, Store, WatchEvent, WatchFrom,
-};
+use kvstore::{ListOptions, Object, ObjectMeta, Preconditions, Scheme, WatchEvent, WatchFrom};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -67,10 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (backend, description) = common::backend("quickstart").await?;
+    let (store, description) = common::store("quickstart").await?;
     let mut scheme = Scheme::new();
     scheme.register::<User>().register::<Group>();
-    let store = Store::new_shared(backend, Json).with_scheme(scheme);
+    let store = store.with_scheme(scheme);
     println!("store: {description}, codec: json");
     // Start from a clean slate (a persistent etcd keeps the last run's objects).
     for prefix in ["/users", "/directory"] {

@@ -60,11 +60,15 @@
 //! - `kvstore-memory`: [`MemoryBackend`];
 //! - `kvstore-etcd` (feature `etcd`): `EtcdBackend`, the production backend.
 
+mod connect;
+
+pub use connect::{backend, connect, connect_config, connect_config_with, connect_with};
+pub use kvstore_core::registry::register;
 pub use kvstore_core::*;
 
 #[cfg(feature = "bincode")]
 pub use kvstore_codec::Bincode;
-pub use kvstore_codec::{Json, Postcard, Protobuf};
+pub use kvstore_codec::{AnyCodec, Json, Postcard, Protobuf};
 /// `#[derive(Object)]`: makes a struct with a metadata field an object kind.
 pub use kvstore_derive::Object;
 pub use kvstore_memory::MemoryBackend;

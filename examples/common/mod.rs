@@ -1,47 +1,24 @@
 //! What the examples share: choosing the store from the command line, and a time limit.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use kvstore::backend::Backend;
-use kvstore::MemoryBackend;
+use kvstore::{Json, Store, StoreConfig};
 
-/// The backend named on the command line: `--etcd-servers URL[,URL]` (keys under
-/// `/kvstore-<example>`), or the in-memory store. Returns it with a description.
-pub async fn backend(
-    example: &str,
-) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
+/// The store named by `--store URL`, else the `KVSTORE_URL` environment variable, else a fresh
+/// in-memory store (`memory://`); see `kvstore::StoreConfig` for the URL forms, e.g.
+/// `etcd://127.0.0.1:2379?namespace=/kvstore-example`. Returns it with its URL (any password
+/// shown as `***`).
+pub async fn store(example: &str) -> Result<(Store<Json>, String), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let servers = match args.as_slice() {
-        [] => return Ok((Arc::new(MemoryBackend::new()), "in-memory".to_owned())),
-        [flag, servers] if flag == "--etcd-servers" => servers.clone(),
-        [flag] if flag.starts_with("--etcd-servers=") => flag["--etcd-servers=".len()..].to_owned(),
-        _ => return Err(format!("usage: {example} [--etcd-servers URL[,URL...]]").into()),
+    let url = match args.as_slice() {
+        [] => std::env::var("KVSTORE_URL").unwrap_or_else(|_| "memory://".to_owned()),
+        [flag, url] if flag == "--store" => url.clone(),
+        [flag] if flag.starts_with("--store=") => flag["--store=".len()..].to_owned(),
+        _ => return Err(format!("usage: {example} [--store URL]   (default: memory://)").into()),
     };
-    etcd_backend(example, &servers).await
-}
-
-#[cfg(feature = "etcd")]
-async fn etcd_backend(
-    example: &str,
-    servers: &str,
-) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
-    let namespace = format!("/kvstore-{example}");
-    let config = kvstore::EtcdConfig::new(servers.split(',')).namespace(namespace.clone());
-    let backend = kvstore::EtcdBackend::connect(config).await?;
-    Ok((
-        Arc::new(backend),
-        format!("etcd at {servers} (keys under {namespace})"),
-    ))
-}
-
-#[cfg(not(feature = "etcd"))]
-async fn etcd_backend(
-    _example: &str,
-    _servers: &str,
-) -> Result<(Arc<dyn Backend>, String), Box<dyn std::error::Error>> {
-    Err("this build has no etcd backend: run with `--features etcd`".into())
+    let shown = StoreConfig::from_url(&url)?.to_string();
+    Ok((kvstore::connect(&url).await?, shown))
 }
 
 /// How long an example may run before it counts as hung.

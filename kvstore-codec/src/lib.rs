@@ -35,6 +35,8 @@
 //! assert_eq!(back, user);
 //! ```
 
+#[cfg(all(feature = "json", feature = "postcard"))]
+mod any;
 mod envelope;
 
 #[cfg(feature = "bincode")]
@@ -46,6 +48,8 @@ mod postcard;
 #[cfg(feature = "protobuf")]
 mod protobuf;
 
+#[cfg(all(feature = "json", feature = "postcard"))]
+pub use crate::any::AnyCodec;
 #[cfg(feature = "bincode")]
 pub use crate::bincode::Bincode;
 #[cfg(feature = "json")]

@@ -113,6 +113,14 @@ pub enum Error {
         /// The kind found in the stored value.
         found: Box<TypeMeta>,
     },
+    /// A store configuration or URL is not usable: malformed, an unknown scheme (the message
+    /// lists the known ones), a backend not compiled in (the message names the feature), an
+    /// option the backend does not take. Never shows a password.
+    #[error("invalid store configuration: {message}")]
+    InvalidConfig {
+        /// What is wrong.
+        message: String,
+    },
     /// A caller-supplied argument is wrong (a resource version on create, a bad continue token...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -198,6 +206,10 @@ impl Error {
     /// The election handle does not lead.
     pub fn is_not_leader(&self) -> bool {
         matches!(self, Error::NotLeader { .. })
+    }
+    /// The store configuration or URL is not usable.
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(self, Error::InvalidConfig { .. })
     }
     /// The object was over the value-size limit.
     pub fn is_value_too_large(&self) -> bool {

@@ -19,6 +19,7 @@
 //! | `error` | [`Error`], one enum named by what happened, its predicates and [`Error::is_retryable`]; [`CodecError`] |
 //! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
 //! | `lease` | [`LeaseId`], [`Lease`] |
+//! | [`config`], [`registry`] | [`StoreConfig`]: which store, from a URL or a config file; the backends by scheme |
 //! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::Event`]s, leases |
 //! | `store` | the typed [`Store`]: create / get / list / update / delete / watch, options ([`CreateOptions`], [`ListOptions`], [`Preconditions`], [`WatchFrom`]), [`Collection`] |
 //! | `watcher` | [`Watcher`]: list-then-watch that resumes and re-lists |
@@ -37,6 +38,7 @@ pub mod backend;
 mod backoff;
 pub mod cache;
 pub mod codec;
+pub mod config;
 pub mod coordination;
 mod error;
 pub mod key;
@@ -45,6 +47,7 @@ mod meta;
 #[cfg(feature = "prost")]
 mod meta_prost;
 mod object;
+pub mod registry;
 mod scheme;
 mod selector;
 mod store;
@@ -56,6 +59,7 @@ pub mod conformance;
 pub use backend::Backend;
 pub use cache::{Cache, CacheEvent, CacheEvents};
 pub use codec::{Codec, CodecFor};
+pub use config::{Secret, StoreConfig, TlsFiles};
 pub use coordination::{
     Election, ElectionEvent, Ephemeral, LeaseLoss, LeaseState, Lock, LockGuard, LossReason,
     Session, MIN_TTL,

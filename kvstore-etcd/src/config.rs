@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use kvstore_core::{Error, Result, Secret, StoreConfig};
+
 /// Responses a watcher on a shared watch may leave unread, by default.
 const DEFAULT_SHARED_WATCH_BUFFER: usize = 1024;
 
@@ -16,13 +18,13 @@ const DEFAULT_SHARED_WATCH_BUFFER: usize = 1024;
 ///     .namespace("/my-app");
 /// assert_eq!(config.endpoints().len(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EtcdConfig {
     pub(crate) endpoints: Vec<String>,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) keep_alive: Option<(Duration, Duration)>,
-    pub(crate) user: Option<(String, String)>,
+    pub(crate) user: Option<(String, Secret)>,
     pub(crate) namespace: String,
     pub(crate) watch_reconnect_timeout: Duration,
     pub(crate) shared_watch_buffer: Option<usize>,
@@ -73,7 +75,7 @@ impl EtcdConfig {
 
     /// User and password authentication.
     pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
-        self.user = Some((name.into(), password.into()));
+        self.user = Some((name.into(), Secret::new(password)));
         self
     }
 
@@ -135,12 +137,117 @@ impl EtcdConfig {
                 .with_keep_alive_while_idle(true);
         }
         if let Some((name, password)) = &self.user {
-            options = options.with_user(name.clone(), password.clone());
+            options = options.with_user(name.clone(), password.expose());
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             options = options.with_tls(tls.clone());
         }
         options
+    }
+}
+
+/// Shows everything but the password.
+impl std::fmt::Debug for EtcdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("EtcdConfig");
+        debug
+            .field("endpoints", &self.endpoints)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("keep_alive", &self.keep_alive)
+            .field("user", &self.user)
+            .field("namespace", &self.namespace)
+            .field("watch_reconnect_timeout", &self.watch_reconnect_timeout)
+            .field("shared_watch_buffer", &self.shared_watch_buffer);
+        #[cfg(feature = "tls")]
+        debug.field("tls", &self.tls.is_some());
+        debug.finish()
+    }
+}
+
+impl EtcdConfig {
+    /// The etcd configuration a [`StoreConfig`] describes (`etcd://` URLs): endpoints as
+    /// `host:port` (or full URLs), namespace, timeouts, user, and TLS files (feature `tls`).
+    /// [`Error::InvalidConfig`] for what etcd cannot use.
+    pub fn from_store_config(config: &StoreConfig) -> Result<EtcdConfig> {
+        let invalid = |message: String| Error::InvalidConfig { message };
+        config.refuse_options()?;
+        if config.endpoints.is_empty() {
+            return Err(invalid(
+                "etcd needs at least one endpoint (host:port)".to_owned(),
+            ));
+        }
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let endpoints = config.endpoints.iter().map(|endpoint| {
+            if endpoint.contains("://") {
+                endpoint.clone()
+            } else {
+                format!("{scheme}://{endpoint}")
+            }
+        });
+        let mut etcd = EtcdConfig::new(endpoints);
+        if let Some(namespace) = &config.namespace {
+            kvstore_core::key::validate_key(namespace)
+                .map_err(|e| invalid(format!("namespace: {e}")))?;
+            etcd = etcd.namespace(namespace.clone());
+        }
+        if let Some(timeout) = config.connect_timeout {
+            etcd = etcd.connect_timeout(timeout);
+        }
+        if let Some(timeout) = config.request_timeout {
+            etcd = etcd.request_timeout(timeout);
+        }
+        match (&config.username, &config.password) {
+            (Some(user), password) => {
+                etcd.user = Some((user.clone(), password.clone().unwrap_or(Secret::new(""))));
+            }
+            (None, Some(_)) => return Err(invalid("a password without a user".to_owned())),
+            (None, None) => {}
+        }
+        if let Some(files) = &config.tls {
+            etcd = etcd.tls_files(files)?;
+        }
+        Ok(etcd)
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_files(self, files: &kvstore_core::TlsFiles) -> Result<EtcdConfig> {
+        let read = |what: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| Error::InvalidConfig {
+                message: format!("cannot read the TLS {what} {}: {e}", path.display()),
+            })
+        };
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = &files.ca {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read("CA", ca)?));
+        }
+        match (&files.cert, &files.key) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(etcd_client::Identity::from_pem(
+                    read("certificate", cert)?,
+                    read("key", key)?,
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Error::InvalidConfig {
+                    message: "a TLS client certificate needs both cert and key".to_owned(),
+                })
+            }
+        }
+        Ok(self.tls(tls))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_files(self, _files: &kvstore_core::TlsFiles) -> Result<EtcdConfig> {
+        Err(Error::InvalidConfig {
+            message: "TLS to etcd needs the `tls` feature of kvstore-etcd (`etcd-tls` of kvstore)"
+                .to_owned(),
+        })
     }
 }

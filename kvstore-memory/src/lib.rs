@@ -211,3 +211,28 @@ impl Backend for MemoryBackend {
         Ok(self.shared.state.read().revision)
     }
 }
+
+/// The stores [`MemoryBackend::named`] hands out, by name, for the life of the process.
+static NAMED: std::sync::Mutex<std::collections::BTreeMap<String, MemoryBackend>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+impl MemoryBackend {
+    /// The in-process store named `name`, created on first use and shared by every later call
+    /// with that name in the process (`memory://NAME`), like the Go libraries' in-memory
+    /// clusters: components of one test can share a store without passing it around. It lives
+    /// as long as the process; its background tasks run on the tokio runtime that first
+    /// watches it or grants a lease.
+    pub fn named(name: &str) -> MemoryBackend {
+        NAMED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Whether two handles are the same store.
+    pub fn same_store(&self, other: &MemoryBackend) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}

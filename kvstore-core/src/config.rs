@@ -1,0 +1,381 @@
+//! [`StoreConfig`]: which store to connect to, as data — parsed from a URL
+//! ([`StoreConfig::from_url`]) or deserialized from an application's configuration file. The
+//! two forms say the same things; `kvstore::connect` turns either into a store.
+//!
+//! | URL | store |
+//! |---|---|
+//! | `memory://` | a fresh in-process store |
+//! | `memory://NAME` | the in-process store named `NAME`, shared by every connect in the process |
+//! | `etcd://host:2379,host2:2379` | etcd over plain HTTP/2 |
+//! | `etcds://host:2379?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/c.key` | etcd over TLS (CA, client certificate and key as paths; each optional) |
+//! | `etcd://user:password@host:2379` | etcd with a user (percent-encode special characters) |
+//!
+//! Query parameters: `namespace=/app` (every key under it), `connect_timeout=3s`,
+//! `request_timeout=500ms`, `codec=json|postcard|bincode`; any other parameter is kept in
+//! [`StoreConfig::options`] for the backend, which refuses what it does not know.
+//!
+//! Passwords are a [`Secret`]: `Debug` and `Display` of a config never show them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A password or other credential: usable, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+    /// The credential itself, for the code that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// TLS files, as paths (each optional: no CA means the system roots; no certificate and key
+/// means no client authentication).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The CA certificate(s) to trust, PEM.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The client certificate, PEM.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// Which store to connect to (see the [module docs](self) for the URL form).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The backend's scheme: `memory`, `etcd`, or one registered by a third-party backend.
+    pub backend: String,
+    /// Where the store is: `host:port` for etcd; the store's name (or nothing) for memory.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// Every key of the application lives under this prefix.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// How long connecting may take.
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+    /// How long one request may take.
+    #[serde(default, with = "humantime_serde")]
+    pub request_timeout: Option<Duration>,
+    /// The user to authenticate as.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The user's password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// TLS, when the store is reached over TLS.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    /// The codec's name: `json` (the default), `postcard` or `bincode`.
+    #[serde(default)]
+    pub codec: Option<String>,
+    /// Backend-specific options; a backend refuses those it does not know.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl StoreConfig {
+    /// Parses a store URL (see the [module docs](self)). A malformed URL or option is
+    /// [`Error::InvalidConfig`]; the scheme is checked when connecting.
+    pub fn from_url(url: &str) -> Result<StoreConfig> {
+        let invalid = |why: String| Error::InvalidConfig {
+            message: format!("store URL {}: {why}", redact_url(url)),
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("expected scheme://...".to_owned()))?;
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(invalid(format!("{scheme:?} is not a scheme")));
+        }
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, ""),
+        };
+        let mut config = StoreConfig {
+            backend: scheme.to_ascii_lowercase(),
+            ..StoreConfig::default()
+        };
+        if config.backend == "etcds" {
+            config.backend = "etcd".to_owned();
+            config.tls = Some(TlsFiles::default());
+        }
+        let hosts = match authority.rsplit_once('@') {
+            Some((credentials, hosts)) => {
+                let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+                config.username = Some(decode(user).map_err(|e| invalid(e.to_owned()))?);
+                if !password.is_empty() {
+                    config.password =
+                        Some(Secret(decode(password).map_err(|e| invalid(e.to_owned()))?));
+                }
+                hosts
+            }
+            None => authority,
+        };
+        config.endpoints = hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !matches!(path, "" | "/") {
+            return Err(invalid(format!(
+                "unexpected path {path:?} (give a namespace as ?namespace=...)"
+            )));
+        }
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.into_owned();
+            let duration = |value: &str| {
+                humantime::parse_duration(value)
+                    .map_err(|e| invalid(format!("{name}={value}: {e}")))
+            };
+            match &*name {
+                "namespace" => config.namespace = Some(value),
+                "connect_timeout" => config.connect_timeout = Some(duration(&value)?),
+                "request_timeout" => config.request_timeout = Some(duration(&value)?),
+                "codec" => config.codec = Some(value),
+                "ca" | "cert" | "key" => {
+                    let tls = config.tls.as_mut().ok_or_else(|| {
+                        invalid(format!("{name} is a TLS option: use the etcds:// scheme"))
+                    })?;
+                    let path = Some(PathBuf::from(value));
+                    match &*name {
+                        "ca" => tls.ca = path,
+                        "cert" => tls.cert = path,
+                        _ => tls.key = path,
+                    }
+                }
+                _ => {
+                    config.options.insert(name.into_owned(), value);
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// [`Error::InvalidConfig`] unless `options` is empty: for backends that take none.
+    pub fn refuse_options(&self) -> Result<()> {
+        match self.options.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(Error::InvalidConfig {
+                message: format!("the {} backend has no option {name:?}", self.backend),
+            }),
+        }
+    }
+}
+
+fn decode(text: &str) -> std::result::Result<String, &'static str> {
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "credentials are not UTF-8")
+}
+
+/// The URL with any password replaced by `***`, for messages.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((credentials, hosts)) => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            format!("{scheme}://{user}:***@{hosts}{}", &rest[end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The URL form, with the password shown as `***`.
+impl fmt::Display for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tls = self.tls.is_some() && self.backend == "etcd";
+        write!(f, "{}://", if tls { "etcds" } else { &self.backend })?;
+        if let Some(user) = &self.username {
+            write!(f, "{}", utf8_percent_encode(user, NON_ALPHANUMERIC))?;
+            if self.password.is_some() {
+                f.write_str(":***")?;
+            }
+            f.write_str("@")?;
+        }
+        f.write_str(&self.endpoints.join(","))?;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(namespace) = &self.namespace {
+            query.append_pair("namespace", namespace);
+        }
+        if let Some(timeout) = self.connect_timeout {
+            query.append_pair(
+                "connect_timeout",
+                &humantime::format_duration(timeout).to_string(),
+            );
+        }
+        if let Some(timeout) = self.request_timeout {
+            query.append_pair(
+                "request_timeout",
+                &humantime::format_duration(timeout).to_string(),
+            );
+        }
+        if let Some(codec) = &self.codec {
+            query.append_pair("codec", codec);
+        }
+        if let Some(files) = &self.tls {
+            for (name, path) in [
+                ("ca", &files.ca),
+                ("cert", &files.cert),
+                ("key", &files.key),
+            ] {
+                if let Some(path) = path {
+                    query.append_pair(name, &path.to_string_lossy());
+                }
+            }
+        }
+        for (name, value) in &self.options {
+            query.append_pair(name, value);
+        }
+        let query = query.finish();
+        if !query.is_empty() {
+            write!(f, "?{query}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &self.backend)
+            .field("endpoints", &self.endpoints)
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("tls", &self.tls)
+            .field("codec", &self.codec)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_configs() {
+        let config = StoreConfig::from_url(
+            "etcd://app:s%40cret@10.0.0.1:2379,10.0.0.2:2379/?namespace=/app&connect_timeout=3s&request_timeout=500ms&codec=postcard",
+        )
+        .unwrap();
+        assert_eq!(config.backend, "etcd");
+        assert_eq!(config.endpoints, ["10.0.0.1:2379", "10.0.0.2:2379"]);
+        assert_eq!(config.namespace.as_deref(), Some("/app"));
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.request_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(config.username.as_deref(), Some("app"));
+        assert_eq!(config.password.as_ref().map(Secret::expose), Some("s@cret"));
+        assert_eq!(config.codec.as_deref(), Some("postcard"));
+        assert!(config.tls.is_none());
+
+        let tls =
+            StoreConfig::from_url("etcds://h:2379?ca=/ca.pem&cert=/c.pem&key=/k.pem").unwrap();
+        assert_eq!(tls.backend, "etcd");
+        let files = tls.tls.unwrap();
+        assert_eq!(files.ca, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(files.key, Some(PathBuf::from("/k.pem")));
+
+        let memory = StoreConfig::from_url("memory://shared").unwrap();
+        assert_eq!(
+            (memory.backend.as_str(), memory.endpoints.as_slice()),
+            ("memory", &["shared".to_owned()][..])
+        );
+        assert!(StoreConfig::from_url("memory://")
+            .unwrap()
+            .endpoints
+            .is_empty());
+        let extra = StoreConfig::from_url("zk://h:2181?session=3").unwrap();
+        assert_eq!(extra.options.get("session").map(String::as_str), Some("3"));
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_config_errors() {
+        for url in [
+            "etcd:/h:2379",
+            "://h",
+            "etcd://h:2379/app",
+            "etcd://h:2379?connect_timeout=soon",
+            "etcd://h:2379?ca=/ca.pem",
+            "etcd://u:%FF@h:2379",
+        ] {
+            let err = StoreConfig::from_url(url).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig { .. }), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = "etcd://app:hunter2@h:2379?namespace=/a";
+        let config = StoreConfig::from_url(url).unwrap();
+        for shown in [
+            format!("{config}"),
+            format!("{config:?}"),
+            format!("{config:#?}"),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert_eq!(config.to_string(), "etcd://app:***@h:2379?namespace=%2Fa");
+        let err = StoreConfig::from_url("etcd://app:hunter2@h:2379/x").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        // The display form parses back to the same config, less the password.
+        let back = StoreConfig::from_url(&config.to_string().replace(":***", "")).unwrap();
+        assert_eq!(back.namespace, config.namespace);
+        assert_eq!(back.endpoints, config.endpoints);
+    }
+
+    #[test]
+    fn configs_deserialize_with_the_same_fields() {
+        let config: StoreConfig = serde_json::from_str(
+            r#"{"backend":"etcd","endpoints":["h:2379"],"namespace":"/app",
+                "request_timeout":"2s","username":"app","password":"hunter2",
+                "tls":{"ca":"/ca.pem"}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.request_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(
+            config.password.as_ref().map(Secret::expose),
+            Some("hunter2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let unknown = serde_json::from_str::<StoreConfig>(r#"{"backend":"etcd","hosts":[]}"#);
+        assert!(unknown.is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Choosing the store at run time: URLs, configurations, registered schemes, and errors that
+//! say what is wrong without showing a password.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use kvstore::backend::Backend;
+use kvstore::{MemoryBackend, Object, ObjectMeta, StoreConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
+#[object(kind = "Note", api_version = "test.kvstore/v1")]
+struct Note {
+    metadata: ObjectMeta,
+    text: String,
+}
+
+fn note(name: &str) -> Note {
+    Note {
+        metadata: ObjectMeta::named(name),
+        text: "hello".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn memory_urls_give_fresh_or_named_stores() {
+    let first = kvstore::connect("memory://").await.unwrap();
+    let second = kvstore::connect("memory://").await.unwrap();
+    first.create("/notes/a", &note("a")).await.unwrap();
+    assert!(
+        !second.exists("/notes/a").await.unwrap(),
+        "memory:// is fresh"
+    );
+
+    let writer = kvstore::connect("memory://connect-test-shared")
+        .await
+        .unwrap();
+    let reader = kvstore::connect("memory://connect-test-shared")
+        .await
+        .unwrap();
+    let written = writer.create("/notes/b", &note("b")).await.unwrap();
+    assert_eq!(reader.get::<Note>("/notes/b").await.unwrap(), written);
+}
+
+#[tokio::test]
+async fn a_configuration_file_and_a_url_are_two_ways_to_the_same_store() {
+    let config: StoreConfig = serde_json::from_str(
+        r#"{"backend": "memory", "endpoints": ["connect-test-config"], "codec": "postcard"}"#,
+    )
+    .unwrap();
+    let store = kvstore::connect_config(&config).await.unwrap();
+    let written = store.create("/notes/c", &note("c")).await.unwrap();
+    let by_url = kvstore::connect_with(
+        "memory://connect-test-config?codec=postcard",
+        kvstore::Postcard,
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_url.get::<Note>("/notes/c").await.unwrap(), written);
+    // The JSON codec refuses what postcard wrote, naming the format.
+    let json = kvstore::connect("memory://connect-test-config")
+        .await
+        .unwrap();
+    assert!(json.get::<Note>("/notes/c").await.unwrap_err().is_codec());
+    // A config naming one codec and a caller giving another disagree.
+    let err = kvstore::connect_config_with(&config, kvstore::Json)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_config(), "{err}");
+}
+
+#[tokio::test]
+async fn bad_urls_say_what_is_wrong() {
+    let cases = [
+        ("nosuch://x", "unknown store scheme \"nosuch\" (known: "),
+        ("memory://a,b", "list of names"),
+        ("memory://?namespace=/app", "namespace"),
+        ("memory://?colour=red", "no option \"colour\""),
+        ("memory://x?codec=yaml", "unknown codec \"yaml\""),
+        ("no scheme", "expected scheme://"),
+    ];
+    for (url, expected) in cases {
+        let err = match url.contains("codec") {
+            true => kvstore::connect_config(&StoreConfig::from_url(url).unwrap())
+                .await
+                .unwrap_err(),
+            false => kvstore::connect(url).await.unwrap_err(),
+        };
+        assert!(err.is_invalid_config(), "{url}: {err}");
+        assert!(!err.is_retryable(), "{url}: {err}");
+        assert!(err.to_string().contains(expected), "{url}: {err}");
+    }
+    #[cfg(not(feature = "etcd"))]
+    {
+        let err = kvstore::connect("etcd://127.0.0.1:2379").await.unwrap_err();
+        assert!(err.to_string().contains("`etcd` feature"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn third_party_backends_register_a_scheme() {
+    kvstore::register("loopback", |config| {
+        async move {
+            // A backend reading its own options from the configuration.
+            let name = config.options.get("store").cloned().unwrap_or_default();
+            Ok(Arc::new(MemoryBackend::named(&name)) as Arc<dyn Backend>)
+        }
+        .boxed()
+    });
+    let store = kvstore::connect("loopback://?store=connect-test-loopback")
+        .await
+        .unwrap();
+    let written = store.create("/notes/d", &note("d")).await.unwrap();
+    let same = kvstore::connect("memory://connect-test-loopback")
+        .await
+        .unwrap();
+    assert_eq!(same.get::<Note>("/notes/d").await.unwrap(), written);
+    let err = kvstore::connect("unheard-of://x").await.unwrap_err();
+    assert!(
+        err.to_string().contains("loopback"),
+        "known schemes listed: {err}"
+    );
+}
+
+#[cfg(feature = "etcd-tests")]
+mod etcd {
+    use kvstore::backend::{Backend, RangeRequest};
+    use kvstore_testkit::etcd::TestEtcd;
+
+    use super::{note, Note};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn etcd_urls_connect_with_namespace_and_timeouts() {
+        let Ok(etcd) = TestEtcd::start().await else {
+            return;
+        };
+        let endpoint = etcd.config().endpoints()[0].replace("http://", "");
+        let url = format!("etcd://{endpoint}?namespace=/connect-app&request_timeout=2s");
+        let store = kvstore::connect(&url).await.unwrap();
+        let written = store.create("/notes/e", &note("e")).await.unwrap();
+        assert_eq!(store.get::<Note>("/notes/e").await.unwrap(), written);
+        // The namespace is real: the raw key lives under it.
+        let raw = etcd.backend().await;
+        let read = raw
+            .range(RangeRequest::key("/connect-app/notes/e"))
+            .await
+            .unwrap();
+        assert_eq!(read.kvs.len(), 1);
+        drop(raw);
+
+        let err = kvstore::connect(&format!("etcd://{endpoint}?colour=red"))
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_config(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn credentials_never_show_in_errors() {
+        // Nothing listens on port 1: connecting fails, and says so without the password.
+        let url = "etcd://app:hunter2@127.0.0.1:1?connect_timeout=200ms";
+        let err = kvstore::connect(url).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        let config = kvstore::StoreConfig::from_url(url).unwrap();
+        let etcd = kvstore::EtcdConfig::from_store_config(&config).unwrap();
+        assert!(!format!("{etcd:?}").contains("hunter2"));
+    }
+}
