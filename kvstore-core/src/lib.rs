@@ -71,7 +71,8 @@ pub use object::{Object, ObjectList};
 pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, CreateOptions, ListOptions, Preconditions, Store, WatchEvent, WatchFrom,
-    WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE,
+    Collection, CreateOptions, ListOptions, Preconditions, Store, Transaction, TxnConflict,
+    TxnOutcome, WatchEvent, WatchFrom, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
+    DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

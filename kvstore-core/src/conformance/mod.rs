@@ -31,6 +31,7 @@ mod leases;
 mod list;
 mod locks;
 mod rmw;
+mod transactions;
 mod validation;
 mod watch;
 
@@ -55,6 +56,7 @@ pub use leases::*;
 pub use list::*;
 pub use locks::*;
 pub use rmw::*;
+pub use transactions::*;
 pub use validation::*;
 pub use watch::*;
 
@@ -252,6 +254,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_ephemeral_cases! { #[$attr] $factory }
         $crate::__conformance_cache_cases! { #[$attr] $factory }
         $crate::__conformance_validation_cases! { #[$attr] $factory }
+        $crate::__conformance_transactions_cases! { #[$attr] $factory }
     };
 }
 

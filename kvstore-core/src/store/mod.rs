@@ -8,6 +8,7 @@ mod lease;
 mod list;
 mod options;
 mod read;
+mod transaction;
 mod update;
 mod watch;
 
@@ -18,11 +19,13 @@ use bytes::Bytes;
 
 pub use collection::Collection;
 pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom};
+pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
 pub use watch::{WatchEvent, WatchStream};
 
 use crate::backend::{Backend, KeyValue};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
+use crate::meta::TypeMeta;
 use crate::object::Object;
 use crate::scheme::Scheme;
 
@@ -199,11 +202,25 @@ impl<C: Codec> Store<C> {
 
     /// Checks that a stored value is of kind `K` without decoding it.
     fn expect_kind<K: Object>(&self, kv: &KeyValue) -> Result<()> {
-        self.inner
+        self.expect_type_meta(kv, &K::type_meta())
+    }
+
+    /// Checks that a stored value is of the kind `expected` without decoding it:
+    /// [`Error::KindMismatch`] naming the key otherwise.
+    fn expect_type_meta(&self, kv: &KeyValue, expected: &TypeMeta) -> Result<()> {
+        let found = self
+            .inner
             .codec
             .type_meta(&kv.value)
-            .and_then(crate::codec::expect_kind::<K>)
-            .map_err(|e| Error::from_codec(&kv.key, e))
+            .map_err(|e| Error::from_codec(&kv.key, e))?;
+        if &found == expected {
+            return Ok(());
+        }
+        Err(Error::KindMismatch {
+            key: kv.key.clone(),
+            expected: Box::new(expected.clone()),
+            found: Box::new(found),
+        })
     }
 
     /// Decodes a stored value, setting its resource version to the value's mod revision.
