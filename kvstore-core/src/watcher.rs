@@ -101,7 +101,8 @@ struct State<C, K> {
 /// that history was compacted ([`Error::Gone`]) it lists again and says so with
 /// [`WatcherEvent::Init`], so a consumer can rebuild its state atomically. Every change is
 /// delivered once, in order; a re-list replaces whatever changes it stands for. Errors are
-/// reported as items and the stream goes on (with backoff); it never ends on its own.
+/// reported as items and the stream goes on (with backoff); it ends only after reporting
+/// [`Error::Closed`] when the store is closed.
 pub struct Watcher<K> {
     events: BoxStream<'static, Result<WatcherEvent<K>>>,
 }
@@ -132,11 +133,14 @@ impl<K: Object> Watcher<K> {
             backoff,
             pause: None,
         };
-        let events = futures::stream::unfold(state, move |mut state| {
+        // The stream ends after reporting that the store was closed.
+        let events = futures::stream::unfold(Some(state), move |state| {
             let span = span.clone();
             async move {
+                let mut state = state?;
                 let event = state.next_event().await;
-                Some((event, state))
+                let closed = matches!(&event, Err(err) if err.is_closed());
+                Some((event, (!closed).then_some(state)))
             }
             .instrument(span)
         });

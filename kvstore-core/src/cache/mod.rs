@@ -24,6 +24,8 @@ use crate::watcher::{Watcher, WatcherConfig};
 struct Progress {
     synced: bool,
     revision: u64,
+    /// The feed ended: the store was closed.
+    stopped: bool,
 }
 
 struct Shared<K> {
@@ -116,6 +118,7 @@ async fn feed<K: Object>(shared: Arc<Shared<K>>, mut watcher: Watcher<K>, prefix
                     Progress {
                         synced: snapshot.synced,
                         revision: snapshot.revision,
+                        stopped: false,
                     }
                 };
                 shared.progress.send_if_modified(|current| {
@@ -127,6 +130,11 @@ async fn feed<K: Object>(shared: Arc<Shared<K>>, mut watcher: Watcher<K>, prefix
             Err(err) => tracing::warn!(%err, %prefix, kind = K::KIND, "cache feed error"),
         }
     }
+    // The watcher ends only when the store is closed.
+    shared.write().stop();
+    shared
+        .progress
+        .send_modify(|progress| progress.stopped = true);
 }
 
 impl<K: Object> Cache<K> {
@@ -174,27 +182,31 @@ impl<K: Object> Cache<K> {
         self.shared.progress.borrow().synced
     }
 
-    /// Waits until the first list has been applied.
+    /// Waits until the first list has been applied (or the store was closed first).
     pub async fn wait_until_synced(&self) {
         let mut progress = self.shared.progress.subscribe();
         // The sender lives in `self.shared`, so the channel cannot close while we wait.
-        let _ = progress.wait_for(|p| p.synced).await;
+        let _ = progress.wait_for(|p| p.synced || p.stopped).await;
     }
 
     /// Waits until the cache has applied `resource_version`: pass the resource version of a
     /// write under the cache's prefix to read your own write. (A version written elsewhere is
     /// reached only with the next change under the prefix.) An unparsable version is an
-    /// [`Error::InvalidArgument`].
+    /// [`Error::InvalidArgument`]; a cache whose store was closed first is [`Error::Closed`].
     pub async fn wait_for(&self, resource_version: &str) -> Result<()> {
         let target = crate::store::parse_resource_version(resource_version)?;
         let mut progress = self.shared.progress.subscribe();
-        progress
-            .wait_for(|p| p.synced && p.revision >= target)
-            .await
-            .map(|_| ())
-            .map_err(|_| Error::Closed {
+        let reached = |p: &Progress| p.synced && p.revision >= target;
+        let done = match progress.wait_for(|p| reached(p) || p.stopped).await {
+            Ok(p) => reached(&p),
+            Err(_) => false,
+        };
+        match done {
+            true => Ok(()),
+            false => Err(Error::Closed {
                 what: "the cache".to_owned(),
-            })
+            }),
+        }
     }
 
     /// A stream of changes: every cached object as [`CacheEvent::Added`],

@@ -24,6 +24,8 @@ pub(crate) struct Snapshot<K> {
     /// The state a re-list is building, swapped in when it completes.
     building: Option<Objects<K>>,
     subscribers: Vec<mpsc::UnboundedSender<CacheEvent<K>>>,
+    /// Whether the feed ended: no new subscriber is told of changes.
+    stopped: bool,
 }
 
 impl<K: Object> Snapshot<K> {
@@ -35,6 +37,7 @@ impl<K: Object> Snapshot<K> {
             synced: false,
             building: None,
             subscribers: Vec::new(),
+            stopped: false,
         }
     }
 
@@ -131,13 +134,21 @@ impl<K: Object> Snapshot<K> {
             .retain(|subscriber| subscriber.send(event.clone()).is_ok());
     }
 
+    /// The feed ended (the store was closed): subscribers' streams end.
+    pub(crate) fn stop(&mut self) {
+        self.subscribers.clear();
+        self.stopped = true;
+    }
+
     /// A new subscriber: told of every current object as added, then of every change.
     pub(crate) fn subscribe(&mut self) -> mpsc::UnboundedReceiver<CacheEvent<K>> {
         let (tx, rx) = mpsc::unbounded_channel();
         for (_, object) in sorted(&self.objects) {
             let _ = tx.send(CacheEvent::Added(Arc::clone(object)));
         }
-        self.subscribers.push(tx);
+        if !self.stopped {
+            self.subscribers.push(tx);
+        }
         rx
     }
 }

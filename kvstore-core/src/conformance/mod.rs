@@ -23,6 +23,7 @@
 //! ```
 
 mod cache;
+mod close;
 mod crud;
 mod election;
 mod ephemeral;
@@ -48,6 +49,7 @@ use crate::object::Object;
 use crate::store::{Store, WatchEvent, WatchStream};
 
 pub use cache::*;
+pub use close::*;
 pub use crud::*;
 pub use election::*;
 pub use ephemeral::*;
@@ -255,6 +257,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_cache_cases! { #[$attr] $factory }
         $crate::__conformance_validation_cases! { #[$attr] $factory }
         $crate::__conformance_transactions_cases! { #[$attr] $factory }
+        $crate::__conformance_close_cases! { #[$attr] $factory }
     };
 }
 

@@ -66,7 +66,8 @@ impl<C: Codec> Ephemeral<C> {
     pub async fn new(store: &Store<C>, key: &str, ttl: Duration) -> Result<Ephemeral<C>> {
         validate_key(key)?;
         check_ttl("ephemeral", ttl)?;
-        let entry = LeasedKey::grant(store.backend(), ttl, |_| key.to_owned()).await?;
+        let entry =
+            LeasedKey::grant(store.backend(), store.lifecycle(), ttl, |_| key.to_owned()).await?;
         Ok(Ephemeral {
             store: store.clone(),
             entry,

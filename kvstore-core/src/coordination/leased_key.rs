@@ -10,6 +10,7 @@ use super::session::{LeaseLoss, LeaseState, Session};
 use crate::backend::{Backend, Compare};
 use crate::error::{Error, Result};
 use crate::lease::LeaseId;
+use crate::store::Lifecycle;
 
 pub(crate) struct LeasedKey {
     pub(crate) key: String,
@@ -24,10 +25,11 @@ impl LeasedKey {
     /// A fresh session of `ttl` for the key `key(lease)`; nothing is written yet.
     pub(crate) async fn grant(
         backend: &Arc<dyn Backend>,
+        lifecycle: &Arc<Lifecycle>,
         ttl: Duration,
         key: impl FnOnce(LeaseId) -> String,
     ) -> Result<LeasedKey> {
-        let session = Session::grant(backend, ttl).await?;
+        let session = Session::grant(backend, lifecycle, ttl).await?;
         Ok(Self::on(session, key, 0))
     }
 

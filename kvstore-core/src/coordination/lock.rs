@@ -15,7 +15,7 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::lease::LeaseId;
-use crate::store::Store;
+use crate::store::{Lifecycle, Store};
 
 /// A lock named by a key prefix, on leases of a TTL (etcd's `concurrency.Mutex`).
 ///
@@ -36,6 +36,7 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Lock {
     backend: Arc<dyn Backend>,
+    lifecycle: Arc<Lifecycle>,
     prefix: String,
     ttl: Duration,
 }
@@ -58,6 +59,7 @@ impl Lock {
         check_ttl("lock", ttl)?;
         Ok(Lock {
             backend: Arc::clone(store.backend()),
+            lifecycle: Arc::clone(store.lifecycle()),
             prefix: prefix.to_owned(),
             ttl,
         })
@@ -111,7 +113,14 @@ impl Lock {
     }
 
     async fn enqueue(&self) -> Result<LeasedKey> {
-        queue::enqueue(&self.backend, &self.prefix, self.ttl, Bytes::new()).await
+        queue::enqueue(
+            &self.backend,
+            &self.lifecycle,
+            &self.prefix,
+            self.ttl,
+            Bytes::new(),
+        )
+        .await
     }
 
     /// The queue entry just ahead of `entry` and the revision it was read at, if any.

@@ -12,10 +12,12 @@ use super::session::Session;
 use crate::backend::{Backend, Compare, KeyValue, Lease, PutLease, RangeRequest, Txn, TxnOp};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
+use crate::store::Lifecycle;
 
 /// Writes a new entry `prefix/<lease>` holding `value` on a fresh lease of `ttl`.
 pub(crate) async fn enqueue(
     backend: &Arc<dyn Backend>,
+    lifecycle: &Arc<Lifecycle>,
     prefix: &str,
     ttl: Duration,
     value: Bytes,
@@ -23,8 +25,10 @@ pub(crate) async fn enqueue(
     validate_key(prefix)?;
     // The key is named after the lease, so it is known once the lease is granted. An error
     // below drops the entry, which revokes the lease.
-    let mut entry =
-        LeasedKey::grant(backend, ttl, |lease| format!("{prefix}/{:016x}", lease.0)).await?;
+    let mut entry = LeasedKey::grant(backend, lifecycle, ttl, |lease| {
+        format!("{prefix}/{:016x}", lease.0)
+    })
+    .await?;
     let txn = Txn::when([Compare::absent(&entry.key)]).then(TxnOp::put(
         &entry.key,
         value,
@@ -42,13 +46,21 @@ pub(crate) async fn enqueue(
 
 /// Takes over an existing entry (left by an earlier run of the same contender) if its lease is
 /// still alive: renews it and keeps it alive from now on.
-pub(crate) async fn adopt(backend: &Arc<dyn Backend>, kv: &KeyValue) -> Result<Option<LeasedKey>> {
+pub(crate) async fn adopt(
+    backend: &Arc<dyn Backend>,
+    lifecycle: &Arc<Lifecycle>,
+    kv: &KeyValue,
+) -> Result<Option<LeasedKey>> {
     let Some(lease) = kv.lease else {
         return Ok(None);
     };
     match backend.lease_renew(lease).await {
         Ok(ttl) => {
-            let session = Session::start(Arc::clone(backend), Lease { id: lease, ttl });
+            let session = Session::start(
+                Arc::clone(backend),
+                Arc::clone(lifecycle),
+                Lease { id: lease, ttl },
+            );
             let key = kv.key.clone();
             Ok(Some(LeasedKey::on(session, |_| key, kv.create_revision)))
         }

@@ -13,7 +13,7 @@ use crate::backoff::Backoff;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::lease::{whole_seconds, Lease, LeaseId};
-use crate::store::Store;
+use crate::store::{Lifecycle, Store};
 
 /// Why a lease is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub enum LeaseLoss {
     },
     /// This process released it (unlock, destroy, stop).
     Released,
+    /// The store was closed, which revoked it.
+    StoreClosed,
 }
 
 impl fmt::Display for LeaseLoss {
@@ -39,6 +41,7 @@ impl fmt::Display for LeaseLoss {
                 write!(f, "the lease was not renewed within its ttl of {ttl:?}")
             }
             LeaseLoss::Released => f.write_str("the lease was released"),
+            LeaseLoss::StoreClosed => f.write_str("the store was closed"),
         }
     }
 }
@@ -65,6 +68,7 @@ pub enum LeaseState {
 /// [`Session::revoke`] ends it at once, deleting its keys.
 pub struct Session {
     backend: Arc<dyn Backend>,
+    lifecycle: Arc<Lifecycle>,
     lease: Lease,
     state: watch::Receiver<LeaseState>,
     task: JoinHandle<()>,
@@ -82,24 +86,47 @@ impl fmt::Debug for Session {
 impl Session {
     /// Grants a lease of `ttl` (rounded up to whole seconds) and keeps it alive.
     pub async fn new<C: Codec>(store: &Store<C>, ttl: Duration) -> Result<Session> {
-        Self::grant(store.backend(), ttl).await
+        Self::grant(store.backend(), store.lifecycle(), ttl).await
     }
 
     /// Keeps an existing `lease` alive. Must be called within a tokio runtime.
     pub fn keep_alive<C: Codec>(store: &Store<C>, lease: Lease) -> Session {
-        Self::start(Arc::clone(store.backend()), lease)
+        Self::start(
+            Arc::clone(store.backend()),
+            Arc::clone(store.lifecycle()),
+            lease,
+        )
     }
 
-    pub(crate) async fn grant(backend: &Arc<dyn Backend>, ttl: Duration) -> Result<Session> {
+    pub(crate) async fn grant(
+        backend: &Arc<dyn Backend>,
+        lifecycle: &Arc<Lifecycle>,
+        ttl: Duration,
+    ) -> Result<Session> {
         let lease = backend.lease_grant(whole_seconds(ttl)).await?;
-        Ok(Self::start(Arc::clone(backend), lease))
+        Ok(Self::start(
+            Arc::clone(backend),
+            Arc::clone(lifecycle),
+            lease,
+        ))
     }
 
-    pub(crate) fn start(backend: Arc<dyn Backend>, lease: Lease) -> Session {
+    pub(crate) fn start(
+        backend: Arc<dyn Backend>,
+        lifecycle: Arc<Lifecycle>,
+        lease: Lease,
+    ) -> Session {
         let (tx, state) = watch::channel(LeaseState::Alive);
-        let task = tokio::spawn(renew_until_lost(Arc::clone(&backend), lease, tx));
+        lifecycle.keep(lease.id);
+        let task = tokio::spawn(renew_until_lost(
+            Arc::clone(&backend),
+            Arc::clone(&lifecycle),
+            lease,
+            tx,
+        ));
         Session {
             backend,
+            lifecycle,
             lease,
             state,
             task,
@@ -183,6 +210,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
+        self.lifecycle.forget(self.lease.id);
     }
 }
 
@@ -191,6 +219,7 @@ const RETRY: Duration = Duration::from_millis(200);
 
 async fn renew_until_lost(
     backend: Arc<dyn Backend>,
+    lifecycle: Arc<Lifecycle>,
     lease: Lease,
     state: watch::Sender<LeaseState>,
 ) {
@@ -205,6 +234,10 @@ async fn renew_until_lost(
             _ = tokio::time::sleep_until(next) => {}
             _ = tokio::time::sleep_until(deadline) => {
                 let _ = state.send(LeaseState::Lost(LeaseLoss::NotRenewed { ttl: lease.ttl }));
+                return;
+            }
+            () = lifecycle.closed() => {
+                let _ = state.send(LeaseState::Lost(LeaseLoss::StoreClosed));
                 return;
             }
         }

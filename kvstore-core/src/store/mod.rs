@@ -5,6 +5,7 @@ mod continue_token;
 mod create;
 mod delete;
 mod lease;
+mod lifecycle;
 mod list;
 mod options;
 mod read;
@@ -37,8 +38,14 @@ pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
 /// around the value, so that every backend accepts exactly what etcd accepts.
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 1_572_864 - 8_192;
 
+pub(crate) use lifecycle::Lifecycle;
+
 struct Inner<C> {
+    /// The backend as users see it: closed with the store.
     backend: Arc<dyn Backend>,
+    /// The backend itself, for closing.
+    raw: Arc<dyn Backend>,
+    lifecycle: Arc<Lifecycle>,
     codec: Arc<C>,
     scheme: Arc<Scheme<C>>,
     max_update_attempts: u32,
@@ -78,9 +85,12 @@ impl<C: Codec> Store<C> {
     /// A store on a backend already shared as `Arc<dyn Backend>` (chosen at run time, or
     /// shared with other stores).
     pub fn new_shared(backend: Arc<dyn Backend>, codec: C) -> Self {
+        let lifecycle = Lifecycle::new();
         Store {
             inner: Arc::new(Inner {
-                backend,
+                backend: closable(&backend, &lifecycle),
+                raw: backend,
+                lifecycle,
                 codec: Arc::new(codec),
                 scheme: Arc::new(Scheme::new()),
                 max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
@@ -129,7 +139,8 @@ impl<C: Codec> Store<C> {
     pub fn on_backend(&self, backend: Arc<dyn Backend>) -> Self {
         Store {
             inner: Arc::new(Inner {
-                backend,
+                backend: closable(&backend, &self.inner.lifecycle),
+                raw: backend,
                 ..self.share()
             }),
         }
@@ -138,6 +149,8 @@ impl<C: Codec> Store<C> {
     fn share(&self) -> Inner<C> {
         Inner {
             backend: Arc::clone(&self.inner.backend),
+            raw: Arc::clone(&self.inner.raw),
+            lifecycle: Arc::clone(&self.inner.lifecycle),
             codec: Arc::clone(&self.inner.codec),
             scheme: Arc::clone(&self.inner.scheme),
             max_update_attempts: self.inner.max_update_attempts,
@@ -159,6 +172,38 @@ impl<C: Codec> Store<C> {
     /// The scheme [`Store::get_dynamic`] and [`Store::list_dynamic`] decode with.
     pub fn scheme(&self) -> &Scheme<C> {
         &self.inner.scheme
+    }
+
+    /// Closes the store and every store derived from it (`with_*`, `on_backend`): the leases
+    /// its [`Session`](crate::coordination::Session)s keep alive are revoked (so ephemeral
+    /// objects, locks and election entries go at once), watches, watchers and caches end, and
+    /// every later call is [`Error::Closed`]. Closing twice is harmless.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn close(&self) {
+        self.inner.lifecycle.close(&*self.inner.raw).await;
+    }
+
+    /// A store on the same backend with a life of its own (open), for the conformance cases
+    /// that watch a store being closed.
+    #[cfg(feature = "conformance")]
+    pub(crate) fn reopened(&self) -> Self {
+        let lifecycle = Lifecycle::new();
+        Store {
+            inner: Arc::new(Inner {
+                backend: closable(&self.inner.raw, &lifecycle),
+                lifecycle,
+                ..self.share()
+            }),
+        }
+    }
+
+    /// Whether [`Store::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.lifecycle.is_closed()
+    }
+
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.inner.lifecycle
     }
 
     /// Checks that the store answers (cerana's `Ping`): one cheap round trip, within the
@@ -251,4 +296,12 @@ pub(crate) fn parse_resource_version(resource_version: &str) -> Result<u64> {
 /// Sets the resource version of a written object.
 pub(crate) fn set_resource_version<K: Object>(object: &mut K, revision: u64) {
     object.metadata_mut().resource_version = Some(revision.to_string());
+}
+
+/// The backend as a store's users see it: closed with the store.
+fn closable(backend: &Arc<dyn Backend>, lifecycle: &Arc<Lifecycle>) -> Arc<dyn Backend> {
+    Arc::new(lifecycle::Closable {
+        backend: Arc::clone(backend),
+        lifecycle: Arc::clone(lifecycle),
+    })
 }

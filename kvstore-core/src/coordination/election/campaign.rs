@@ -17,23 +17,32 @@ use crate::coordination::leased_key::LeasedKey;
 use crate::coordination::queue;
 use crate::coordination::session::LeaseLoss;
 use crate::error::{Error, Result};
+use crate::store::Lifecycle;
 
 /// Stands in the queue of election `name`: takes over a live entry holding `id`, or writes a
 /// new one.
 pub(super) async fn join(
     backend: &Arc<dyn Backend>,
+    lifecycle: &Arc<Lifecycle>,
     name: &str,
     id: &str,
     ttl: Duration,
 ) -> Result<LeasedKey> {
     let (members, _) = queue::members(backend, name).await?;
     for kv in members.iter().filter(|kv| kv.value == id.as_bytes()) {
-        if let Some(entry) = queue::adopt(backend, kv).await? {
+        if let Some(entry) = queue::adopt(backend, lifecycle, kv).await? {
             tracing::debug!(election = name, id, key = %kv.key, "took over a live entry");
             return Ok(entry);
         }
     }
-    queue::enqueue(backend, name, ttl, Bytes::copy_from_slice(id.as_bytes())).await
+    queue::enqueue(
+        backend,
+        lifecycle,
+        name,
+        ttl,
+        Bytes::copy_from_slice(id.as_bytes()),
+    )
+    .await
 }
 
 /// A request from the handle.
@@ -62,6 +71,7 @@ type Queue = BTreeMap<u64, (String, String)>;
 
 pub(super) struct Campaign {
     pub(super) backend: Arc<dyn Backend>,
+    pub(super) lifecycle: Arc<Lifecycle>,
     pub(super) name: String,
     pub(super) id: String,
     pub(super) ttl: Duration,
@@ -105,7 +115,15 @@ impl Campaign {
     async fn rejoin(&mut self) -> Option<LeasedKey> {
         let mut backoff = Backoff::new(RETRY, self.ttl);
         loop {
-            match join(&self.backend, &self.name, &self.id, self.ttl).await {
+            match join(
+                &self.backend,
+                &self.lifecycle,
+                &self.name,
+                &self.id,
+                self.ttl,
+            )
+            .await
+            {
                 Ok(entry) => return Some(entry),
                 Err(err) => {
                     // Not leading now, so the only command that ends the wait is a stop.
@@ -209,6 +227,10 @@ impl Campaign {
         pause: Duration,
         entry: Option<&LeasedKey>,
     ) -> Option<End> {
+        if err.is_closed() {
+            // The store was closed: the campaign ends, and the handle's stream with it.
+            return Some(End::Stop(None));
+        }
         tracing::debug!(%err, election = %self.name, "election store call failed, retrying");
         let _ = self.events.send(Err(err));
         let wait = tokio::time::sleep(pause);

@@ -82,12 +82,14 @@ impl Election {
             )));
         }
         let backend = Arc::clone(store.backend());
-        let entry = join(&backend, name, id, ttl).await?;
+        let lifecycle = Arc::clone(store.lifecycle());
+        let entry = join(&backend, &lifecycle, name, id, ttl).await?;
         let (status_tx, status) = watch::channel(Status::default());
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let campaign = Campaign {
             backend,
+            lifecycle,
             name: name.to_owned(),
             id: id.to_owned(),
             ttl,

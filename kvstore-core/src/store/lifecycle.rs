@@ -1,0 +1,169 @@
+//! A store's life: open until [`Store::close`](super::Store::close), which revokes the leases
+//! its sessions keep alive and ends its watches; every later call is [`Error::Closed`].
+
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{Stream, StreamExt};
+use tokio::sync::watch;
+
+use crate::backend::{
+    Backend, Event, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchRequest,
+};
+use crate::error::{Error, Result};
+use crate::lease::{Lease, LeaseId};
+
+/// Whether the store is closed, and the leases its sessions keep alive.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    closed: watch::Sender<bool>,
+    sessions: Mutex<BTreeSet<LeaseId>>,
+}
+
+impl Lifecycle {
+    pub(crate) fn new() -> Arc<Lifecycle> {
+        Arc::new(Lifecycle {
+            closed: watch::Sender::new(false),
+            sessions: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves once the store is closed.
+    pub(crate) async fn closed(&self) {
+        let mut closed = self.closed.subscribe();
+        let _ = closed.wait_for(|closed| *closed).await;
+    }
+
+    /// A session keeps `lease` alive from now on (until [`Lifecycle::forget`]).
+    pub(crate) fn keep(&self, lease: LeaseId) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lease);
+    }
+
+    /// No session keeps `lease` alive any more.
+    pub(crate) fn forget(&self, lease: LeaseId) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&lease);
+    }
+
+    /// Closes the store: later calls fail, watches end, and the leases sessions keep alive are
+    /// revoked through `backend` (the store's own, not the closed view of it).
+    pub(crate) async fn close(&self, backend: &dyn Backend) {
+        self.closed.send_replace(true);
+        let leases =
+            std::mem::take(&mut *self.sessions.lock().unwrap_or_else(PoisonError::into_inner));
+        for lease in leases {
+            if let Err(err) = backend.lease_revoke(lease).await {
+                if !err.is_lease_not_found() {
+                    tracing::warn!(%err, %lease, "closing the store: could not revoke a session's lease");
+                }
+            }
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.is_closed() {
+            false => Ok(()),
+            true => Err(closed()),
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::Closed {
+        what: "the store".to_owned(),
+    }
+}
+
+/// The backend as the store's users see it: every call fails once the store is closed, and
+/// watches end (with one [`Error::Closed`] item).
+pub(crate) struct Closable {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+}
+
+#[async_trait]
+impl Backend for Closable {
+    fn name(&self) -> &'static str {
+        self.backend.name()
+    }
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        self.lifecycle.check()?;
+        self.backend.range(request).await
+    }
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        self.lifecycle.check()?;
+        self.backend.txn(txn).await
+    }
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        self.lifecycle.check()?;
+        let events = self.backend.watch(request).await?;
+        Ok(UntilClosed {
+            events: Some(events),
+            closed: Box::pin(self.lifecycle.clone().closed_owned()),
+        }
+        .boxed())
+    }
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        self.lifecycle.check()?;
+        self.backend.lease_grant(ttl).await
+    }
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        self.lifecycle.check()?;
+        self.backend.lease_renew(lease).await
+    }
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        self.lifecycle.check()?;
+        self.backend.lease_revoke(lease).await
+    }
+    async fn compact(&self, revision: u64) -> Result<()> {
+        self.lifecycle.check()?;
+        self.backend.compact(revision).await
+    }
+    async fn current_revision(&self) -> Result<u64> {
+        self.lifecycle.check()?;
+        self.backend.current_revision().await
+    }
+}
+
+impl Lifecycle {
+    async fn closed_owned(self: Arc<Self>) {
+        self.closed().await;
+    }
+}
+
+/// A watch that ends with [`Error::Closed`] when the store closes.
+struct UntilClosed {
+    events: Option<EventStream>,
+    closed: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Stream for UntilClosed {
+    type Item = Result<Event>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(events) = self.events.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(item) = events.poll_next_unpin(cx) {
+            return Poll::Ready(item);
+        }
+        if self.closed.as_mut().poll(cx).is_ready() {
+            self.events = None;
+            return Poll::Ready(Some(Err(closed())));
+        }
+        Poll::Pending
+    }
+}
