@@ -113,6 +113,13 @@ pub enum Error {
         /// The kind found in the stored value.
         found: Box<TypeMeta>,
     },
+    /// The store refused the call: the user's roles do not permit it (e.g. a key outside the
+    /// prefix it may use).
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        /// What the store said.
+        message: String,
+    },
     /// A store configuration or URL is not usable: malformed, an unknown scheme (the message
     /// lists the known ones), a backend not compiled in (the message names the feature), an
     /// option the backend does not take. Never shows a password.
@@ -206,6 +213,10 @@ impl Error {
     /// The election handle does not lead.
     pub fn is_not_leader(&self) -> bool {
         matches!(self, Error::NotLeader { .. })
+    }
+    /// The store refused the call for lack of permission.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, Error::PermissionDenied { .. })
     }
     /// The store configuration or URL is not usable.
     pub fn is_invalid_config(&self) -> bool {

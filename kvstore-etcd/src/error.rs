@@ -30,6 +30,10 @@ pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
                 Error::InvalidArgument(format!("revision {} is in the future", context.revision))
             } else if message.contains("key not found") {
                 Error::NotFound { key: String::new() }
+            } else if status.code() == tonic::Code::PermissionDenied {
+                Error::PermissionDenied {
+                    message: message.to_owned(),
+                }
             } else if message.contains("too large") || message.contains("larger than max") {
                 // etcd's "request is too large" (over --max-request-bytes), or a gRPC message
                 // over a server's or client's limit: the same request can never succeed.
