@@ -25,6 +25,44 @@ struct Wrapper<T: Clone + Send + Sync + 'static> {
     inner: T,
 }
 
+#[derive(Clone, Object)]
+#[object(kind = "Pod")]
+struct Pod {
+    metadata: ObjectMeta,
+    #[object(selectable)]
+    node: String,
+    #[object(selectable)]
+    replicas: u32,
+    #[allow(dead_code)]
+    image: String,
+}
+
+#[test]
+fn selectable_fields_answer_field_selectors() {
+    let pod = Pod {
+        metadata: ObjectMeta::named("web"),
+        node: "n1".into(),
+        replicas: 3,
+        image: "nginx".into(),
+    };
+    assert_eq!(pod.field("node").as_deref(), Some("n1"));
+    assert_eq!(pod.field("replicas").as_deref(), Some("3"));
+    assert_eq!(pod.field("image"), None, "not marked selectable");
+    let selector: kvstore::FieldSelector = "metadata.name=web,node=n1,replicas!=4".parse().unwrap();
+    assert!(selector.matches(&pod));
+    assert!(!"image=nginx"
+        .parse::<kvstore::FieldSelector>()
+        .unwrap()
+        .matches(&pod));
+    assert_eq!(
+        User {
+            metadata: ObjectMeta::named("u")
+        }
+        .field("metadata"),
+        None
+    );
+}
+
 #[test]
 fn derives_kind_api_version_and_metadata_access() {
     assert_eq!(User::type_meta(), TypeMeta::new("User", "example.com/v1"));

@@ -15,7 +15,7 @@
 //! |---|---|
 //! | [`meta`](ObjectMeta), `object`, [`scheme`](Scheme) | the object model: [`TypeMeta`], [`ObjectMeta`] (and the identity rule), [`Object`], [`ObjectList`]; a [`Scheme`] decodes values of registered kinds |
 //! | [`key`] | the key rules ([`key::validate_key`]) and prefixes as directories |
-//! | `selector` | [`LabelSelector`] |
+//! | `selector`, `field_selector` | [`LabelSelector`], [`FieldSelector`] |
 //! | `error` | [`Error`], one enum named by what happened, its predicates and [`Error::is_retryable`]; [`CodecError`] |
 //! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
 //! | `lease` | [`LeaseId`], [`Lease`] |
@@ -41,6 +41,7 @@ pub mod codec;
 pub mod config;
 pub mod coordination;
 mod error;
+mod field_selector;
 pub mod key;
 mod lease;
 mod meta;
@@ -65,6 +66,7 @@ pub use coordination::{
     Session, MIN_TTL,
 };
 pub use error::{BoxError, CodecError, Error, Result};
+pub use field_selector::{FieldRequirement, FieldSelector};
 pub use lease::{Lease, LeaseId};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
@@ -72,7 +74,7 @@ pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
     Collection, CreateOptions, ListOptions, Preconditions, Store, Transaction, TxnConflict,
-    TxnOutcome, WatchEvent, WatchFrom, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
+    TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
     DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

@@ -41,6 +41,14 @@ pub trait Object: Clone + Send + Sync + 'static {
         TypeMeta::new(Self::KIND, Self::API_VERSION)
     }
 
+    /// The value of the selectable field `name`, for [field selectors](crate::FieldSelector);
+    /// `None` for fields the kind does not declare (the default: none). `#[derive(Object)]`
+    /// implements it for the fields marked `#[object(selectable)]`.
+    fn field(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
     /// Whether `type_meta` names this kind.
     fn is_kind(type_meta: &TypeMeta) -> bool {
         type_meta.kind == Self::KIND && type_meta.api_version == Self::API_VERSION

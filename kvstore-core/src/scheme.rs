@@ -19,6 +19,10 @@ impl DynObject {
     pub fn type_meta(&self) -> &TypeMeta {
         &self.type_meta
     }
+    /// The value of the kind's selectable field `name` (see [`Object::field`]).
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.object.field(name)
+    }
     /// The object's metadata.
     pub fn metadata(&self) -> &ObjectMeta {
         self.object.metadata()
@@ -56,6 +60,7 @@ impl fmt::Debug for DynObject {
 
 trait AnyObject: Send + Sync {
     fn metadata(&self) -> &ObjectMeta;
+    fn field(&self, name: &str) -> Option<String>;
     fn metadata_mut(&mut self) -> &mut ObjectMeta;
     fn as_any(&self) -> &dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
@@ -64,6 +69,9 @@ trait AnyObject: Send + Sync {
 impl<K: Object> AnyObject for K {
     fn metadata(&self) -> &ObjectMeta {
         Object::metadata(self)
+    }
+    fn field(&self, name: &str) -> Option<String> {
+        Object::field(self, name)
     }
     fn metadata_mut(&mut self) -> &mut ObjectMeta {
         Object::metadata_mut(self)

@@ -12,9 +12,11 @@ use tracing::Instrument;
 use crate::backoff::Backoff;
 use crate::codec::CodecFor;
 use crate::error::{Error, Result};
+use crate::field_selector::FieldSelector;
 use crate::key::validate_key;
 use crate::object::Object;
-use crate::store::{ListOptions, Store, WatchEvent};
+use crate::selector::LabelSelector;
+use crate::store::{ListOptions, Selection, Store, WatchEvent};
 
 /// What a [`Watcher`] reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,10 @@ pub struct WatcherConfig {
     pub initial_backoff: Duration,
     /// Longest pause between retries.
     pub max_backoff: Duration,
+    /// Only objects whose labels match; an object that stops matching is reported deleted.
+    pub label_selector: Option<LabelSelector>,
+    /// Only objects whose fields match; an object that stops matching is reported deleted.
+    pub field_selector: Option<FieldSelector>,
 }
 
 impl Default for WatcherConfig {
@@ -67,6 +73,8 @@ impl Default for WatcherConfig {
             page_size: 500,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            label_selector: None,
+            field_selector: None,
         }
     }
 }
@@ -182,7 +190,7 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
             Phase::Resume(revision) => {
                 match self
                     .store
-                    .watch_prefix_keyed::<K>(&self.prefix, revision)
+                    .watch_prefix_keyed::<K>(&self.prefix, revision, self.selection())
                     .await
                 {
                     Ok(changes) => self.phase = Phase::Watching(changes, revision),
@@ -233,7 +241,8 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
         let options = ListOptions {
             limit: Some(self.config.page_size.max(1)),
             continue_token: token.clone(),
-            label_selector: None,
+            label_selector: self.config.label_selector.clone(),
+            field_selector: self.config.field_selector.clone(),
         };
         match self.store.list_keyed::<K>(&self.prefix, &options).await {
             Ok(page) => {
@@ -272,6 +281,13 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                 self.fail(err);
             }
         }
+    }
+
+    fn selection(&self) -> Selection {
+        Selection::new(
+            self.config.label_selector.as_ref(),
+            self.config.field_selector.as_ref(),
+        )
     }
 
     /// History was compacted: list again.

@@ -21,6 +21,8 @@
 //!   that depend on the core crate alone.
 //!
 //! The metadata field is the field named `metadata`, or the one marked `#[object(metadata)]`.
+//! Fields marked `#[object(selectable)]` can be used in field selectors under their name
+//! (their value is their `ToString`).
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -77,7 +79,8 @@ fn kind_attrs(input: &DeriveInput) -> syn::Result<KindAttrs> {
     Ok(attrs)
 }
 
-fn metadata_field(input: &DeriveInput) -> syn::Result<syn::Member> {
+/// The metadata field, and the fields marked `#[object(selectable)]`.
+fn fields_of(input: &DeriveInput) -> syn::Result<(syn::Member, Vec<syn::Ident>)> {
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => &fields.named,
@@ -96,14 +99,18 @@ fn metadata_field(input: &DeriveInput) -> syn::Result<syn::Member> {
         }
     };
     let mut marked = Vec::new();
+    let mut selectable = Vec::new();
     for field in fields {
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("object")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("metadata") {
                     marked.push(field);
                     Ok(())
+                } else if meta.path.is_ident("selectable") {
+                    selectable.push(field.ident.clone().expect("named field"));
+                    Ok(())
                 } else {
-                    Err(meta.error("expected `metadata`"))
+                    Err(meta.error("expected `metadata` or `selectable`"))
                 }
             })?;
         }
@@ -127,14 +134,16 @@ fn metadata_field(input: &DeriveInput) -> syn::Result<syn::Member> {
             ))
         }
     };
-    Ok(syn::Member::Named(
-        field.ident.clone().expect("named field"),
+    Ok((
+        syn::Member::Named(field.ident.clone().expect("named field")),
+        selectable,
     ))
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let attrs = kind_attrs(input)?;
-    let field = metadata_field(input)?;
+    let (field, selectable) = fields_of(input)?;
+    let names = selectable.iter().map(|ident| ident.to_string());
     let kind = attrs.kind.ok_or_else(|| {
         Error::new_spanned(
             &input.ident,
@@ -156,6 +165,12 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             }
             fn metadata_mut(&mut self) -> &mut #krate::ObjectMeta {
                 &mut self.#field
+            }
+            fn field(&self, name: &str) -> ::std::option::Option<::std::string::String> {
+                match name {
+                    #(#names => ::std::option::Option::Some(::std::string::ToString::to_string(&self.#selectable)),)*
+                    _ => ::std::option::Option::None,
+                }
             }
         }
     })

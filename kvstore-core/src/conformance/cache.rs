@@ -18,6 +18,7 @@ fn quick_retries() -> WatcherConfig {
         page_size: 7,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        ..WatcherConfig::default()
     }
 }
 

@@ -32,6 +32,7 @@ mod leases;
 mod list;
 mod locks;
 mod rmw;
+mod selectors;
 mod transactions;
 mod validation;
 mod watch;
@@ -58,6 +59,7 @@ pub use leases::*;
 pub use list::*;
 pub use locks::*;
 pub use rmw::*;
+pub use selectors::*;
 pub use transactions::*;
 pub use validation::*;
 pub use watch::*;
@@ -115,6 +117,9 @@ impl Object for Widget {
     }
     fn metadata_mut(&mut self) -> &mut ObjectMeta {
         &mut self.metadata
+    }
+    fn field(&self, name: &str) -> Option<String> {
+        (name == "color").then(|| self.color.clone())
     }
 }
 
@@ -258,6 +263,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_validation_cases! { #[$attr] $factory }
         $crate::__conformance_transactions_cases! { #[$attr] $factory }
         $crate::__conformance_close_cases! { #[$attr] $factory }
+        $crate::__conformance_selectors_cases! { #[$attr] $factory }
     };
 }
 

@@ -1,12 +1,11 @@
 //! List: every object under a prefix, paginated, at one snapshot revision.
 
-use std::collections::BTreeMap;
-
 use tracing::instrument;
 
 use super::continue_token::ContinueToken;
 use super::options::ListOptions;
-use super::Store;
+use super::selection::Selectable;
+use super::{Selection, Store};
 use crate::backend::{KeyValue, RangeRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::Result;
@@ -33,13 +32,8 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        self.list_with(
-            prefix,
-            options,
-            |kv| self.decode::<K>(kv),
-            |o| &o.metadata().labels,
-        )
-        .await
+        self.list_with(prefix, options, |kv| self.decode::<K>(kv), |o| o)
+            .await
     }
 
     /// Lists objects of any registered kind under `prefix`, decoded through the
@@ -50,13 +44,8 @@ impl<C: Codec> Store<C> {
         prefix: &str,
         options: &ListOptions,
     ) -> Result<ObjectList<DynObject>> {
-        self.list_with(
-            prefix,
-            options,
-            |kv| self.decode_dynamic(kv),
-            |o| &o.metadata().labels,
-        )
-        .await
+        self.list_with(prefix, options, |kv| self.decode_dynamic(kv), |o| o)
+            .await
     }
 
     /// [`Store::list`] with each object's key (for the watcher and cache).
@@ -72,17 +61,17 @@ impl<C: Codec> Store<C> {
             prefix,
             options,
             |kv| Ok((kv.key.clone(), self.decode::<K>(kv)?)),
-            |(_, o)| &o.metadata().labels,
+            |(_, o)| o,
         )
         .await
     }
 
-    async fn list_with<T>(
+    async fn list_with<T, S: Selectable>(
         &self,
         prefix: &str,
         options: &ListOptions,
         decode: impl Fn(&KeyValue) -> Result<T>,
-        labels: impl Fn(&T) -> &BTreeMap<String, String>,
+        selectable: impl Fn(&T) -> &S,
     ) -> Result<ObjectList<T>> {
         validate_key(prefix)?;
         let (range_start, range_end) = directory_range(prefix);
@@ -94,7 +83,11 @@ impl<C: Codec> Store<C> {
             None => (0, range_start),
         };
         let limit = options.limit.filter(|&l| l > 0);
-        let selector = options.label_selector.as_ref();
+        let selection = Selection::new(
+            options.label_selector.as_ref(),
+            options.field_selector.as_ref(),
+        );
+        let selector = (!selection.is_everything()).then_some(&selection);
         let mut items = Vec::new();
         let next_start = loop {
             let remaining = limit.map_or(0, |l| l - items.len());
@@ -123,7 +116,7 @@ impl<C: Codec> Store<C> {
             for kv in &response.kvs {
                 let object = decode(kv)?;
                 processed += 1;
-                if selector.is_none_or(|s| s.matches(labels(&object))) {
+                if selector.is_none_or(|s| s.admits(selectable(&object))) {
                     items.push(object);
                     if limit == Some(items.len()) {
                         break;

@@ -9,6 +9,7 @@ mod lifecycle;
 mod list;
 mod options;
 mod read;
+mod selection;
 mod transaction;
 mod update;
 mod watch;
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use collection::Collection;
-pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom};
+pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom, WatchOptions};
+pub(crate) use selection::Selection;
 pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
 pub use watch::{WatchEvent, WatchStream};
 

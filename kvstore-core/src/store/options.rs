@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use crate::field_selector::FieldSelector;
 use crate::lease::LeaseId;
 use crate::selector::LabelSelector;
 
@@ -30,6 +31,8 @@ pub struct ListOptions {
     pub continue_token: Option<String>,
     /// Only objects whose labels match.
     pub label_selector: Option<LabelSelector>,
+    /// Only objects whose fields match.
+    pub field_selector: Option<FieldSelector>,
 }
 
 impl ListOptions {
@@ -48,6 +51,11 @@ impl ListOptions {
     /// Filters by labels, builder style.
     pub fn selector(mut self, selector: LabelSelector) -> Self {
         self.label_selector = Some(selector);
+        self
+    }
+    /// Filters by fields, builder style.
+    pub fn fields(mut self, selector: FieldSelector) -> Self {
+        self.field_selector = Some(selector);
         self
     }
 }
@@ -105,4 +113,15 @@ impl WatchFrom {
             other => other,
         }
     }
+}
+
+/// Options of [`Store::watch_prefix_with`](crate::Store::watch_prefix_with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// Where the watch starts.
+    pub from: WatchFrom,
+    /// Only objects whose labels match.
+    pub label_selector: Option<LabelSelector>,
+    /// Only objects whose fields match.
+    pub field_selector: Option<FieldSelector>,
 }

@@ -3,8 +3,8 @@
 use futures::stream::{self, BoxStream, StreamExt};
 use tracing::instrument;
 
-use super::options::{ListOptions, WatchFrom};
-use super::{parse_resource_version, set_resource_version, Store};
+use super::options::{ListOptions, WatchFrom, WatchOptions};
+use super::{parse_resource_version, set_resource_version, Selection, Store};
 use crate::backend::{self, EventKind, RangeRequest, WatchRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
@@ -80,7 +80,9 @@ impl<C: Codec> Store<C> {
             }
             _ => None,
         };
-        self.watch_range(key.to_owned(), None, from, initial).await
+        let everything = Selection::default();
+        self.watch_range(key.to_owned(), None, from, initial, everything)
+            .await
     }
 
     /// Watches every key under the directory `prefix` (never its siblings such as
@@ -94,14 +96,46 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
+        let options = WatchOptions {
+            from,
+            ..WatchOptions::default()
+        };
+        self.watch_prefix_with(prefix, &options).await
+    }
+
+    /// [`Store::watch_prefix`] of the objects a label and a field selector select (pensando's
+    /// `WatchFiltered`). The selection stays exact as objects change: an object that stops
+    /// matching is reported as [`WatchEvent::Deleted`] (as it now is), one that starts matching
+    /// as [`WatchEvent::Created`], and changes outside the selection are not reported.
+    #[instrument(level = "debug", skip(self, options), fields(kind = K::KIND))]
+    pub async fn watch_prefix_with<K: Object>(
+        &self,
+        prefix: &str,
+        options: &WatchOptions,
+    ) -> Result<WatchStream<K>>
+    where
+        C: CodecFor<K>,
+    {
         validate_key(prefix)?;
-        let from = from.resolve();
+        let selection = Selection::new(
+            options.label_selector.as_ref(),
+            options.field_selector.as_ref(),
+        );
+        let from = options.from.clone().resolve();
         let initial = match from {
-            WatchFrom::InitialState => Some(self.list_everything::<K>(prefix).await?),
+            WatchFrom::InitialState => {
+                let (objects, revision) = self.list_everything::<K>(prefix).await?;
+                let objects = objects
+                    .into_iter()
+                    .filter(|o| selection.admits(o))
+                    .collect();
+                Some((objects, revision))
+            }
             _ => None,
         };
         let (start, end) = directory_range(prefix);
-        self.watch_range(start, Some(end), from, initial).await
+        self.watch_range(start, Some(end), from, initial, selection)
+            .await
     }
 
     /// Every object under `prefix`, page by page at one revision.
@@ -129,6 +163,7 @@ impl<C: Codec> Store<C> {
         range_end: Option<String>,
         from: WatchFrom,
         initial: Option<(Vec<K>, u64)>,
+        selection: Selection,
     ) -> Result<WatchStream<K>>
     where
         C: CodecFor<K>,
@@ -149,7 +184,10 @@ impl<C: Codec> Store<C> {
             })
             .await?;
         let store = self.clone();
-        let changes = changes.map(move |event| event.and_then(|e| store.typed_event::<K>(e)));
+        let changes = changes.filter_map(move |event| {
+            let typed = event.and_then(|e| store.typed_event::<K>(e, &selection));
+            std::future::ready(typed.transpose())
+        });
         Ok(match initial {
             None => changes.boxed(),
             Some((objects, revision)) => {
@@ -171,6 +209,7 @@ impl<C: Codec> Store<C> {
         &self,
         prefix: &str,
         after: u64,
+        selection: Selection,
     ) -> Result<BoxStream<'static, Result<(String, WatchEvent<K>)>>>
     where
         C: CodecFor<K>,
@@ -188,23 +227,50 @@ impl<C: Codec> Store<C> {
             .await?;
         let store = self.clone();
         Ok(changes
-            .map(move |event| {
-                event.and_then(|e| Ok((e.kv.key.clone(), store.typed_event::<K>(e)?)))
+            .filter_map(move |event| {
+                let typed = event.and_then(|e| {
+                    let key = e.kv.key.clone();
+                    Ok(store
+                        .typed_event::<K>(e, &selection)?
+                        .map(|event| (key, event)))
+                });
+                std::future::ready(typed.transpose())
             })
             .boxed())
     }
 
-    fn typed_event<K: Object>(&self, event: backend::Event) -> Result<WatchEvent<K>>
+    /// The typed event for a change, as the selection sees it (`None`: not its business).
+    fn typed_event<K: Object>(
+        &self,
+        event: backend::Event,
+        selection: &Selection,
+    ) -> Result<Option<WatchEvent<K>>>
     where
         C: CodecFor<K>,
     {
         match event.kind {
             EventKind::Put => {
                 let object = self.decode::<K>(&event.kv)?;
-                Ok(if event.kv.create_revision == event.kv.mod_revision {
-                    WatchEvent::Created(object)
-                } else {
-                    WatchEvent::Updated(object)
+                let created = event.kv.create_revision == event.kv.mod_revision;
+                if selection.is_everything() {
+                    return Ok(Some(match created {
+                        true => WatchEvent::Created(object),
+                        false => WatchEvent::Updated(object),
+                    }));
+                }
+                // Whether the object was selected before: its previous value (one that does
+                // not decode as `K` was not).
+                let before = !created
+                    && event
+                        .prev_kv
+                        .as_ref()
+                        .and_then(|prev| self.decode::<K>(prev).ok())
+                        .is_some_and(|prev| selection.admits(&prev));
+                Ok(match (before, selection.admits(&object)) {
+                    (true, true) => Some(WatchEvent::Updated(object)),
+                    (false, true) => Some(WatchEvent::Created(object)),
+                    (true, false) => Some(WatchEvent::Deleted(object)),
+                    (false, false) => None,
                 })
             }
             EventKind::Delete => {
@@ -213,8 +279,11 @@ impl<C: Codec> Store<C> {
                     source: None,
                 })?;
                 let mut object = self.decode::<K>(&previous)?;
+                if !selection.admits(&object) {
+                    return Ok(None);
+                }
                 set_resource_version(&mut object, event.kv.mod_revision);
-                Ok(WatchEvent::Deleted(object))
+                Ok(Some(WatchEvent::Deleted(object)))
             }
         }
     }
