@@ -86,34 +86,8 @@ pub async fn close_ends_background_work<C: TestCodec>(store: Store<C>) {
 
     // Streams end: the watch and the watcher after a Closed item (what happened before it
     // may still come first), the election and the cache's events; the cache says it is closed.
-    loop {
-        match tokio::time::timeout(EVENT_TIMEOUT, watch.next())
-            .await
-            .unwrap()
-        {
-            Some(Err(err)) if err.is_closed() => break,
-            Some(_) => continue,
-            None => panic!("the watch ended without saying why"),
-        }
-    }
-    assert!(tokio::time::timeout(EVENT_TIMEOUT, watch.next())
-        .await
-        .unwrap()
-        .is_none());
-    loop {
-        match tokio::time::timeout(EVENT_TIMEOUT, watcher.next())
-            .await
-            .unwrap()
-        {
-            Some(Err(err)) if err.is_closed() => break,
-            Some(_) => continue,
-            None => panic!("the watcher ended without saying why"),
-        }
-    }
-    assert!(tokio::time::timeout(EVENT_TIMEOUT, watcher.next())
-        .await
-        .unwrap()
-        .is_none());
+    ends_closed(&mut watch).await;
+    ends_closed(&mut watcher).await;
     // The election reports losing the lead, then ends.
     while tokio::time::timeout(EVENT_TIMEOUT, election.next())
         .await
@@ -139,6 +113,24 @@ pub async fn close_ends_background_work<C: TestCodec>(store: Store<C>) {
         observer.health().await.is_ok(),
         "closing one store leaves others open"
     );
+}
+
+/// Reads `stream` until its Closed item, then checks that it ends.
+async fn ends_closed<T>(stream: &mut (impl futures::Stream<Item = crate::Result<T>> + Unpin)) {
+    loop {
+        match tokio::time::timeout(EVENT_TIMEOUT, stream.next())
+            .await
+            .unwrap()
+        {
+            Some(Err(err)) if err.is_closed() => break,
+            Some(_) => continue,
+            None => panic!("the stream ended without saying why"),
+        }
+    }
+    let after = tokio::time::timeout(EVENT_TIMEOUT, stream.next())
+        .await
+        .unwrap();
+    assert!(after.is_none(), "the stream ends after Closed");
 }
 
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
