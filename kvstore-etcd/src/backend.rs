@@ -24,6 +24,8 @@ pub struct EtcdBackend {
     ns: Namespace,
     request_timeout: Duration,
     watch_reconnect_timeout: Duration,
+    /// Responses a watch of its own buffers for a slow consumer.
+    watch_buffer: usize,
     /// Shared watches; `None` when every watch has a stream of its own.
     watches: Option<Arc<watch::Hub>>,
 }
@@ -54,6 +56,7 @@ impl EtcdBackend {
             ns: Namespace::new(config.namespace.clone()),
             request_timeout: config.request_timeout,
             watch_reconnect_timeout: config.watch_reconnect_timeout,
+            watch_buffer: config.watch_buffer,
             watches: config
                 .shared_watch_buffer
                 .map(|buffer| Arc::new(watch::Hub::new(buffer))),
@@ -200,6 +203,7 @@ impl Backend for EtcdBackend {
             &request,
             self.request_timeout,
             self.watch_reconnect_timeout,
+            self.watch_buffer,
         );
         let Some(hub) = &self.watches else {
             return watch::open(target, request.start_revision).await;

@@ -6,6 +6,8 @@ use kvstore_core::{Error, Result, Secret, StoreConfig};
 
 /// Responses a watcher on a shared watch may leave unread, by default.
 const DEFAULT_SHARED_WATCH_BUFFER: usize = 1024;
+/// Responses a watch of its own buffers for a slow consumer, by default.
+const DEFAULT_WATCH_BUFFER: usize = 1024;
 
 /// How to reach an etcd cluster.
 ///
@@ -28,6 +30,7 @@ pub struct EtcdConfig {
     pub(crate) namespace: String,
     pub(crate) watch_reconnect_timeout: Duration,
     pub(crate) shared_watch_buffer: Option<usize>,
+    pub(crate) watch_buffer: usize,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<etcd_client::TlsOptions>,
 }
@@ -44,6 +47,7 @@ impl EtcdConfig {
             namespace: String::new(),
             watch_reconnect_timeout: Duration::from_secs(30),
             shared_watch_buffer: Some(DEFAULT_SHARED_WATCH_BUFFER),
+            watch_buffer: DEFAULT_WATCH_BUFFER,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -118,6 +122,16 @@ impl EtcdConfig {
         self
     }
 
+    /// How many etcd watch responses a watch of its own (and a watcher that left a shared
+    /// watch) buffers for a consumer that does not read (1024). etcd streams are always read,
+    /// so a consumer that never polls cannot stall the client's connection; past the buffer
+    /// the watch closes its etcd stream and reopens it from where it stopped once the consumer
+    /// reads again, losing nothing (`Gone` if that history was compacted meanwhile).
+    pub fn watch_buffer(mut self, responses: usize) -> Self {
+        self.watch_buffer = responses.max(1);
+        self
+    }
+
     /// TLS settings (feature `tls`): CA certificate, client identity.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: etcd_client::TlsOptions) -> Self {
@@ -159,7 +173,8 @@ impl std::fmt::Debug for EtcdConfig {
             .field("user", &self.user)
             .field("namespace", &self.namespace)
             .field("watch_reconnect_timeout", &self.watch_reconnect_timeout)
-            .field("shared_watch_buffer", &self.shared_watch_buffer);
+            .field("shared_watch_buffer", &self.shared_watch_buffer)
+            .field("watch_buffer", &self.watch_buffer);
         #[cfg(feature = "tls")]
         debug.field("tls", &self.tls.is_some());
         debug.finish()

@@ -1,6 +1,13 @@
 //! One etcd watch that survives broken streams: resumed from the last delivered revision + 1,
 //! so no event is lost or repeated; a compacted resume point is `Gone`; a server that stays
 //! away longer than the reconnect timeout is `Unavailable`, never an endless wait.
+//!
+//! No etcd stream is ever left unread: an etcd watch that nobody reads fills the HTTP/2
+//! connection's flow-control window, and then nothing else on that connection moves (writes
+//! and reads of the whole client time out). A watch of its own is drained by a task into a
+//! bounded buffer; when its consumer falls that far behind, the task closes the etcd stream
+//! and, once the consumer has read the buffer down, reopens it from the next revision — the
+//! consumer loses nothing, and sees `Gone` only if that history was compacted meanwhile.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -9,6 +16,7 @@ use etcd_client::{EventType, WatchOptions};
 use futures::stream::{self, StreamExt};
 use kvstore_core::backend::{Event, EventKind, EventStream, WatchRequest};
 use kvstore_core::{Error, Result};
+use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 use crate::error::{self, Context};
@@ -23,6 +31,8 @@ pub(crate) struct Target {
     pub range_end: Option<Vec<u8>>,
     pub request_timeout: Duration,
     pub reconnect_timeout: Duration,
+    /// Responses a watch of its own holds for its consumer before it closes its etcd stream.
+    pub buffer: usize,
 }
 
 impl Target {
@@ -32,8 +42,10 @@ impl Target {
         request: &WatchRequest,
         request_timeout: Duration,
         reconnect_timeout: Duration,
+        buffer: usize,
     ) -> Self {
         Target {
+            buffer: buffer.max(1),
             key: ns.key(&request.key),
             range_end: request.range_end.as_deref().map(|end| ns.key(end)),
             client,
@@ -134,6 +146,13 @@ impl Cursor {
         self.next
     }
 
+    /// Closes the etcd stream (the next `advance` reopens it from the next revision).
+    fn pause(&mut self) {
+        if self.stream.take().is_some() {
+            tracing::debug!(next = self.next, "etcd watch paused for a slow consumer");
+        }
+    }
+
     /// Takes the events read so far, whole revisions only.
     pub fn take_pending(&mut self) -> impl Iterator<Item = Event> + '_ {
         self.pending.drain(..)
@@ -224,24 +243,60 @@ impl Cursor {
     }
 }
 
-/// A watch of one consumer: the cursor's events one by one, ending after an error.
-struct Private {
-    cursor: Cursor,
-    finished: bool,
+/// The batches a drained watch hands its consumer: the events of one response, or the error
+/// that ends the watch.
+type Batch = Result<Vec<Event>>;
+
+/// Reads `cursor` into `batches` until the consumer goes or the watch fails, never leaving the
+/// etcd stream unread: with the buffer full it closes the stream, waits for room, and reopens.
+async fn drain(mut cursor: Cursor, batches: mpsc::Sender<Batch>) {
+    loop {
+        let permit = match batches.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => {
+                cursor.pause();
+                match batches.reserve().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => return,
+        };
+        let step = tokio::select! {
+            step = cursor.advance() => step,
+            () = batches.closed() => return,
+        };
+        match step {
+            Ok(()) => {
+                let events: Vec<Event> = cursor.take_pending().collect();
+                if !events.is_empty() {
+                    permit.send(Ok(events));
+                }
+            }
+            Err(err) => {
+                permit.send(Err(err));
+                return;
+            }
+        }
+    }
 }
 
-impl Private {
+/// A watch of one consumer, drained in the background: its events one by one, ending after
+/// an error.
+struct Drained {
+    batches: mpsc::Receiver<Batch>,
+    current: std::vec::IntoIter<Event>,
+}
+
+impl Drained {
     async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
         loop {
-            if let Some(event) = self.cursor.pending.pop_front() {
+            if let Some(event) = self.current.next() {
                 return Some((Ok(event), self));
             }
-            if self.finished {
-                return None;
-            }
-            if let Err(err) = self.cursor.advance().await {
-                self.finished = true;
-                return Some((Err(err), self));
+            match self.batches.recv().await? {
+                Ok(events) => self.current = events.into_iter(),
+                Err(err) => return Some((Err(err), self)),
             }
         }
     }
@@ -252,11 +307,16 @@ pub(crate) async fn open(target: Target, start: u64) -> Result<EventStream> {
     Ok(stream(Cursor::open(target, start).await?))
 }
 
-/// The events of `cursor`, one by one, ending after an error.
-pub(crate) fn stream(cursor: Cursor) -> EventStream {
-    let private = Private {
-        cursor,
-        finished: false,
+/// The events of `cursor`, one by one, ending after an error; the etcd stream is drained in
+/// the background (see the module docs).
+pub(crate) fn stream(mut cursor: Cursor) -> EventStream {
+    let (tx, batches) = mpsc::channel(cursor.target.buffer);
+    // Events the cursor already holds go first.
+    let held: Vec<Event> = cursor.take_pending().collect();
+    tokio::spawn(drain(cursor, tx));
+    let drained = Drained {
+        batches,
+        current: held.into_iter(),
     };
-    stream::unfold(private, Private::next_item).boxed()
+    stream::unfold(drained, Drained::next_item).boxed()
 }
