@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kvstore::{Cache, Json, ListOptions, MemoryBackend, Store};
+use kvstore::{Cache, Json, LabelSelector, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
 use common::{endpoint, Endpoint};
@@ -99,6 +99,45 @@ fn memory(c: &mut Criterion) {
     gets(c, &runtime, "memory", &store);
 }
 
+/// An index lookup of 100 matches among 100,000 cached objects, against a full scan.
+fn index_lookup(c: &mut Criterion) {
+    const MANY: usize = 100_000;
+    const OWNERS: usize = MANY / 100;
+    let runtime = Runtime::new().unwrap();
+    let store = Store::new(MemoryBackend::new(), Json);
+    let cache = runtime.block_on(async {
+        for i in 0..MANY {
+            let mut object = endpoint(&format!("ep{i:06}"));
+            object
+                .metadata
+                .labels
+                .insert("owner".into(), format!("team{}", i % OWNERS));
+            store
+                .create(&format!("/bench/indexed/ep{i:06}"), &object)
+                .await
+                .unwrap();
+        }
+        let cache = Cache::<Endpoint>::new(&store, "/bench/indexed").unwrap();
+        cache.wait_until_synced().await;
+        cache
+    });
+    assert_eq!(cache.len(), MANY);
+    let owner = |e: &Endpoint| e.metadata.labels.get("owner").cloned();
+    cache.add_index("owner", move |e: &Endpoint| owner(e).into_iter().collect());
+    assert_eq!(cache.by_index("owner", "team7").unwrap().len(), 100);
+
+    let mut group = c.benchmark_group("index_100_of_100000");
+    group.bench_function("index", |b| {
+        b.iter(|| black_box(cache.by_index("owner", black_box("team7")).unwrap()))
+    });
+    // The scan a cache without the index offers: a label selector over every object.
+    let selector: LabelSelector = "owner=team7".parse().unwrap();
+    group.bench_function("full_scan", |b| {
+        b.iter(|| black_box(cache.list_by(black_box(&selector))))
+    });
+    group.finish();
+}
+
 #[cfg(feature = "etcd-tests")]
 fn etcd(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
@@ -114,5 +153,5 @@ fn etcd(c: &mut Criterion) {
 #[cfg(not(feature = "etcd-tests"))]
 fn etcd(_: &mut Criterion) {}
 
-criterion_group!(benches, memory, etcd);
+criterion_group!(benches, memory, index_lookup, etcd);
 criterion_main!(benches);

@@ -2,6 +2,7 @@
 //! [`Watcher`], and change events derived from it for controllers ([`CacheEvents`]).
 
 mod events;
+mod index;
 mod snapshot;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -207,6 +208,34 @@ impl<K: Object> Cache<K> {
                 what: "the cache".to_owned(),
             }),
         }
+    }
+
+    /// Adds (or replaces) the secondary index `name`: `values_of` gives the index values of an
+    /// object (its owner, a label's value, a field...; none leaves it out of the index). Built
+    /// over the objects cached now and kept exact through every later change and re-list;
+    /// [`Cache::by_index`] looks it up.
+    pub fn add_index<F>(&self, name: &str, values_of: F)
+    where
+        F: Fn(&K) -> Vec<String> + Send + Sync + 'static,
+    {
+        let mut snapshot = self.shared.write();
+        let snapshot = &mut *snapshot;
+        snapshot
+            .indexes
+            .add(name, Arc::new(values_of), &snapshot.objects);
+    }
+
+    /// The cached objects with `value` in index `name`, ordered by name; costs the size of the
+    /// answer, not of the cache. [`Error::InvalidArgument`] for an index never added.
+    pub fn by_index(&self, name: &str, value: &str) -> Result<Vec<Arc<K>>> {
+        let snapshot = self.shared.read();
+        let names = snapshot
+            .indexes
+            .lookup(name, value)
+            .ok_or_else(|| Error::InvalidArgument(format!("the cache has no index {name:?}")))?;
+        Ok(names
+            .filter_map(|n| snapshot.objects.get(n).cloned())
+            .collect())
     }
 
     /// A stream of changes: every cached object as [`CacheEvent::Added`],

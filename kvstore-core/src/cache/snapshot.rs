@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::events::CacheEvent;
+use super::index::Indexes;
 use crate::object::Object;
 use crate::watcher::WatcherEvent;
 
@@ -26,6 +27,8 @@ pub(crate) struct Snapshot<K> {
     subscribers: Vec<mpsc::UnboundedSender<CacheEvent<K>>>,
     /// Whether the feed ended: no new subscriber is told of changes.
     stopped: bool,
+    /// Secondary indexes over `objects`.
+    pub(crate) indexes: Indexes<K>,
 }
 
 impl<K: Object> Snapshot<K> {
@@ -38,6 +41,7 @@ impl<K: Object> Snapshot<K> {
             building: None,
             subscribers: Vec::new(),
             stopped: false,
+            indexes: Indexes::default(),
         }
     }
 
@@ -62,6 +66,7 @@ impl<K: Object> Snapshot<K> {
             WatcherEvent::InitDone { resource_version } => {
                 let fresh = self.building.take().unwrap_or_default();
                 let old = std::mem::replace(&mut self.objects, fresh);
+                self.indexes.rebuild(&self.objects);
                 self.revision = resource_version.parse().unwrap_or(self.revision);
                 self.synced = true;
                 self.announce_swap(old);
@@ -70,7 +75,12 @@ impl<K: Object> Snapshot<K> {
                 let name = self.name_of(key);
                 self.advance(&object);
                 let new = Arc::new(object);
-                let event = match self.objects.insert(name, Arc::clone(&new)) {
+                let old = self.objects.insert(name.clone(), Arc::clone(&new));
+                if let Some(old) = &old {
+                    self.indexes.remove(&name, old);
+                }
+                self.indexes.insert(&name, &new);
+                let event = match old {
                     Some(old) => CacheEvent::Updated { old, new },
                     None => CacheEvent::Added(new),
                 };
@@ -79,10 +89,13 @@ impl<K: Object> Snapshot<K> {
             WatcherEvent::Deleted { key, object } => {
                 let name = self.name_of(key);
                 self.advance(&object);
-                let gone = self
-                    .objects
-                    .remove(&name)
-                    .unwrap_or_else(|| Arc::new(object));
+                let gone = match self.objects.remove(&name) {
+                    Some(gone) => {
+                        self.indexes.remove(&name, &gone);
+                        gone
+                    }
+                    None => Arc::new(object),
+                };
                 self.announce(CacheEvent::Deleted(gone));
             }
         }
@@ -162,4 +175,124 @@ pub(crate) fn sorted<K>(objects: &Objects<K>) -> Vec<(&String, &Arc<K>)> {
     let mut all: Vec<_> = objects.iter().collect();
     all.sort_by(|a, b| a.0.cmp(b.0));
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::Snapshot;
+    use crate::meta::ObjectMeta;
+    use crate::object::Object;
+    use crate::watcher::WatcherEvent;
+
+    #[derive(Clone, Debug)]
+    struct Pod {
+        metadata: ObjectMeta,
+        node: String,
+    }
+
+    impl Object for Pod {
+        const KIND: &'static str = "Pod";
+        const API_VERSION: &'static str = "v1";
+        fn metadata(&self) -> &ObjectMeta {
+            &self.metadata
+        }
+        fn metadata_mut(&mut self) -> &mut ObjectMeta {
+            &mut self.metadata
+        }
+    }
+
+    fn pod(name: &str, node: &str, rv: u64) -> Pod {
+        let mut metadata = ObjectMeta::named(name);
+        metadata.resource_version = Some(rv.to_string());
+        Pod {
+            metadata,
+            node: node.to_owned(),
+        }
+    }
+
+    fn on(snapshot: &Snapshot<Pod>, node: &str) -> Vec<String> {
+        snapshot
+            .indexes
+            .lookup("node", node)
+            .expect("the index exists")
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn indexes_follow_changes_and_relists() {
+        let mut snapshot = Snapshot::<Pod>::new("/pods");
+        snapshot.indexes.add(
+            "node",
+            Arc::new(|p: &Pod| vec![p.node.clone()]),
+            &snapshot.objects.clone(),
+        );
+        let apply = |snapshot: &mut Snapshot<Pod>, event| snapshot.apply(event);
+        apply(&mut snapshot, WatcherEvent::Init);
+        for (name, node) in [("a", "n1"), ("b", "n1"), ("c", "n2")] {
+            let key = format!("/pods/{name}");
+            apply(
+                &mut snapshot,
+                WatcherEvent::InitApply {
+                    key,
+                    object: pod(name, node, 1),
+                },
+            );
+        }
+        apply(
+            &mut snapshot,
+            WatcherEvent::InitDone {
+                resource_version: "1".into(),
+            },
+        );
+        assert_eq!(on(&snapshot, "n1"), ["a", "b"]);
+        // b moves, c goes, d arrives.
+        let b = pod("b", "n2", 2);
+        apply(
+            &mut snapshot,
+            WatcherEvent::Applied {
+                key: "/pods/b".into(),
+                object: b,
+            },
+        );
+        let c = pod("c", "n2", 3);
+        apply(
+            &mut snapshot,
+            WatcherEvent::Deleted {
+                key: "/pods/c".into(),
+                object: c,
+            },
+        );
+        let d = pod("d", "n1", 4);
+        apply(
+            &mut snapshot,
+            WatcherEvent::Applied {
+                key: "/pods/d".into(),
+                object: d,
+            },
+        );
+        assert_eq!(on(&snapshot, "n1"), ["a", "d"]);
+        assert_eq!(on(&snapshot, "n2"), ["b"]);
+        // A re-list replaces everything, the index too.
+        apply(&mut snapshot, WatcherEvent::Init);
+        let e = pod("e", "n2", 9);
+        apply(
+            &mut snapshot,
+            WatcherEvent::InitApply {
+                key: "/pods/e".into(),
+                object: e,
+            },
+        );
+        apply(
+            &mut snapshot,
+            WatcherEvent::InitDone {
+                resource_version: "9".into(),
+            },
+        );
+        assert!(on(&snapshot, "n1").is_empty());
+        assert_eq!(on(&snapshot, "n2"), ["e"]);
+        assert!(snapshot.indexes.lookup("zone", "z").is_none());
+    }
 }

@@ -319,6 +319,53 @@ pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
     }
 }
 
+/// A cache index answers lookups exactly through creates, changes and deletes.
+pub async fn cache_index_lookups_stay_exact<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    for (name, color) in [("a", "red"), ("b", "red"), ("c", "blue")] {
+        store
+            .create(&format!("{prefix}/{name}"), &widget(name, color))
+            .await
+            .unwrap();
+    }
+    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .unwrap();
+    cache.add_index("color", |w: &Widget| vec![w.color.clone()]);
+    let by_color = |color: &str| -> Vec<String> {
+        cache
+            .by_index("color", color)
+            .unwrap()
+            .iter()
+            .map(|w| w.metadata.name.clone())
+            .collect()
+    };
+    assert_eq!(by_color("red"), ["a", "b"]);
+    store
+        .guaranteed_update(&format!("{prefix}/a"), |w: &mut Widget| {
+            w.color = "blue".into()
+        })
+        .await
+        .unwrap();
+    store
+        .delete::<Widget>(&format!("{prefix}/c"), &Preconditions::none())
+        .await
+        .unwrap();
+    let d = store
+        .create(&format!("{prefix}/d"), &widget("d", "red"))
+        .await
+        .unwrap();
+    caught_up(&cache, &rv(&d)).await;
+    assert_eq!(by_color("red"), ["b", "d"]);
+    assert_eq!(by_color("blue"), ["a"]);
+    assert!(by_color("green").is_empty());
+    assert!(cache
+        .by_index("size", "1")
+        .unwrap_err()
+        .is_invalid_argument());
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -331,6 +378,7 @@ macro_rules! __conformance_cache_cases {
             cache_relists_after_compaction_while_writes_continue: Exclusive,
             cache_serves_reads_and_own_writes: Shared,
             cache_events_report_changes: Shared,
+            cache_index_lookups_stay_exact: Shared,
         }
     };
 }
