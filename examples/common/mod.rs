@@ -17,8 +17,9 @@ pub async fn store(example: &str) -> Result<(Store<Json>, String), Box<dyn std::
         [flag] if flag.starts_with("--store=") => flag["--store=".len()..].to_owned(),
         _ => return Err(format!("usage: {example} [--store URL]   (default: memory://)").into()),
     };
-    let shown = StoreConfig::from_url(&url)?.to_string();
-    Ok((kvstore::connect(&url).await?, shown))
+    let config = StoreConfig::from_url(&url)?;
+    let store = kvstore::connect_config_with(&config, Json).await?;
+    Ok((store, config.to_string()))
 }
 
 /// How long an example may run before it counts as hung.

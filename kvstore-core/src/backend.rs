@@ -70,18 +70,6 @@ impl RangeRequest {
             revision: 0,
         }
     }
-
-    /// At most `limit` keys (0: no limit), builder style.
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Reads at `revision` (0: the latest), builder style.
-    pub fn at_revision(mut self, revision: u64) -> Self {
-        self.revision = revision;
-        self
-    }
 }
 
 /// The answer to a [`RangeRequest`].

@@ -124,33 +124,12 @@ impl FromStr for FieldSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Clone)]
-    struct Pod {
-        metadata: ObjectMeta,
-        node: String,
-    }
-
-    impl Object for Pod {
-        const KIND: &'static str = "Pod";
-        const API_VERSION: &'static str = "v1";
-        fn metadata(&self) -> &ObjectMeta {
-            &self.metadata
-        }
-        fn metadata_mut(&mut self) -> &mut ObjectMeta {
-            &mut self.metadata
-        }
-        fn field(&self, name: &str) -> Option<String> {
-            (name == "node").then(|| self.node.clone())
-        }
-    }
+    use crate::test_kind::pod;
 
     #[test]
     fn selects_on_metadata_and_declared_fields() {
-        let pod = Pod {
-            metadata: ObjectMeta::named("web").in_namespace("prod"),
-            node: "n1".to_owned(),
-        };
+        let mut pod = pod("web", "n1");
+        pod.metadata.namespace = Some("prod".to_owned());
         let yes = |s: &str| s.parse::<FieldSelector>().unwrap().matches(&pod);
         assert!(yes("metadata.name=web"));
         assert!(yes("metadata.namespace=prod,node=n1"));

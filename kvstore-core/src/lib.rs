@@ -52,6 +52,8 @@ pub mod registry;
 mod scheme;
 mod selector;
 mod store;
+#[cfg(test)]
+mod test_kind;
 mod watcher;
 
 #[cfg(feature = "conformance")]

@@ -230,9 +230,4 @@ impl MemoryBackend {
             .or_default()
             .clone()
     }
-
-    /// Whether two handles are the same store.
-    pub fn same_store(&self, other: &MemoryBackend) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
 }

@@ -182,34 +182,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::Snapshot;
-    use crate::meta::ObjectMeta;
-    use crate::object::Object;
+    use crate::test_kind::Pod;
     use crate::watcher::WatcherEvent;
 
-    #[derive(Clone, Debug)]
-    struct Pod {
-        metadata: ObjectMeta,
-        node: String,
-    }
-
-    impl Object for Pod {
-        const KIND: &'static str = "Pod";
-        const API_VERSION: &'static str = "v1";
-        fn metadata(&self) -> &ObjectMeta {
-            &self.metadata
-        }
-        fn metadata_mut(&mut self) -> &mut ObjectMeta {
-            &mut self.metadata
-        }
-    }
-
     fn pod(name: &str, node: &str, rv: u64) -> Pod {
-        let mut metadata = ObjectMeta::named(name);
-        metadata.resource_version = Some(rv.to_string());
-        Pod {
-            metadata,
-            node: node.to_owned(),
-        }
+        let mut pod = crate::test_kind::pod(name, node);
+        pod.metadata.resource_version = Some(rv.to_string());
+        pod
     }
 
     fn on(snapshot: &Snapshot<Pod>, node: &str) -> Vec<String> {
