@@ -1,4 +1,5 @@
-//! Cached reads against a plain `HashMap` of `Arc`s (the floor) and against direct store reads.
+//! Cached reads against a plain `HashMap` of `Arc`s (the floor) and against direct store reads;
+//! consistent cached reads against the store's linearizable reads on etcd.
 //!
 //! ```sh
 //! cargo bench --bench cache                        # memory backend
@@ -14,6 +15,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+#[cfg(feature = "etcd-tests")]
+use futures::StreamExt;
 use kvstore::{Cache, Json, LabelSelector, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
@@ -150,8 +153,100 @@ fn etcd(c: &mut Criterion) {
     drop(etcd);
 }
 
+/// Consistent reads from a cache against the same reads from etcd, on one etcd of its own:
+/// a list of 10,000 objects, and gets at concurrency 64.
+///
+/// Progress requests are turned on explicitly: the etcd release installed here (3.4.23) is one
+/// `ProgressRequests::Auto` declines (etcd issue 15220), where consistent reads go to etcd.
+/// Nothing writes between the cache's list and its watch, so the server has that watch synced
+/// from the start, which is the case the issue leaves correct.
+#[cfg(feature = "etcd-tests")]
+fn consistent(c: &mut Criterion) {
+    use kvstore::etcd::{EtcdBackend, ProgressRequests};
+
+    const MANY: usize = 10_000;
+    const BIG: &str = "/bench/consistent";
+    let runtime = Runtime::new().unwrap();
+    let Ok(etcd) = runtime.block_on(kvstore_testkit::etcd::TestEtcd::start()) else {
+        return;
+    };
+    let (store, cache, big) = runtime.block_on(async {
+        let config = etcd.config().progress_requests(ProgressRequests::Enabled);
+        let store = Store::new(EtcdBackend::connect(config).await.unwrap(), Json);
+        fill(&store).await;
+        let writes = (0..MANY).map(|i| {
+            let store = store.clone();
+            async move {
+                let name = format!("ep{i:05}");
+                store
+                    .create(&format!("{BIG}/{name}"), &endpoint(&name))
+                    .await
+                    .unwrap();
+            }
+        });
+        futures::stream::iter(writes)
+            .buffer_unordered(64)
+            .collect::<Vec<()>>()
+            .await;
+        let cache = Cache::<Endpoint>::new(&store, PREFIX).unwrap();
+        let big = Cache::<Endpoint>::new(&store, BIG).unwrap();
+        for cache in [&cache, &big] {
+            let now = store.current_resource_version().await.unwrap();
+            cache.wait_for(&now).await.unwrap();
+        }
+        (store, cache, big)
+    });
+    assert_eq!(big.len(), MANY);
+
+    let mut group = c.benchmark_group(format!("consistent_list_{MANY}/etcd"));
+    group.sample_size(20);
+    group.bench_function("cache", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(big.consistent_list().await.unwrap()) })
+    });
+    group.bench_function("store", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                store
+                    .list::<Endpoint>(BIG, &ListOptions::default())
+                    .await
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+
+    let names = names();
+    let mut group = c.benchmark_group("consistent_get/etcd/c64");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("cache", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (cache, names) = (&cache, &names);
+            common::concurrently(iters, 64, move |i| async move {
+                let name = &names[i as usize % OBJECTS];
+                black_box(cache.consistent_get(name).await.unwrap());
+            })
+        })
+    });
+    group.bench_function("store", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (store, names) = (&store, &names);
+            common::concurrently(iters, 64, move |i| async move {
+                let key = format!("{PREFIX}/{}", names[i as usize % OBJECTS]);
+                black_box(store.get::<Endpoint>(&key).await.unwrap());
+            })
+        })
+    });
+    group.finish();
+    drop((cache, big));
+    drop(etcd);
+}
+
+#[cfg(not(feature = "etcd-tests"))]
+fn consistent(_: &mut Criterion) {}
+
 #[cfg(not(feature = "etcd-tests"))]
 fn etcd(_: &mut Criterion) {}
 
-criterion_group!(benches, memory, index_lookup, etcd);
+criterion_group!(benches, memory, index_lookup, etcd, consistent);
 criterion_main!(benches);

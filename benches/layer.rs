@@ -61,6 +61,9 @@ impl Backend for Instant {
     async fn watch(&self, _: WatchRequest) -> Result<EventStream> {
         unsupported()
     }
+    async fn request_progress(&self) -> Result<()> {
+        unsupported()
+    }
     async fn lease_grant(&self, _: Duration) -> Result<Lease> {
         unsupported()
     }

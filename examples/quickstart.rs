@@ -52,6 +52,7 @@ fn describe(event: &WatchEvent<User>) -> String {
         WatchEvent::InitialStateDone { resource_version } => {
             format!("initial state done at rv {resource_version}")
         }
+        WatchEvent::Bookmark { resource_version } => format!("bookmark at rv {resource_version}"),
     }
 }
 

@@ -5,9 +5,10 @@
 //! watches that replay history from a revision. It knows nothing of objects or codecs;
 //! everything typed is built once on top of it by [`Store`](crate::Store).
 //!
-//! The contract is small: [`Backend::range`], [`Backend::txn`], [`Backend::watch`], three
-//! lease calls, [`Backend::compact`] and [`Backend::current_revision`]. A backend is correct
-//! when it passes the conformance suite (feature `conformance`).
+//! The contract is small: [`Backend::range`], [`Backend::txn`], [`Backend::watch`] with
+//! [`Backend::request_progress`], three lease calls, [`Backend::compact`] and
+//! [`Backend::current_revision`]. A backend is correct when it passes the conformance suite
+//! (feature `conformance`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -361,8 +362,30 @@ pub struct Event {
     pub prev_kv: Option<KeyValue>,
 }
 
-/// A stream of changes, in revision order. After an error item the stream ends.
-pub type EventStream = BoxStream<'static, Result<Event>>;
+/// What a watch delivers: a change, or word that every change up to a revision was delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchItem {
+    /// One change of a watched key.
+    Event(Event),
+    /// Every change of the watched range up to and including this revision has been
+    /// delivered, even if none of the writes up to it touched the range. Sent after
+    /// [`Backend::request_progress`], and from time to time when the backend chooses to (etcd's
+    /// progress notifications).
+    Progress(u64),
+}
+
+impl WatchItem {
+    /// The change, if this is one.
+    pub fn into_event(self) -> Option<Event> {
+        match self {
+            WatchItem::Event(event) => Some(event),
+            WatchItem::Progress(_) => None,
+        }
+    }
+}
+
+/// A stream of [`WatchItem`]s, in revision order. After an error item the stream ends.
+pub type EventStream = BoxStream<'static, Result<WatchItem>>;
 
 /// The byte-level contract every backend implements.
 ///
@@ -381,6 +404,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Watches a key or range. A start revision older than the retained history gives
     /// [`Error::Gone`](crate::Error::Gone), either at once or as the stream's first item.
     async fn watch(&self, request: WatchRequest) -> Result<EventStream>;
+
+    /// Asks every open watch of this backend to deliver a [`WatchItem::Progress`] soon: a
+    /// revision at least as new as the store's revision when this call began, sent after every
+    /// change of its range up to it. Many calls may be answered by one item.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when the backend cannot promise that
+    /// (e.g. an etcd release whose progress answers can overtake events).
+    async fn request_progress(&self) -> Result<()>;
 
     /// Grants a lease of (at least) `ttl`, rounded up to whole seconds.
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease>;
@@ -412,6 +442,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
         (**self).watch(request).await
+    }
+    async fn request_progress(&self) -> Result<()> {
+        (**self).request_progress().await
     }
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         (**self).lease_grant(ttl).await

@@ -128,6 +128,13 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The store cannot do what was asked (e.g. an etcd release that cannot promise watch
+    /// progress); a fallback, if there is one, is the caller's choice.
+    #[error("not supported by this store: {what}")]
+    Unsupported {
+        /// What cannot be done, and why.
+        what: String,
+    },
     /// A caller-supplied argument is wrong (a resource version on create, a bad continue token...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -225,6 +232,10 @@ impl Error {
     /// The object was over the value-size limit.
     pub fn is_value_too_large(&self) -> bool {
         matches!(self, Error::ValueTooLarge { .. })
+    }
+    /// The store cannot do what was asked.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Unsupported { .. })
     }
     /// The handle was closed or already released.
     pub fn is_closed(&self) -> bool {

@@ -10,7 +10,7 @@ use futures::{Stream, StreamExt};
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
-use crate::codec::CodecFor;
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::field_selector::FieldSelector;
 use crate::key::validate_key;
@@ -50,6 +50,12 @@ pub enum WatcherEvent<K> {
         /// The object as it was, with the resource version of the delete.
         object: K,
     },
+    /// Every change up to this resource version has been delivered (nothing under the prefix
+    /// may have changed): the watcher now resumes from here.
+    Bookmark {
+        /// The revision the watcher has got to.
+        resource_version: String,
+    },
 }
 
 /// How a [`Watcher`] lists and retries.
@@ -65,6 +71,10 @@ pub struct WatcherConfig {
     pub label_selector: Option<LabelSelector>,
     /// Only objects whose fields match; an object that stops matching is reported deleted.
     pub field_selector: Option<FieldSelector>,
+    /// After this long without a change, ask the store for a bookmark, so that a quiet or
+    /// filtered watcher's resume point stays within the retained history (etcd also sends
+    /// bookmarks of its own, every ten minutes by default). `None`: never ask.
+    pub bookmark_interval: Option<Duration>,
 }
 
 impl Default for WatcherConfig {
@@ -75,6 +85,7 @@ impl Default for WatcherConfig {
             max_backoff: Duration::from_secs(5),
             label_selector: None,
             field_selector: None,
+            bookmark_interval: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -201,39 +212,74 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                     }
                 }
             }
-            Phase::Watching(mut changes, revision) => match changes.next().await {
-                Some(Ok((key, change))) => {
-                    self.backoff.reset();
-                    let (revision, event) = match change {
-                        WatchEvent::Created(object) | WatchEvent::Updated(object) => (
-                            revision_of(&object, revision),
-                            WatcherEvent::Applied { key, object },
-                        ),
-                        WatchEvent::Deleted(object) => (
-                            revision_of(&object, revision),
-                            WatcherEvent::Deleted { key, object },
-                        ),
-                        // Only asked-for initial states end with it; none is asked for here.
-                        WatchEvent::InitialStateDone { .. } => {
+            Phase::Watching(mut changes, revision) => {
+                let next = match self.config.bookmark_interval {
+                    None => changes.next().await,
+                    Some(interval) => match tokio::time::timeout(interval, changes.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            request_bookmark(self.store.clone(), &self.prefix).await;
                             self.phase = Phase::Watching(changes, revision);
                             return;
                         }
-                    };
-                    self.ready.push_back(Ok(event));
-                    self.phase = Phase::Watching(changes, revision);
-                }
-                // An undecodable value: reported, and the watch goes on.
-                Some(Err(err)) if err.is_codec() || matches!(err, Error::KindMismatch { .. }) => {
-                    self.ready.push_back(Err(err));
-                    self.phase = Phase::Watching(changes, revision);
-                }
-                Some(Err(err)) if err.is_gone() => self.relist(err),
-                Some(Err(err)) => {
-                    self.phase = Phase::Resume(revision);
-                    self.fail(err);
-                }
-                None => self.phase = Phase::Resume(revision),
-            },
+                    },
+                };
+                self.watched(next, changes, revision);
+            }
+        }
+    }
+
+    /// Handles what the watch delivered next.
+    fn watched(
+        &mut self,
+        next: Option<Result<(String, WatchEvent<K>)>>,
+        changes: BoxStream<'static, Result<(String, WatchEvent<K>)>>,
+        revision: u64,
+    ) {
+        match next {
+            Some(Ok((key, change))) => {
+                self.backoff.reset();
+                let (revision, event) = match change {
+                    WatchEvent::Created(object) | WatchEvent::Updated(object) => (
+                        revision_of(&object, revision),
+                        WatcherEvent::Applied { key, object },
+                    ),
+                    WatchEvent::Deleted(object) => (
+                        revision_of(&object, revision),
+                        WatcherEvent::Deleted { key, object },
+                    ),
+                    WatchEvent::Bookmark { resource_version } => {
+                        match resource_version.parse::<u64>() {
+                            Ok(at) if at > revision => {
+                                (at, WatcherEvent::Bookmark { resource_version })
+                            }
+                            // Nothing new.
+                            _ => {
+                                self.phase = Phase::Watching(changes, revision);
+                                return;
+                            }
+                        }
+                    }
+                    // Only asked-for initial states end with it; none is asked for here.
+                    WatchEvent::InitialStateDone { .. } => {
+                        self.phase = Phase::Watching(changes, revision);
+                        return;
+                    }
+                };
+                self.ready.push_back(Ok(event));
+                self.phase = Phase::Watching(changes, revision);
+            }
+            // An undecodable value: reported, and the watch goes on.
+            Some(Err(err)) if err.is_codec() || matches!(err, Error::KindMismatch { .. }) => {
+                self.ready.push_back(Err(err));
+                self.phase = Phase::Watching(changes, revision);
+            }
+            Some(Err(err)) if err.is_gone() => self.relist(err),
+            Some(Err(err)) => {
+                self.phase = Phase::Resume(revision);
+                self.fail(err);
+            }
+            None => self.phase = Phase::Resume(revision),
         }
     }
 
@@ -302,6 +348,16 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
         tracing::debug!(%err, ?pause, prefix = %self.prefix, "watcher call failed, retrying");
         self.ready.push_back(Err(err));
         self.pause = Some(pause);
+    }
+}
+
+/// Asks the store for a bookmark of every watch; a store that cannot give one is left to send
+/// its own.
+async fn request_bookmark<C: Codec>(store: Store<C>, prefix: &str) {
+    match store.request_bookmarks().await {
+        Ok(()) => {}
+        Err(err) if err.is_unsupported() => {}
+        Err(err) => tracing::debug!(%err, prefix, "bookmark request failed"),
     }
 }
 

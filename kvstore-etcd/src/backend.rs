@@ -15,6 +15,7 @@ use kvstore_core::{Error, Result};
 use crate::config::EtcdConfig;
 use crate::error::{self, Context};
 use crate::keys::{etcd_revision, header_revision, Namespace};
+use crate::progress::Progress;
 use crate::{txn, watch};
 
 /// The etcd backend. Cheap to clone; clones share the connection.
@@ -28,6 +29,8 @@ pub struct EtcdBackend {
     watch_buffer: usize,
     /// Shared watches; `None` when every watch has a stream of its own.
     watches: Option<Arc<watch::Hub>>,
+    /// Progress requests to the watches.
+    progress: Arc<Progress>,
 }
 
 impl std::fmt::Debug for EtcdBackend {
@@ -60,11 +63,23 @@ impl EtcdBackend {
             watches: config
                 .shared_watch_buffer
                 .map(|buffer| Arc::new(watch::Hub::new(buffer))),
+            progress: Arc::new(Progress::new(config.progress_requests)),
         };
         tokio::time::timeout(config.connect_timeout, backend.current_revision())
             .await
             .map_err(|_| error::timed_out("connect", config.connect_timeout))??;
         Ok(backend)
+    }
+
+    /// The release of the member that answers (e.g. `3.5.17`).
+    async fn release(&self) -> Result<String> {
+        let status = self
+            .call("status", Context::default(), || {
+                let mut maintenance = self.client.maintenance_client();
+                async move { maintenance.status().await }
+            })
+            .await?;
+        Ok(status.version().to_owned())
     }
 
     /// The underlying etcd-client, for what kvstore does not cover.
@@ -204,6 +219,7 @@ impl Backend for EtcdBackend {
             self.request_timeout,
             self.watch_reconnect_timeout,
             self.watch_buffer,
+            self.progress.subscribe(),
         );
         let Some(hub) = &self.watches else {
             return watch::open(target, request.start_revision).await;
@@ -215,6 +231,10 @@ impl Backend for EtcdBackend {
         let range = (request.key, request.range_end);
         hub.watch(target, range, start, || self.current_revision())
             .await
+    }
+
+    async fn request_progress(&self) -> Result<()> {
+        self.progress.request(|| self.release()).await
     }
 
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {

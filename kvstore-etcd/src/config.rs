@@ -31,8 +31,29 @@ pub struct EtcdConfig {
     pub(crate) watch_reconnect_timeout: Duration,
     pub(crate) shared_watch_buffer: Option<usize>,
     pub(crate) watch_buffer: usize,
+    pub(crate) progress_requests: ProgressRequests,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<etcd_client::TlsOptions>,
+}
+
+/// Whether the backend asks etcd for watch progress on demand
+/// ([`Backend::request_progress`](kvstore_core::Backend::request_progress)), which consistent
+/// reads from a [`Cache`](kvstore_core::Cache) and bookmarks rely on.
+///
+/// etcd releases before 3.4.25 and 3.5.8 may answer a progress request before events of the
+/// same watch up to the revision they report (etcd issue 15220); a reader trusting such an
+/// answer could miss a write. Without progress requests caches read from etcd for consistent
+/// reads, and watches rely on etcd's own periodic progress notifications, which are safe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProgressRequests {
+    /// Asks the server its release once, and uses progress requests on fixed releases only.
+    #[default]
+    Auto,
+    /// Always: for servers known to be fixed whose release cannot be read (a user without the
+    /// right to ask the member's status).
+    Enabled,
+    /// Never.
+    Disabled,
 }
 
 impl EtcdConfig {
@@ -48,6 +69,7 @@ impl EtcdConfig {
             watch_reconnect_timeout: Duration::from_secs(30),
             shared_watch_buffer: Some(DEFAULT_SHARED_WATCH_BUFFER),
             watch_buffer: DEFAULT_WATCH_BUFFER,
+            progress_requests: ProgressRequests::Auto,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -132,6 +154,12 @@ impl EtcdConfig {
         self
     }
 
+    /// Whether watch progress is asked for on demand ([`ProgressRequests::Auto`]).
+    pub fn progress_requests(mut self, progress: ProgressRequests) -> Self {
+        self.progress_requests = progress;
+        self
+    }
+
     /// TLS settings (feature `tls`): CA certificate, client identity.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: etcd_client::TlsOptions) -> Self {
@@ -174,7 +202,8 @@ impl std::fmt::Debug for EtcdConfig {
             .field("namespace", &self.namespace)
             .field("watch_reconnect_timeout", &self.watch_reconnect_timeout)
             .field("shared_watch_buffer", &self.shared_watch_buffer)
-            .field("watch_buffer", &self.watch_buffer);
+            .field("watch_buffer", &self.watch_buffer)
+            .field("progress_requests", &self.progress_requests);
         #[cfg(feature = "tls")]
         debug.field("tls", &self.tls.is_some());
         debug.finish()

@@ -11,7 +11,9 @@
 //!   a broken stream from the last delivered revision + 1 (nothing lost, nothing repeated), a
 //!   compacted resume point reported as `Gone`, a dead server reported as `Unavailable` after
 //!   the reconnect timeout; watches of one range share one etcd watch
-//!   ([`EtcdConfig::share_watches`]), so etcd sends each change once per client;
+//!   ([`EtcdConfig::share_watches`]), so etcd sends each change once per client; progress
+//!   requests answer [`Backend::request_progress`](kvstore_core::Backend::request_progress) on
+//!   etcd releases that order them with events ([`ProgressRequests`]);
 //! - leases with TTLs in whole seconds; keep-alive and revoke;
 //! - every request bounded by the request timeout: a dead server is an error, never a hang.
 //!
@@ -29,10 +31,11 @@ mod backend;
 mod config;
 mod error;
 mod keys;
+mod progress;
 mod txn;
 mod watch;
 
 pub use backend::EtcdBackend;
-pub use config::EtcdConfig;
+pub use config::{EtcdConfig, ProgressRequests};
 /// The `etcd-client` crate this backend is built on (same version), for raw comparisons.
 pub use etcd_client;

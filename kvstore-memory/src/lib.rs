@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     state: RwLock<State>,
     /// The revision of the last write, as published to watchers (by the dispatcher).
     revisions: tokio::sync::watch::Sender<u64>,
+    /// Counts progress requests; every watch answers the latest with its revision.
+    progress_requests: tokio::sync::watch::Sender<u64>,
     /// The revision of the last write, for the dispatcher to publish.
     latest: AtomicU64,
     /// Wakes the dispatcher after a write.
@@ -136,6 +138,7 @@ impl MemoryBackend {
             shared: Arc::new(Shared {
                 state: RwLock::new(State::default()),
                 revisions: tokio::sync::watch::Sender::new(0),
+                progress_requests: tokio::sync::watch::Sender::new(0),
                 latest: AtomicU64::new(0),
                 written: Arc::new(Notify::new()),
                 dispatcher_started: AtomicBool::new(false),
@@ -176,6 +179,11 @@ impl Backend for MemoryBackend {
             dispatcher::spawn(&self.shared);
         }
         watch::open(&self.shared, request)
+    }
+
+    async fn request_progress(&self) -> Result<()> {
+        self.shared.progress_requests.send_modify(|n| *n += 1);
+        Ok(())
     }
 
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {

@@ -1,12 +1,13 @@
 //! Watch streams: each watcher reads the shared history from its own position, so writers
 //! never wait for watchers and a slow watcher loses nothing until the history it still needs
-//! is compacted, when it gets `Gone` and can re-list.
+//! is compacted, when it gets `Gone` and can re-list. A progress request is answered by each
+//! watch once it has delivered every event up to the revision it reports.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{Event, EventStream, WatchRequest};
+use kvstore_core::backend::{Event, EventStream, WatchItem, WatchRequest};
 use kvstore_core::{Error, Result};
 use tokio::sync::watch;
 
@@ -22,7 +23,18 @@ struct Cursor {
     next: u64,
     pending: VecDeque<Arc<Event>>,
     revisions: watch::Receiver<u64>,
+    /// Progress requests; one seen and not yet answered sets `progress_wanted`.
+    progress_requests: watch::Receiver<u64>,
+    progress_wanted: bool,
     failed: bool,
+}
+
+/// What [`Cursor::fill`] found.
+enum Filled {
+    /// New events are pending.
+    Advanced,
+    /// Every event up to this revision (the store's) has been delivered.
+    CaughtUp(u64),
 }
 
 impl Cursor {
@@ -33,8 +45,8 @@ impl Cursor {
         }
     }
 
-    /// Moves new history into `pending`; returns whether the cursor advanced.
-    fn fill(&mut self) -> Result<bool> {
+    /// Moves new history into `pending`.
+    fn fill(&mut self) -> Result<Filled> {
         let state = self.shared.state.read();
         if self.next < state.compacted {
             return Err(Error::Gone {
@@ -43,31 +55,52 @@ impl Cursor {
             });
         }
         if self.next > state.revision {
-            return Ok(false);
+            return Ok(Filled::CaughtUp(state.revision));
         }
         let (events, next) = state
             .history
             .read_from(self.next, SCAN_BUDGET, |key| self.wants(key));
+        let revision = state.revision;
         drop(state);
+        if next == self.next {
+            // No history at or after `next`: nothing up to the store's revision to deliver.
+            self.next = revision + 1;
+            return Ok(Filled::CaughtUp(revision));
+        }
         self.pending.extend(events);
-        let advanced = next > self.next;
         self.next = next;
-        Ok(advanced)
+        Ok(Filled::Advanced)
     }
 
-    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<WatchItem>, Self)> {
         loop {
             if let Some(event) = self.pending.pop_front() {
-                return Some((Ok(Arc::unwrap_or_clone(event)), self));
+                return Some((Ok(WatchItem::Event(Arc::unwrap_or_clone(event))), self));
             }
             if self.failed {
                 return None;
             }
             self.revisions.borrow_and_update();
+            if self.progress_requests.has_changed().unwrap_or(false) {
+                self.progress_requests.borrow_and_update();
+                self.progress_wanted = true;
+            }
             match self.fill() {
-                Ok(true) => continue,
-                Ok(false) => {
-                    if self.revisions.changed().await.is_err() {
+                Ok(Filled::Advanced) => continue,
+                Ok(Filled::CaughtUp(revision)) if self.progress_wanted => {
+                    self.progress_wanted = false;
+                    return Some((Ok(WatchItem::Progress(revision)), self));
+                }
+                Ok(Filled::CaughtUp(_)) => {
+                    // `changed` marks what it saw as seen: a request it saw is wanted now.
+                    let woken = tokio::select! {
+                        changed = self.revisions.changed() => changed,
+                        changed = self.progress_requests.changed() => {
+                            self.progress_wanted = true;
+                            changed
+                        }
+                    };
+                    if woken.is_err() {
                         return None;
                     }
                 }
@@ -100,6 +133,8 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Result<EventS
         next,
         pending: VecDeque::new(),
         revisions: shared.revisions.subscribe(),
+        progress_requests: shared.progress_requests.subscribe(),
+        progress_wanted: false,
         failed: false,
     };
     Ok(stream::unfold(cursor, Cursor::next_item).boxed())

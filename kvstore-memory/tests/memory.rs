@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use kvstore_core::backend::{Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchRequest};
+use kvstore_core::backend::{
+    Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
+};
 use kvstore_memory::MemoryBackend;
 
 async fn put(backend: &MemoryBackend, key: &str, value: &str, lease: PutLease) -> u64 {
@@ -53,7 +55,7 @@ async fn a_watcher_behind_the_retained_history_gets_gone_and_nothing_else_is_los
         .await
         .unwrap();
     for revision in now - 5..=now {
-        let event = resumed.next().await.unwrap().unwrap();
+        let event = resumed.next().await.unwrap().unwrap().into_event().unwrap();
         assert_eq!(event.kv.mod_revision, revision);
     }
     let too_old = backend
@@ -77,7 +79,7 @@ async fn many_watchers_each_receive_every_event() {
     }
     for watcher in &mut watchers {
         for i in 0..20 {
-            let event = watcher.next().await.unwrap().unwrap();
+            let event = watcher.next().await.unwrap().unwrap().into_event().unwrap();
             assert_eq!(event.kv.key, format!("/fan/{i}"));
         }
     }
@@ -110,7 +112,7 @@ async fn leases_expire_exactly_on_tokio_time() {
     tokio::time::sleep(Duration::from_millis(1990)).await;
     assert_eq!(backend.len(), 1, "alive just before its deadline");
     let started = tokio::time::Instant::now();
-    let event = events.next().await.unwrap().unwrap();
+    let event = events.next().await.unwrap().unwrap().into_event().unwrap();
     assert_eq!(event.kind, EventKind::Delete);
     assert!(started.elapsed() <= Duration::from_millis(10));
     assert_eq!(event.prev_kv.unwrap().key, "/ttl/a");
@@ -135,4 +137,19 @@ async fn keep_alive_past_the_deadline_reports_the_lease_lost() {
         backend.is_empty(),
         "its keys are gone by the time the loss is reported"
     );
+}
+
+#[tokio::test]
+async fn progress_answers_come_after_the_events_they_cover() {
+    let backend = MemoryBackend::new();
+    let mut watching = backend.watch(prefix("/p")).await.unwrap();
+    let put =
+        |key: &str| Txn::when([]).then(TxnOp::put(key, Bytes::from_static(b"v"), PutLease::Detach));
+    backend.txn(put("/p/a")).await.unwrap();
+    let elsewhere = backend.txn(put("/q/b")).await.unwrap().revision;
+    backend.request_progress().await.unwrap();
+    let first = watching.next().await.unwrap().unwrap();
+    assert_eq!(first.into_event().unwrap().kv.key, "/p/a");
+    let second = watching.next().await.unwrap().unwrap();
+    assert_eq!(second, WatchItem::Progress(elsewhere));
 }

@@ -1,23 +1,27 @@
 //! [`Cache`]: a local, concurrently readable copy of the objects under a prefix, fed by a
-//! [`Watcher`], and change events derived from it for controllers ([`CacheEvents`]).
+//! [`Watcher`], consistent reads from it, and change events derived from it for controllers
+//! ([`CacheEvents`]).
 
+mod consistent;
 mod events;
 mod index;
 mod snapshot;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use self::consistent::{DirectRead, RevisionProbe, Source, CATCH_UP_TIMEOUT};
 pub use self::events::{CacheEvent, CacheEvents};
 use self::snapshot::{sorted, Snapshot};
+use crate::backend::Backend;
 use crate::codec::CodecFor;
 use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::selector::LabelSelector;
-use crate::store::Store;
+use crate::store::{ListOptions, Selection, Store};
 use crate::watcher::{Watcher, WatcherConfig};
 
 /// How far the cache has got.
@@ -43,6 +47,9 @@ impl<K> Shared<K> {
     }
 }
 
+/// How often [`Cache::wait_for`] asks again for a bookmark while it waits.
+const BOOKMARK_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Stops the feeder when the last handle goes.
 struct Feeder(AbortHandle);
 
@@ -59,9 +66,22 @@ impl Drop for Feeder {
 ///
 /// Objects are addressed by *name*: their key below the prefix (`/users/alice` under `/users`
 /// is `alice`), as with [`Collection`](crate::Collection).
+///
+/// Plain reads ([`Cache::get`], [`Cache::list`]...) answer at once with what the cache has,
+/// which may lag the store by the watch's latency. Consistent reads
+/// ([`Cache::consistent_get`], [`Cache::consistent_list`], [`Cache::consistent_list_by`])
+/// return state at least as new as every write acknowledged before the read began: they learn
+/// the store's revision with one cheap request (shared by the reads that start together), wait
+/// until the cache has applied it — a quiet prefix gets there through a bookmark asked of its
+/// watch ([`Store::request_bookmarks`]) — and answer from memory. A store that cannot give
+/// bookmarks (etcd before 3.4.25 / 3.5.8), or a cache that does not catch up within 3 s, is
+/// read directly instead.
 pub struct Cache<K> {
     shared: Arc<Shared<K>>,
     _feeder: Arc<Feeder>,
+    backend: Arc<dyn Backend>,
+    probe: Arc<RevisionProbe>,
+    direct: DirectRead<K>,
 }
 
 impl<K> Clone for Cache<K> {
@@ -69,6 +89,9 @@ impl<K> Clone for Cache<K> {
         Cache {
             shared: Arc::clone(&self.shared),
             _feeder: Arc::clone(&self._feeder),
+            backend: Arc::clone(&self.backend),
+            probe: Arc::clone(&self.probe),
+            direct: Arc::clone(&self.direct),
         }
     }
 }
@@ -96,17 +119,70 @@ impl<K: Object> Cache<K> {
         prefix: &str,
         config: WatcherConfig,
     ) -> Result<Cache<K>> {
+        let direct = direct_read(store, prefix, &config);
         let watcher = Watcher::new(store, prefix, config)?;
         let shared = Arc::new(Shared {
             snapshot: RwLock::new(Snapshot::new(prefix)),
             progress: watch::channel(Progress::default()).0,
         });
         let task = tokio::spawn(feed(Arc::clone(&shared), watcher, prefix.to_owned()));
+        let backend = Arc::clone(store.backend());
         Ok(Cache {
             shared,
             _feeder: Arc::new(Feeder(task.abort_handle())),
+            probe: RevisionProbe::new(Arc::clone(&backend)),
+            backend,
+            direct,
         })
     }
+}
+
+/// How a cache of `prefix` reads the store directly: as its watcher would list it.
+fn direct_read<C: CodecFor<K>, K: Object>(
+    store: &Store<C>,
+    prefix: &str,
+    config: &WatcherConfig,
+) -> DirectRead<K> {
+    let store = store.clone();
+    let prefix = prefix.to_owned();
+    let (labels, fields) = (config.label_selector.clone(), config.field_selector.clone());
+    let page_size = config.page_size.max(1);
+    Arc::new(move |name: Option<String>| {
+        let (store, prefix) = (store.clone(), prefix.clone());
+        let (labels, fields) = (labels.clone(), fields.clone());
+        async move {
+            if let Some(name) = name {
+                let key = format!("{prefix}/{name}");
+                let selection = Selection::new(labels.as_ref(), fields.as_ref());
+                return match store.get::<K>(&key).await {
+                    Ok(object) if selection.admits(&object) => Ok(vec![(name, object)]),
+                    Ok(_) => Ok(Vec::new()),
+                    Err(err) if err.is_not_found() => Ok(Vec::new()),
+                    Err(err) => Err(err),
+                };
+            }
+            let mut options = ListOptions {
+                limit: Some(page_size),
+                continue_token: None,
+                label_selector: labels,
+                field_selector: fields,
+            };
+            let directory = format!("{prefix}/");
+            let mut all = Vec::new();
+            loop {
+                let page = store.list_keyed::<K>(&prefix, &options).await?;
+                all.extend(page.items.into_iter().map(|(key, object)| {
+                    let name = key.strip_prefix(&directory).unwrap_or(&key).to_owned();
+                    (name, object)
+                }));
+                match page.metadata.continue_token {
+                    Some(token) => options.continue_token = Some(token),
+                    None => return Ok(all),
+                }
+            }
+        }
+        .boxed()
+    })
 }
 
 async fn feed<K: Object>(shared: Arc<Shared<K>>, mut watcher: Watcher<K>, prefix: String) {
@@ -190,12 +266,45 @@ impl<K: Object> Cache<K> {
         let _ = progress.wait_for(|p| p.synced || p.stopped).await;
     }
 
-    /// Waits until the cache has applied `resource_version`: pass the resource version of a
-    /// write under the cache's prefix to read your own write. (A version written elsewhere is
-    /// reached only with the next change under the prefix.) An unparsable version is an
+    /// Waits until the cache has applied `resource_version`, written under the cache's prefix
+    /// or anywhere else in the store: pass the resource version of a write to read your own
+    /// write. A version written elsewhere is reached through bookmarks, asked of the watch
+    /// every second while waiting (on a store that cannot give them: with the next change under
+    /// the prefix, or the store's own bookmarks). An unparsable version is an
     /// [`Error::InvalidArgument`]; a cache whose store was closed first is [`Error::Closed`].
     pub async fn wait_for(&self, resource_version: &str) -> Result<()> {
         let target = crate::store::parse_resource_version(resource_version)?;
+        loop {
+            if self.reached(target)? {
+                return Ok(());
+            }
+            let bookmarks = match self.backend.request_progress().await {
+                Ok(()) => true,
+                Err(err) if err.is_unsupported() => false,
+                Err(err) => return Err(err),
+            };
+            if !bookmarks {
+                return self.wait_until(target).await;
+            }
+            if let Ok(reached) = tokio::time::timeout(BOOKMARK_RETRY, self.wait_until(target)).await
+            {
+                return reached;
+            }
+        }
+    }
+
+    /// Whether the cache has applied `target`; [`Error::Closed`] if it never will.
+    fn reached(&self, target: u64) -> Result<bool> {
+        let progress = *self.shared.progress.borrow();
+        match progress {
+            p if p.synced && p.revision >= target => Ok(true),
+            p if p.stopped => Err(self.closed()),
+            _ => Ok(false),
+        }
+    }
+
+    /// Waits until the cache has applied `target`.
+    async fn wait_until(&self, target: u64) -> Result<()> {
         let mut progress = self.shared.progress.subscribe();
         let reached = |p: &Progress| p.synced && p.revision >= target;
         let done = match progress.wait_for(|p| reached(p) || p.stopped).await {
@@ -204,10 +313,82 @@ impl<K: Object> Cache<K> {
         };
         match done {
             true => Ok(()),
-            false => Err(Error::Closed {
-                what: "the cache".to_owned(),
-            }),
+            false => Err(self.closed()),
         }
+    }
+
+    fn closed(&self) -> Error {
+        Error::Closed {
+            what: "the cache".to_owned(),
+        }
+    }
+
+    /// Where a consistent read that begins now is answered from.
+    async fn consistent_source(&self) -> Result<Source> {
+        let target = self.probe.current_revision().await?;
+        if self.reached(target)? {
+            return Ok(Source::Cache);
+        }
+        match self.backend.request_progress().await {
+            Ok(()) => {}
+            Err(err) if err.is_unsupported() => return Ok(Source::Store),
+            Err(err) => return Err(err),
+        }
+        match tokio::time::timeout(CATCH_UP_TIMEOUT, self.wait_until(target)).await {
+            Ok(reached) => reached.map(|()| Source::Cache),
+            Err(_) => {
+                tracing::debug!(
+                    target,
+                    kind = K::KIND,
+                    "cache did not catch up, reading the store"
+                );
+                Ok(Source::Store)
+            }
+        }
+    }
+
+    /// The object named `name` as of at least every write acknowledged before this call (see
+    /// the type's docs); `None` if there is none (or the cache's selectors leave it out).
+    pub async fn consistent_get(&self, name: &str) -> Result<Option<Arc<K>>> {
+        match self.consistent_source().await? {
+            Source::Cache => Ok(self.get(name)),
+            Source::Store => Ok((self.direct)(Some(name.to_owned()))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, object)| Arc::new(object))),
+        }
+    }
+
+    /// Every object, ordered by name, as of at least every write acknowledged before this call.
+    pub async fn consistent_list(&self) -> Result<Vec<Arc<K>>> {
+        match self.consistent_source().await? {
+            Source::Cache => Ok(self.list()),
+            Source::Store => self.read_store(|_| true).await,
+        }
+    }
+
+    /// The objects whose labels match `selector`, ordered by name, as of at least every write
+    /// acknowledged before this call.
+    pub async fn consistent_list_by(&self, selector: &LabelSelector) -> Result<Vec<Arc<K>>> {
+        match self.consistent_source().await? {
+            Source::Cache => Ok(self.list_by(selector)),
+            Source::Store => {
+                self.read_store(|o: &K| selector.matches(&o.metadata().labels))
+                    .await
+            }
+        }
+    }
+
+    /// The cache's objects read from the store, those `keep` keeps, ordered by name.
+    async fn read_store(&self, keep: impl Fn(&K) -> bool) -> Result<Vec<Arc<K>>> {
+        let mut objects = (self.direct)(None).await?;
+        objects.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(objects
+            .into_iter()
+            .filter(|(_, object)| keep(object))
+            .map(|(_, object)| Arc::new(object))
+            .collect())
     }
 
     /// Adds (or replaces) the secondary index `name`: `values_of` gives the index values of an

@@ -98,6 +98,11 @@ impl<K: Object> Snapshot<K> {
                 };
                 self.announce(CacheEvent::Deleted(gone));
             }
+            WatcherEvent::Bookmark { resource_version } => {
+                if let Ok(revision) = resource_version.parse::<u64>() {
+                    self.revision = self.revision.max(revision);
+                }
+            }
         }
     }
 

@@ -232,6 +232,9 @@ async fn replay(mut watcher: Watcher<Widget>, out: tokio::sync::watch::Sender<Re
                 replica.revision = revision_of(&object);
                 replica.state.remove(&key);
             }
+            Ok(WatcherEvent::Bookmark { resource_version }) => {
+                replica.revision = resource_version.parse().unwrap();
+            }
             Err(_) => continue,
         }
         out.send_replace(replica.clone());

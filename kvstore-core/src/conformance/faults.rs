@@ -104,6 +104,10 @@ impl Backend for Partitioned {
         });
         Ok(until_cut.boxed())
     }
+    async fn request_progress(&self) -> Result<()> {
+        self.check()?;
+        self.inner.request_progress().await
+    }
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         self.check()?;
         self.inner.lease_grant(ttl).await

@@ -24,6 +24,7 @@
 
 mod cache;
 mod close;
+mod consistent;
 mod crud;
 mod election;
 mod ephemeral;
@@ -51,6 +52,7 @@ use crate::store::{Store, WatchEvent, WatchStream};
 
 pub use cache::*;
 pub use close::*;
+pub use consistent::*;
 pub use crud::*;
 pub use election::*;
 pub use ephemeral::*;
@@ -260,6 +262,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_election_cases! { #[$attr] $factory }
         $crate::__conformance_ephemeral_cases! { #[$attr] $factory }
         $crate::__conformance_cache_cases! { #[$attr] $factory }
+        $crate::__conformance_consistent_cases! { #[$attr] $factory }
         $crate::__conformance_validation_cases! { #[$attr] $factory }
         $crate::__conformance_transactions_cases! { #[$attr] $factory }
         $crate::__conformance_close_cases! { #[$attr] $factory }

@@ -84,6 +84,7 @@ pub async fn selected_watch_reports_entering_and_leaving<C: TestCodec>(store: St
         WatchEvent::Updated(w) => format!("updated {} {}", w.metadata.name, w.color),
         WatchEvent::Deleted(w) => format!("deleted {} {}", w.metadata.name, w.color),
         WatchEvent::InitialStateDone { .. } => "initial state done".to_owned(),
+        WatchEvent::Bookmark { .. } => "bookmark".to_owned(),
     };
     assert_eq!(tag(next_event(&mut events).await), "created old red");
     assert_eq!(tag(next_event(&mut events).await), "initial state done");

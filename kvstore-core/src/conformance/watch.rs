@@ -12,6 +12,7 @@ fn tag(event: &WatchEvent<Widget>) -> String {
         WatchEvent::Updated(w) => format!("updated {} {}", w.metadata.name, w.count),
         WatchEvent::Deleted(w) => format!("deleted {} {}", w.metadata.name, w.count),
         WatchEvent::InitialStateDone { .. } => "initial state done".to_owned(),
+        WatchEvent::Bookmark { resource_version } => format!("bookmark {resource_version}"),
     }
 }
 

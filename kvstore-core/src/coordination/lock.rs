@@ -10,7 +10,7 @@ use tracing::instrument;
 use super::leased_key::LeasedKey;
 use super::session::LeaseLoss;
 use super::{check_ttl, queue};
-use crate::backend::{Backend, Compare, EventKind, WatchRequest};
+use crate::backend::{Backend, Compare, EventKind, WatchItem, WatchRequest};
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::key::validate_key;
@@ -83,7 +83,9 @@ impl Lock {
             loop {
                 tokio::select! {
                     change = changes.next() => match change {
-                        Some(Ok(event)) if event.kind == EventKind::Delete => break,
+                        Some(Ok(WatchItem::Event(event))) if event.kind == EventKind::Delete => {
+                            break
+                        }
                         Some(Ok(_)) => continue,
                         Some(Err(err)) => return Err(err),
                         None => break,

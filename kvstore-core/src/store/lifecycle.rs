@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
 use crate::backend::{
-    Backend, Event, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchRequest,
+    Backend, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchItem, WatchRequest,
 };
 use crate::error::{Error, Result};
 use crate::lease::{Lease, LeaseId};
@@ -116,6 +116,10 @@ impl Backend for Closable {
         }
         .boxed())
     }
+    async fn request_progress(&self) -> Result<()> {
+        self.lifecycle.check()?;
+        self.backend.request_progress().await
+    }
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
         self.lifecycle.check()?;
         self.backend.lease_grant(ttl).await
@@ -151,7 +155,7 @@ struct UntilClosed {
 }
 
 impl Stream for UntilClosed {
-    type Item = Result<Event>;
+    type Item = Result<WatchItem>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let Some(events) = self.events.as_mut() else {

@@ -220,6 +220,15 @@ impl<C: Codec> Store<C> {
         Ok(self.inner.backend.current_revision().await?.to_string())
     }
 
+    /// Asks every open watch of this store that delivers bookmarks
+    /// ([`WatchOptions::bookmarks`], [`Watcher`](crate::Watcher)s, caches) to send one soon: a
+    /// resource version at least as new as the store's when this call began, after every
+    /// change of the watch up to it. [`Error::Unsupported`](crate::Error::Unsupported) when
+    /// the backend cannot promise that; its watches then send bookmarks only when it chooses.
+    pub async fn request_bookmarks(&self) -> Result<()> {
+        self.inner.backend.request_progress().await
+    }
+
     /// Discards history up to `resource_version`: lists continued and watches started before it
     /// give [`Error::Gone`].
     pub async fn compact(&self, resource_version: &str) -> Result<()> {

@@ -124,4 +124,7 @@ pub struct WatchOptions {
     pub label_selector: Option<LabelSelector>,
     /// Only objects whose fields match.
     pub field_selector: Option<FieldSelector>,
+    /// Also deliver [`WatchEvent::Bookmark`](crate::WatchEvent::Bookmark)s: the resource
+    /// version the watch has got to when nothing under the prefix changed.
+    pub bookmarks: bool,
 }

@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use super::options::{ListOptions, WatchFrom, WatchOptions};
 use super::{parse_resource_version, set_resource_version, Selection, Store};
-use crate::backend::{self, EventKind, RangeRequest, WatchRequest};
+use crate::backend::{self, EventKind, RangeRequest, WatchItem, WatchRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::{directory_range, validate_key};
@@ -29,21 +29,28 @@ pub enum WatchEvent<K> {
         /// The revision the initial state was read at.
         resource_version: String,
     },
+    /// With [`WatchOptions::bookmarks`]: every change up to this resource version has been
+    /// delivered, though writes up to it may have touched nothing watched. Resume from here.
+    Bookmark {
+        /// The revision the watch has got to.
+        resource_version: String,
+    },
 }
 
 impl<K: Object> WatchEvent<K> {
-    /// The object the event is about (`None` for the initial-state marker).
+    /// The object the event is about (`None` for the initial-state marker and bookmarks).
     pub fn object(&self) -> Option<&K> {
         match self {
             WatchEvent::Created(o) | WatchEvent::Updated(o) | WatchEvent::Deleted(o) => Some(o),
-            WatchEvent::InitialStateDone { .. } => None,
+            WatchEvent::InitialStateDone { .. } | WatchEvent::Bookmark { .. } => None,
         }
     }
 
     /// The resource version the event happened at.
     pub fn resource_version(&self) -> Option<&str> {
         match self {
-            WatchEvent::InitialStateDone { resource_version } => Some(resource_version),
+            WatchEvent::InitialStateDone { resource_version }
+            | WatchEvent::Bookmark { resource_version } => Some(resource_version),
             other => other
                 .object()
                 .and_then(|o| o.metadata().resource_version.as_deref()),
@@ -81,7 +88,7 @@ impl<C: Codec> Store<C> {
             _ => None,
         };
         let everything = Selection::default();
-        self.watch_range(key.to_owned(), None, from, initial, everything)
+        self.watch_range(key.to_owned(), None, from, initial, everything, false)
             .await
     }
 
@@ -134,8 +141,15 @@ impl<C: Codec> Store<C> {
             _ => None,
         };
         let (start, end) = directory_range(prefix);
-        self.watch_range(start, Some(end), from, initial, selection)
-            .await
+        self.watch_range(
+            start,
+            Some(end),
+            from,
+            initial,
+            selection,
+            options.bookmarks,
+        )
+        .await
     }
 
     /// Every object under `prefix`, page by page at one revision.
@@ -164,6 +178,7 @@ impl<C: Codec> Store<C> {
         from: WatchFrom,
         initial: Option<(Vec<K>, u64)>,
         selection: Selection,
+        bookmarks: bool,
     ) -> Result<WatchStream<K>>
     where
         C: CodecFor<K>,
@@ -184,8 +199,11 @@ impl<C: Codec> Store<C> {
             })
             .await?;
         let store = self.clone();
-        let changes = changes.filter_map(move |event| {
-            let typed = event.and_then(|e| store.typed_event::<K>(e, &selection));
+        let changes = changes.filter_map(move |item| {
+            let typed = item.and_then(|item| match item {
+                WatchItem::Event(e) => store.typed_event::<K>(e, &selection),
+                WatchItem::Progress(revision) => Ok(bookmarks.then(|| bookmark(revision))),
+            });
             std::future::ready(typed.transpose())
         });
         Ok(match initial {
@@ -203,8 +221,9 @@ impl<C: Codec> Store<C> {
         })
     }
 
-    /// Changes under `prefix` after revision `after`, each with its key (for the watcher and
-    /// cache). An undecodable value is an error item naming the key, and the stream goes on.
+    /// Changes under `prefix` after revision `after`, each with its key, and bookmarks (for the
+    /// watcher and cache; a bookmark's key is empty). An undecodable value is an error item
+    /// naming the key, and the stream goes on.
     pub(crate) async fn watch_prefix_keyed<K: Object>(
         &self,
         prefix: &str,
@@ -227,12 +246,15 @@ impl<C: Codec> Store<C> {
             .await?;
         let store = self.clone();
         Ok(changes
-            .filter_map(move |event| {
-                let typed = event.and_then(|e| {
-                    let key = e.kv.key.clone();
-                    Ok(store
-                        .typed_event::<K>(e, &selection)?
-                        .map(|event| (key, event)))
+            .filter_map(move |item| {
+                let typed = item.and_then(|item| match item {
+                    WatchItem::Event(e) => {
+                        let key = e.kv.key.clone();
+                        Ok(store
+                            .typed_event::<K>(e, &selection)?
+                            .map(|event| (key, event)))
+                    }
+                    WatchItem::Progress(revision) => Ok(Some((String::new(), bookmark(revision)))),
                 });
                 std::future::ready(typed.transpose())
             })
@@ -286,5 +308,12 @@ impl<C: Codec> Store<C> {
                 Ok(Some(WatchEvent::Deleted(object)))
             }
         }
+    }
+}
+
+/// The bookmark of a watch that has got to `revision`.
+fn bookmark<K>(revision: u64) -> WatchEvent<K> {
+    WatchEvent::Bookmark {
+        resource_version: revision.to_string(),
     }
 }

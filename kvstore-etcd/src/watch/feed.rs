@@ -9,15 +9,23 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use kvstore_core::backend::Event;
+use kvstore_core::backend::WatchItem;
 use kvstore_core::{Error, Result};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::resumable::Cursor;
 
-/// The events of one etcd watch response, shared by the watchers that receive it.
-pub(crate) type Batch = Arc<[Event]>;
+/// The items of one etcd watch response, shared by the watchers that receive it.
+pub(crate) type Batch = Arc<[WatchItem]>;
+
+/// The revision an item is about.
+pub(crate) fn revision_of(item: &WatchItem) -> u64 {
+    match item {
+        WatchItem::Event(event) => event.kv.mod_revision,
+        WatchItem::Progress(revision) => *revision,
+    }
+}
 
 /// What a member receives: a batch, or the error that ended the feed.
 pub(crate) type Item = std::result::Result<Batch, Arc<Error>>;
@@ -158,7 +166,7 @@ impl Feed {
             }
             Ok(()) => {
                 let batch: Batch = cursor.take_pending().collect();
-                if let Some(last) = batch.last().map(|e| e.kv.mod_revision) {
+                if let Some(last) = batch.last().map(revision_of) {
                     state.members.retain(|member| {
                         last < member.from || member.sender.try_send(Ok(Arc::clone(&batch))).is_ok()
                     });

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions};
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{Event, EventKind, EventStream, WatchRequest};
+use kvstore_core::backend::{Event, EventKind, EventStream, WatchItem, WatchRequest};
 use kvstore_core::{Error, Result};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, Instant};
 
 use crate::error::{self, Context};
@@ -33,6 +33,8 @@ pub(crate) struct Target {
     pub reconnect_timeout: Duration,
     /// Responses a watch of its own holds for its consumer before it closes its etcd stream.
     pub buffer: usize,
+    /// Progress requests of the backend (see [`crate::progress`]).
+    pub progress_requests: watch::Receiver<u64>,
 }
 
 impl Target {
@@ -43,8 +45,10 @@ impl Target {
         request_timeout: Duration,
         reconnect_timeout: Duration,
         buffer: usize,
+        progress_requests: watch::Receiver<u64>,
     ) -> Self {
         Target {
+            progress_requests,
             buffer: buffer.max(1),
             key: ns.key(&request.key),
             range_end: request.range_end.as_deref().map(|end| ns.key(end)),
@@ -57,7 +61,7 @@ impl Target {
 
     /// Opens a stream from revision `start` (0: now) and waits until etcd confirms it, so
     /// no write after this returns can be missed. Returns the stream and the next revision.
-    pub async fn open(&self, start: u64) -> Result<(etcd_client::WatchStream, u64)> {
+    pub async fn open(&self, start: u64) -> Result<(Stream, u64)> {
         let context = Context {
             revision: start,
             ..Context::default()
@@ -97,9 +101,15 @@ impl Target {
         } else {
             header_revision(first.header()) + 1
         };
-        Ok((stream, next))
+        Ok((stream.split(), next))
     }
 }
+
+/// An open etcd watch: where progress requests go, and where responses come from.
+type Stream = (
+    etcd_client::WatchRequestSender,
+    etcd_client::WatchResponseStream,
+);
 
 fn gone(revision: u64, compacted: i64) -> Error {
     Error::Gone {
@@ -111,11 +121,13 @@ fn gone(revision: u64, compacted: i64) -> Error {
 /// Reads one etcd watch response after the other, reconnecting as needed.
 pub(crate) struct Cursor {
     target: Target,
-    stream: Option<etcd_client::WatchStream>,
+    stream: Option<Stream>,
+    /// Progress requests to pass on to etcd; `None` once the backend is gone.
+    requests: Option<watch::Receiver<u64>>,
     /// The next revision to deliver: everything before it is in `pending` or was taken.
     next: u64,
-    /// Events read and not yet taken; the events of one revision always arrive together.
-    pending: VecDeque<Event>,
+    /// Items read and not yet taken; the events of one revision always arrive together.
+    pending: VecDeque<WatchItem>,
 }
 
 impl Cursor {
@@ -123,6 +135,7 @@ impl Cursor {
     pub async fn open(target: Target, start: u64) -> Result<Self> {
         let (stream, next) = target.open(start).await?;
         Ok(Cursor {
+            requests: Some(target.progress_requests.clone()),
             target,
             stream: Some(stream),
             next,
@@ -134,6 +147,7 @@ impl Cursor {
     /// (retrying within the reconnect timeout).
     pub fn resume(target: Target, next: u64) -> Self {
         Cursor {
+            requests: Some(target.progress_requests.clone()),
             target,
             stream: None,
             next,
@@ -153,16 +167,28 @@ impl Cursor {
         }
     }
 
-    /// Takes the events read so far, whole revisions only.
-    pub fn take_pending(&mut self) -> impl Iterator<Item = Event> + '_ {
+    /// Takes the items read so far, whole revisions only.
+    pub fn take_pending(&mut self) -> impl Iterator<Item = WatchItem> + '_ {
         self.pending.drain(..)
     }
 
-    /// Waits for one response (or one reconnection) and absorbs it. An error ends the watch.
+    /// Waits for one response (or one reconnection, or one progress request passed on to etcd)
+    /// and absorbs it. An error ends the watch.
     pub async fn advance(&mut self) -> Result<()> {
-        match self.stream.as_mut() {
-            None => self.reconnect().await,
-            Some(stream) => match stream.message().await {
+        let Cursor {
+            stream, requests, ..
+        } = self;
+        let Some((sender, responses)) = stream.as_mut() else {
+            return self.reconnect().await;
+        };
+        let requested = async {
+            match requests.as_mut() {
+                Some(requests) => requests.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            message = responses.message() => match message {
                 Ok(Some(response)) => self.absorb(response),
                 Ok(None) | Err(_) => {
                     tracing::debug!(next = self.next, "etcd watch stream broke");
@@ -170,6 +196,14 @@ impl Cursor {
                     Ok(())
                 }
             },
+            requested = requested => {
+                if !requested {
+                    self.requests = None;
+                } else if sender.request_progress().await.is_err() {
+                    self.stream = None;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -200,13 +234,18 @@ impl Cursor {
                 continue; // already delivered before a reconnect
             }
             last = Some(kv.mod_revision);
-            self.pending.push_back(Event { kind, kv, prev_kv });
+            self.pending
+                .push_back(WatchItem::Event(Event { kind, kv, prev_kv }));
         }
         match last {
             Some(revision) => self.next = revision + 1,
             None if !response.created() => {
                 // A progress notification: everything up to the header revision was sent.
-                self.next = self.next.max(header_revision(response.header()) + 1);
+                let revision = header_revision(response.header());
+                if revision + 1 >= self.next {
+                    self.next = revision + 1;
+                    self.pending.push_back(WatchItem::Progress(revision));
+                }
             }
             None => {}
         }
@@ -243,9 +282,9 @@ impl Cursor {
     }
 }
 
-/// The batches a drained watch hands its consumer: the events of one response, or the error
+/// The batches a drained watch hands its consumer: the items of one response, or the error
 /// that ends the watch.
-type Batch = Result<Vec<Event>>;
+type Batch = Result<Vec<WatchItem>>;
 
 /// Reads `cursor` into `batches` until the consumer goes or the watch fails, never leaving the
 /// etcd stream unread: with the buffer full it closes the stream, waits for room, and reopens.
@@ -268,9 +307,9 @@ async fn drain(mut cursor: Cursor, batches: mpsc::Sender<Batch>) {
         };
         match step {
             Ok(()) => {
-                let events: Vec<Event> = cursor.take_pending().collect();
-                if !events.is_empty() {
-                    permit.send(Ok(events));
+                let items: Vec<WatchItem> = cursor.take_pending().collect();
+                if !items.is_empty() {
+                    permit.send(Ok(items));
                 }
             }
             Err(err) => {
@@ -285,17 +324,17 @@ async fn drain(mut cursor: Cursor, batches: mpsc::Sender<Batch>) {
 /// an error.
 struct Drained {
     batches: mpsc::Receiver<Batch>,
-    current: std::vec::IntoIter<Event>,
+    current: std::vec::IntoIter<WatchItem>,
 }
 
 impl Drained {
-    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<WatchItem>, Self)> {
         loop {
-            if let Some(event) = self.current.next() {
-                return Some((Ok(event), self));
+            if let Some(item) = self.current.next() {
+                return Some((Ok(item), self));
             }
             match self.batches.recv().await? {
-                Ok(events) => self.current = events.into_iter(),
+                Ok(items) => self.current = items.into_iter(),
                 Err(err) => return Some((Err(err), self)),
             }
         }
@@ -307,12 +346,12 @@ pub(crate) async fn open(target: Target, start: u64) -> Result<EventStream> {
     Ok(stream(Cursor::open(target, start).await?))
 }
 
-/// The events of `cursor`, one by one, ending after an error; the etcd stream is drained in
+/// The items of `cursor`, one by one, ending after an error; the etcd stream is drained in
 /// the background (see the module docs).
 pub(crate) fn stream(mut cursor: Cursor) -> EventStream {
     let (tx, batches) = mpsc::channel(cursor.target.buffer);
-    // Events the cursor already holds go first.
-    let held: Vec<Event> = cursor.take_pending().collect();
+    // Items the cursor already holds go first.
+    let held: Vec<WatchItem> = cursor.take_pending().collect();
     tokio::spawn(drain(cursor, tx));
     let drained = Drained {
         batches,

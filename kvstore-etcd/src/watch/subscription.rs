@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{Event, EventStream};
+use kvstore_core::backend::{EventStream, WatchItem};
 use kvstore_core::{Error, Result};
 
-use super::feed::{Batch, Membership};
+use super::feed::{revision_of, Batch, Membership};
 use super::resumable::{self, Cursor, Target};
 
 enum Source {
@@ -26,7 +26,7 @@ struct Subscription {
     target: Target,
 }
 
-/// The events from revision `from` on, received through `membership`.
+/// The items from revision `from` on, received through `membership`.
 pub(crate) fn stream(membership: Membership, from: u64, target: Target) -> EventStream {
     let subscription = Subscription {
         source: Source::Shared(membership),
@@ -38,27 +38,27 @@ pub(crate) fn stream(membership: Membership, from: u64, target: Target) -> Event
 }
 
 impl Subscription {
-    /// The next event of the current batch at or after `next`; at the batch's end `next`
-    /// moves past its revision.
-    fn next_in_batch(&mut self) -> Option<Event> {
+    /// The next item of the current batch at or after `next` (a progress item: at or after
+    /// `next - 1`); at the batch's end `next` moves past its revision.
+    fn next_in_batch(&mut self) -> Option<WatchItem> {
         let (batch, index) = self.batch.as_mut()?;
-        while let Some(event) = batch.get(*index) {
+        while let Some(item) = batch.get(*index) {
             *index += 1;
-            if event.kv.mod_revision >= self.next {
-                return Some(event.clone());
+            if revision_of(item) + u64::from(matches!(item, WatchItem::Progress(_))) >= self.next {
+                return Some(item.clone());
             }
         }
         if let Some(last) = batch.last() {
-            self.next = self.next.max(last.kv.mod_revision + 1);
+            self.next = self.next.max(revision_of(last) + 1);
         }
         self.batch = None;
         None
     }
 
-    async fn next_item(mut self) -> Option<(Result<Event>, Self)> {
+    async fn next_item(mut self) -> Option<(Result<WatchItem>, Self)> {
         loop {
-            if let Some(event) = self.next_in_batch() {
-                return Some((Ok(event), self));
+            if let Some(item) = self.next_in_batch() {
+                return Some((Ok(item), self));
             }
             match &mut self.source {
                 Source::Shared(membership) => match membership.recv().await {

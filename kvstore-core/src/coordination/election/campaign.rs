@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use bytes::Bytes;
 
 use super::state::{ElectionEvent, Leading, LossReason, Status};
-use crate::backend::{Backend, EventKind, WatchRequest};
+use crate::backend::{Backend, EventKind, WatchItem, WatchRequest};
 use crate::backoff::Backoff;
 use crate::coordination::leased_key::LeasedKey;
 use crate::coordination::queue;
@@ -189,7 +189,8 @@ impl Campaign {
                     }
                     loss = entry.lost() => return End::Lost(LossReason::Lease(loss)),
                     change = changes.next() => match change {
-                        Some(Ok(event)) => {
+                        Some(Ok(WatchItem::Progress(_))) => {}
+                        Some(Ok(WatchItem::Event(event))) => {
                             let kv = event.kv;
                             match event.kind {
                                 EventKind::Put => {
