@@ -33,7 +33,7 @@ mod etcd {
         Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp,
         TxnOpResponse,
     };
-    use kvstore::{CodecFor, Json, ListOptions, Preconditions, Store};
+    use kvstore::{CodecFor, EtcdBackend, Json, ListOptions, Preconditions, Store};
     use kvstore_testkit::etcd::TestEtcd;
     use tokio::runtime::Runtime;
 
@@ -54,12 +54,15 @@ mod etcd {
     #[derive(Clone, Copy, Debug, PartialEq)]
     enum Side {
         Kvstore,
+        /// kvstore with concurrent writes sharing requests (`EtcdConfig::batch_writes`).
+        Batched,
         Raw,
     }
 
     struct Setup {
         runtime: Runtime,
         store: Store<Json>,
+        batched: Store<Json>,
         raw: Client,
         /// The current revision of each object under /bench/update.
         revisions: Vec<AtomicU64>,
@@ -125,10 +128,15 @@ mod etcd {
 
     /// Runs operation `i` of `op` on one side.
     async fn run(s: &Setup, op: Op, side: Side, i: u64, batch: &Batch) {
+        let store = if side == Side::Batched {
+            &s.batched
+        } else {
+            &s.store
+        };
         match (op, side) {
-            (Op::Create, Side::Kvstore) => {
+            (Op::Create, Side::Kvstore | Side::Batched) => {
                 let key = format!("{}/{i}", batch.prefix);
-                black_box(s.store.create(&key, &endpoint("e")).await.unwrap());
+                black_box(store.create(&key, &endpoint("e")).await.unwrap());
             }
             (Op::Create, Side::Raw) => {
                 let key = format!("{}/{i}", batch.prefix);
@@ -141,9 +149,9 @@ mod etcd {
                     .and_then([TxnOp::put(key, encode(&object), None)]);
                 assert!(s.raw.kv_client().txn(txn).await.unwrap().succeeded());
             }
-            (Op::Get, Side::Kvstore) => {
+            (Op::Get, Side::Kvstore | Side::Batched) => {
                 let key = format!("/bench/get/{}", name(i));
-                black_box(s.store.get::<Endpoint>(&key).await.unwrap());
+                black_box(store.get::<Endpoint>(&key).await.unwrap());
             }
             (Op::Get, Side::Raw) => {
                 let key = format!("/bench/get/{}", name(i));
@@ -156,10 +164,10 @@ mod etcd {
                 object.weight = i as u32;
                 let key = format!("/bench/update/{}", name(i));
                 let revision = match side {
-                    Side::Kvstore => {
+                    Side::Kvstore | Side::Batched => {
                         object.metadata.resource_version =
                             Some(slot.load(Ordering::SeqCst).to_string());
-                        let written = s.store.update(&key, &object).await.unwrap();
+                        let written = store.update(&key, &object).await.unwrap();
                         written.metadata.resource_version.unwrap().parse().unwrap()
                     }
                     Side::Raw => {
@@ -178,10 +186,10 @@ mod etcd {
                 slot.store(revision, Ordering::SeqCst);
             }
             // A delete at the revision the caller read, returning the object.
-            (Op::Delete, Side::Kvstore) => {
+            (Op::Delete, Side::Kvstore | Side::Batched) => {
                 let key = format!("{}/e{i:05}", batch.prefix);
                 let at = Preconditions::resource_version(batch.revisions[i as usize].to_string());
-                black_box(s.store.delete::<Endpoint>(&key, &at).await.unwrap());
+                black_box(store.delete::<Endpoint>(&key, &at).await.unwrap());
             }
             (Op::Delete, Side::Raw) => {
                 let key = format!("{}/e{i:05}", batch.prefix);
@@ -201,9 +209,8 @@ mod etcd {
                     black_box(decode(deleted.prev_kvs()[0].value()));
                 }
             }
-            (Op::List(n), Side::Kvstore) => {
-                let list = s
-                    .store
+            (Op::List(n), Side::Kvstore | Side::Batched) => {
+                let list = store
                     .list::<Endpoint>(&format!("/bench/list{n}"), &ListOptions::default())
                     .await
                     .unwrap();
@@ -272,12 +279,16 @@ mod etcd {
     }
 
     /// The operations and concurrencies measured, with each side's target share of raw.
-    const CASES: [(Op, usize); 11] = [
+    const CASES: [(Op, usize); 15] = [
         (Op::Create, 1),
+        (Op::Create, 2),
+        (Op::Create, 4),
         (Op::Create, 64),
         (Op::Get, 1),
         (Op::Get, 64),
         (Op::Update, 1),
+        (Op::Update, 2),
+        (Op::Update, 4),
         (Op::Update, 64),
         (Op::Delete, 1),
         (Op::Delete, 64),
@@ -291,12 +302,14 @@ mod etcd {
         let Ok(etcd) = runtime.block_on(TestEtcd::start()) else {
             return;
         };
-        let (store, raw) = runtime.block_on(async {
+        let (store, batched, raw) = runtime.block_on(async {
             let store = Store::new(etcd.backend().await, Json);
+            let batching = etcd.config().batch_writes(true);
+            let batched = Store::new(EtcdBackend::connect(batching).await.unwrap(), Json);
             let raw = Client::connect(etcd.config().endpoints(), None)
                 .await
                 .unwrap();
-            (store, raw)
+            (store, batched, raw)
         });
         let revisions = runtime.block_on(async {
             fill(&store, "/bench/get", N).await;
@@ -308,6 +321,7 @@ mod etcd {
         let s = Setup {
             runtime,
             store,
+            batched,
             raw,
             revisions: revisions.into_iter().map(AtomicU64::new).collect(),
             _etcd: etcd,
@@ -322,7 +336,16 @@ mod etcd {
                     Op::List(n) => n as u64,
                     _ => 1,
                 }));
-            for (side, id) in [(Side::Kvstore, "kvstore"), (Side::Raw, "raw")] {
+            let writes = matches!(op, Op::Create | Op::Update);
+            let sides = [
+                (Side::Kvstore, "kvstore"),
+                (Side::Raw, "raw"),
+                (Side::Batched, "batched"),
+            ];
+            for (side, id) in sides
+                .into_iter()
+                .filter(|(side, _)| writes || *side != Side::Batched)
+            {
                 group.bench_function(id, |b| {
                     b.to_async(&s.runtime)
                         .iter_custom(|iters| timed(&s, op, side, iters, concurrency))
@@ -354,39 +377,70 @@ mod etcd {
                 Op::List(n) => (20_000 / n as u64).max(2) * concurrency as u64,
                 _ => 200.max(4 * concurrency as u64),
             };
-            let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
-            let (mut ours_cpu, mut theirs_cpu) = (Duration::ZERO, Duration::ZERO);
-            let mut ops = 0;
-            let started = Instant::now();
-            let mut round = 0;
-            while started.elapsed() < Duration::from_secs(seconds) || round < 4 {
-                // Alternate which side goes first.
-                let order = if round % 2 == 0 {
-                    [Side::Kvstore, Side::Raw]
-                } else {
-                    [Side::Raw, Side::Kvstore]
-                };
-                for side in order {
-                    let (took, cpu) =
-                        s.runtime
-                            .block_on(timed_with_cpu(s, op, side, block, concurrency));
-                    match side {
-                        Side::Kvstore => (ours += took, ours_cpu += cpu),
-                        Side::Raw => (theirs += took, theirs_cpu += cpu),
-                    };
-                }
-                ops += block;
-                round += 1;
+            let writes = matches!(op, Op::Create | Op::Update);
+            let sides = [(Side::Kvstore, "kvstore"), (Side::Batched, "batched")];
+            for (ours_side, id) in sides
+                .into_iter()
+                .filter(|(side, _)| writes || *side == Side::Kvstore)
+            {
+                paired_case(
+                    s,
+                    op,
+                    concurrency,
+                    ours_side,
+                    block,
+                    seconds,
+                    &format!("{case}: {id}"),
+                );
             }
-            let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ops as f64;
-            println!(
-                "paired etcd/{case}: kvstore/raw = {:.1}% ({round} rounds of {block}); \
-                 client CPU per operation: kvstore {:.1} µs, raw {:.1} µs",
-                100.0 * theirs.as_secs_f64() / ours.as_secs_f64(),
-                per_op(ours_cpu),
-                per_op(theirs_cpu),
-            );
         }
+    }
+
+    /// One paired case: `ours` against raw, alternating blocks of `block` operations.
+    fn paired_case(
+        s: &Setup,
+        op: Op,
+        concurrency: usize,
+        ours_side: Side,
+        block: u64,
+        seconds: u64,
+        label: &str,
+    ) {
+        let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+        let (mut ours_cpu, mut theirs_cpu) = (Duration::ZERO, Duration::ZERO);
+        let mut ops = 0;
+        let started = Instant::now();
+        let mut round = 0;
+        while started.elapsed() < Duration::from_secs(seconds) || round < 4 {
+            // Alternate which side goes first.
+            let order = if round % 2 == 0 {
+                [ours_side, Side::Raw]
+            } else {
+                [Side::Raw, ours_side]
+            };
+            for side in order {
+                let (took, cpu) =
+                    s.runtime
+                        .block_on(timed_with_cpu(s, op, side, block, concurrency));
+                if side == Side::Raw {
+                    theirs += took;
+                    theirs_cpu += cpu;
+                } else {
+                    ours += took;
+                    ours_cpu += cpu;
+                }
+            }
+            ops += block;
+            round += 1;
+        }
+        let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ops as f64;
+        println!(
+            "paired etcd/{label}/raw = {:.1}% ({round} rounds of {block}); \
+             client CPU per operation: ours {:.1} µs, raw {:.1} µs",
+            100.0 * theirs.as_secs_f64() / ours.as_secs_f64(),
+            per_op(ours_cpu),
+            per_op(theirs_cpu),
+        );
     }
 }
 

@@ -255,6 +255,12 @@ pub struct Txn {
     pub success: Vec<TxnOp>,
     /// Operations run otherwise.
     pub failure: Vec<TxnOp>,
+    /// The writes must get a revision no other transaction's writes share: their create
+    /// revision orders them against other writers (lock and election entries, whose create
+    /// revision is their place in the queue and their fencing token). A backend that combines
+    /// concurrent transactions into one write (etcd's `batch_writes`) sends such a
+    /// transaction alone.
+    pub own_revision: bool,
 }
 
 impl Txn {
@@ -273,6 +279,11 @@ impl Txn {
     /// Adds `op` to the operations run when a compare fails.
     pub fn otherwise(mut self, op: TxnOp) -> Self {
         self.failure.push(op);
+        self
+    }
+    /// Asks for a revision of the transaction's own (see [`Txn::own_revision`]).
+    pub fn with_own_revision(mut self) -> Self {
+        self.own_revision = true;
         self
     }
 }

@@ -20,10 +20,10 @@
 //! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
 //! | `lease` | [`LeaseId`], [`Lease`] |
 //! | [`config`], [`registry`] | [`StoreConfig`]: which store, from a URL or a config file; the backends by scheme |
-//! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::Event`]s, leases |
+//! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::WatchItem`]s (changes and progress), leases |
 //! | `store` | the typed [`Store`]: create / get / list / update / delete / watch, options ([`CreateOptions`], [`ListOptions`], [`Preconditions`], [`WatchFrom`]), [`Collection`] |
-//! | `watcher` | [`Watcher`]: list-then-watch that resumes and re-lists |
-//! | [`cache`] | [`Cache`] fed by a watcher, and its [`CacheEvents`] |
+//! | `watcher` | [`Watcher`]: list-then-watch that resumes (from its bookmarks too) and re-lists |
+//! | [`cache`] | [`Cache`] fed by a watcher, its indexes, consistent reads and [`CacheEvents`] |
 //! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`] — and the algorithm they share |
 //! | `backoff` | the one exponential backoff of every retry loop |
 //! | [`conformance`] (feature) | the suite every backend passes unchanged; each file lists its own cases |

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{GetOptions, LeaseGrantOptions};
+use futures::future::{BoxFuture, FutureExt};
 use kvstore_core::backend::{
     Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
     WatchRequest,
 };
 use kvstore_core::{Error, Result};
 
+use crate::batch::{self, Batcher};
 use crate::config::EtcdConfig;
 use crate::error::{self, Context};
 use crate::keys::{etcd_revision, header_revision, Namespace};
@@ -31,6 +33,20 @@ pub struct EtcdBackend {
     watches: Option<Arc<watch::Hub>>,
     /// Progress requests to the watches.
     progress: Arc<Progress>,
+    /// Shares requests among concurrent writes; `None`: every write is a request of its own.
+    batcher: Option<Arc<Batcher<Alone>>>,
+}
+
+/// The backend's requests without batching: what the batcher sends.
+pub(crate) struct Alone(EtcdBackend);
+
+impl batch::Sender for Alone {
+    fn send_one(&self, txn: Txn) -> BoxFuture<'_, Result<TxnResponse>> {
+        self.0.txn_alone(txn).boxed()
+    }
+    fn send_batch<'a>(&'a self, txns: &'a [Txn]) -> BoxFuture<'a, Result<Vec<TxnResponse>>> {
+        self.0.txn_batch(txns).boxed()
+    }
 }
 
 impl std::fmt::Debug for EtcdBackend {
@@ -64,6 +80,13 @@ impl EtcdBackend {
                 .shared_watch_buffer
                 .map(|buffer| Arc::new(watch::Hub::new(buffer))),
             progress: Arc::new(Progress::new(config.progress_requests)),
+            batcher: None,
+        };
+        let backend = EtcdBackend {
+            batcher: config
+                .batch_writes
+                .then(|| Batcher::new(Arc::new(Alone(backend.clone())), BATCHES_IN_FLIGHT)),
+            ..backend
         };
         tokio::time::timeout(config.connect_timeout, backend.current_revision())
             .await
@@ -80,6 +103,73 @@ impl EtcdBackend {
             })
             .await?;
         Ok(status.version().to_owned())
+    }
+
+    /// Runs one transaction in a request of its own.
+    async fn txn_alone(&self, request: Txn) -> Result<TxnResponse> {
+        let lease = request
+            .success
+            .iter()
+            .chain(&request.failure)
+            .find_map(|op| match op {
+                kvstore_core::backend::TxnOp::Put {
+                    lease: kvstore_core::backend::PutLease::Attach(id),
+                    ..
+                } => Some(*id),
+                _ => None,
+            })
+            .unwrap_or(LeaseId(0));
+        // Built once (which checks the request); built again only for a resend.
+        let mut first = Some(txn::request(&self.ns, &request)?);
+        let context = Context { lease, revision: 0 };
+        let response = self
+            .call("txn", context, || {
+                let etcd_txn = first.take().map_or_else(
+                    || {
+                        txn::request(&self.ns, &request)
+                            .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
+                    },
+                    Ok,
+                );
+                let mut kv = self.client.kv_client();
+                async move { kv.txn(etcd_txn?).await }
+            })
+            .await;
+        let response = match response {
+            // `ignore_lease` on a key that vanished between compare and put.
+            Err(Error::NotFound { .. }) => {
+                let key = request
+                    .success
+                    .iter()
+                    .find_map(|op| match op {
+                        kvstore_core::backend::TxnOp::Put { key, .. } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                return Err(Error::NotFound { key });
+            }
+            other => other?,
+        };
+        txn::response(&self.ns, &request, &response)
+    }
+
+    /// Runs `txns` as the nested transactions of one request.
+    async fn txn_batch(&self, txns: &[Txn]) -> Result<Vec<TxnResponse>> {
+        let mut first = Some(txn::batch(&self.ns, txns)?);
+        let response = self
+            .call("txn batch", Context::default(), || {
+                let etcd_txn = first.take().map_or_else(
+                    || {
+                        txn::batch(&self.ns, txns)
+                            .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
+                    },
+                    Ok,
+                );
+                let mut kv = self.client.kv_client();
+                async move { kv.txn(etcd_txn?).await }
+            })
+            .await?;
+        txn::batch_response(&self.ns, txns, &response)
     }
 
     /// The underlying etcd-client, for what kvstore does not cover.
@@ -116,6 +206,9 @@ impl EtcdBackend {
         }
     }
 }
+
+/// Write requests in flight before concurrent writes share requests.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Pause before sending again a request no server received.
 const RESEND_PAUSE: Duration = Duration::from_millis(20);
@@ -164,50 +257,10 @@ impl Backend for EtcdBackend {
         fields(compares = request.compare.len(), ops = request.success.len())
     )]
     async fn txn(&self, request: Txn) -> Result<TxnResponse> {
-        let lease = request
-            .success
-            .iter()
-            .chain(&request.failure)
-            .find_map(|op| match op {
-                kvstore_core::backend::TxnOp::Put {
-                    lease: kvstore_core::backend::PutLease::Attach(id),
-                    ..
-                } => Some(*id),
-                _ => None,
-            })
-            .unwrap_or(LeaseId(0));
-        // Built once (which checks the request); built again only for a resend.
-        let mut first = Some(txn::request(&self.ns, &request)?);
-        let context = Context { lease, revision: 0 };
-        let response = self
-            .call("txn", context, || {
-                let etcd_txn = first.take().map_or_else(
-                    || {
-                        txn::request(&self.ns, &request)
-                            .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
-                    },
-                    Ok,
-                );
-                let mut kv = self.client.kv_client();
-                async move { kv.txn(etcd_txn?).await }
-            })
-            .await;
-        let response = match response {
-            // `ignore_lease` on a key that vanished between compare and put.
-            Err(Error::NotFound { .. }) => {
-                let key = request
-                    .success
-                    .iter()
-                    .find_map(|op| match op {
-                        kvstore_core::backend::TxnOp::Put { key, .. } => Some(key.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                return Err(Error::NotFound { key });
-            }
-            other => other?,
-        };
-        txn::response(&self.ns, &request, &response)
+        match &self.batcher {
+            Some(batcher) => batcher.txn(request).await,
+            None => self.txn_alone(request).await,
+        }
     }
 
     #[tracing::instrument(level = "trace", skip(self))]

@@ -32,6 +32,7 @@ pub struct EtcdConfig {
     pub(crate) shared_watch_buffer: Option<usize>,
     pub(crate) watch_buffer: usize,
     pub(crate) progress_requests: ProgressRequests,
+    pub(crate) batch_writes: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<etcd_client::TlsOptions>,
 }
@@ -70,6 +71,7 @@ impl EtcdConfig {
             shared_watch_buffer: Some(DEFAULT_SHARED_WATCH_BUFFER),
             watch_buffer: DEFAULT_WATCH_BUFFER,
             progress_requests: ProgressRequests::Auto,
+            batch_writes: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -160,6 +162,16 @@ impl EtcdConfig {
         self
     }
 
+    /// Whether concurrent writes share requests (off by default): a transaction that
+    /// arrives while another write request is in flight waits for it and goes with the others
+    /// that arrived meanwhile, as nested transactions of one etcd transaction, each with its own
+    /// compares and answer. A write never waits when no other is in flight. The writes of one
+    /// request share its revision, as the writes of one transaction do.
+    pub fn batch_writes(mut self, batch: bool) -> Self {
+        self.batch_writes = batch;
+        self
+    }
+
     /// TLS settings (feature `tls`): CA certificate, client identity.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: etcd_client::TlsOptions) -> Self {
@@ -203,7 +215,8 @@ impl std::fmt::Debug for EtcdConfig {
             .field("watch_reconnect_timeout", &self.watch_reconnect_timeout)
             .field("shared_watch_buffer", &self.shared_watch_buffer)
             .field("watch_buffer", &self.watch_buffer)
-            .field("progress_requests", &self.progress_requests);
+            .field("progress_requests", &self.progress_requests)
+            .field("batch_writes", &self.batch_writes);
         #[cfg(feature = "tls")]
         debug.field("tls", &self.tls.is_some());
         debug.finish()

@@ -14,6 +14,8 @@
 //!   ([`EtcdConfig::share_watches`]), so etcd sends each change once per client; progress
 //!   requests answer [`Backend::request_progress`](kvstore_core::Backend::request_progress) on
 //!   etcd releases that order them with events ([`ProgressRequests`]);
+//! - concurrent writes may share requests ([`EtcdConfig::batch_writes`]), as nested
+//!   transactions that each keep their own compares;
 //! - leases with TTLs in whole seconds; keep-alive and revoke;
 //! - every request bounded by the request timeout: a dead server is an error, never a hang.
 //!
@@ -28,6 +30,7 @@
 //! ```
 
 mod backend;
+mod batch;
 mod config;
 mod error;
 mod keys;

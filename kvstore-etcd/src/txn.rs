@@ -66,11 +66,61 @@ pub(crate) fn request(ns: &Namespace, txn: &Txn) -> Result<etcd_client::Txn> {
         .or_else(failure))
 }
 
+/// The etcd transaction running every transaction of `txns` as a nested transaction of its
+/// own (each with its own compares and branches), in order.
+pub(crate) fn batch(ns: &Namespace, txns: &[Txn]) -> Result<etcd_client::Txn> {
+    let nested = txns
+        .iter()
+        .map(|t| request(ns, t).map(etcd_client::TxnOp::txn))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(etcd_client::Txn::new().and_then(nested))
+}
+
+/// The kvstore answers for the etcd response to [`batch`]`(txns)`.
+pub(crate) fn batch_response(
+    ns: &Namespace,
+    txns: &[Txn],
+    response: &etcd_client::TxnResponse,
+) -> Result<Vec<TxnResponse>> {
+    let revision = header_revision(response.header());
+    let nested = response.op_responses();
+    if nested.len() != txns.len() {
+        return Err(kvstore_core::Error::Backend {
+            message: format!(
+                "etcd answered a batch of {} transactions with {} results",
+                txns.len(),
+                nested.len()
+            ),
+            source: None,
+        });
+    }
+    txns.iter()
+        .zip(nested)
+        .map(|(txn, answer)| match answer {
+            TxnOpResponse::Txn(answer) => response_at(ns, txn, &answer, revision),
+            _ => Err(kvstore_core::Error::Backend {
+                message: "etcd answered a nested transaction with another operation".to_owned(),
+                source: None,
+            }),
+        })
+        .collect()
+}
+
 /// The kvstore answer for an etcd transaction response to `request`.
 pub(crate) fn response(
     ns: &Namespace,
     request: &Txn,
     response: &etcd_client::TxnResponse,
+) -> Result<TxnResponse> {
+    response_at(ns, request, response, header_revision(response.header()))
+}
+
+/// The answer for `response` to `request`, at the store revision `revision`.
+fn response_at(
+    ns: &Namespace,
+    request: &Txn,
+    response: &etcd_client::TxnResponse,
+    revision: u64,
 ) -> Result<TxnResponse> {
     let ran = if response.succeeded() {
         &request.success
@@ -85,7 +135,7 @@ pub(crate) fn response(
     };
     Ok(TxnResponse {
         succeeded: response.succeeded(),
-        revision: header_revision(response.header()),
+        revision,
         results,
     })
 }

@@ -1,12 +1,15 @@
 //! The whole conformance suite against a real etcd (see `kvstore_testkit::etcd` for where it
 //! comes from: local processes, a container with `KVSTORE_ETCD=docker`, or an existing cluster).
 //! Cases that may share a server run on one, each under a namespace of its own; cases that
-//! compact history get a server of their own.
+//! compact history get a server of their own. With `KVSTORE_ETCD_BATCH_WRITES=1` the backend
+//! shares requests among concurrent writes (`EtcdConfig::batch_writes`); CI runs the suite both
+//! ways.
 #![allow(clippy::print_stderr)] // says why a case is skipped outside CI
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::{Fixture, Isolation};
 use kvstore_core::Store;
+use kvstore_etcd::EtcdBackend;
 use kvstore_testkit::etcd::TestEtcd;
 
 kvstore_core::conformance_suite!(
@@ -23,7 +26,11 @@ kvstore_core::conformance_suite!(
                 return None;
             }
         };
-        let store = Store::new(etcd.backend().await, Json);
+        let batch = std::env::var("KVSTORE_ETCD_BATCH_WRITES").is_ok_and(|v| v == "1");
+        let backend = EtcdBackend::connect(etcd.config().batch_writes(batch))
+            .await
+            .expect("connect to the test etcd");
+        let store = Store::new(backend, Json);
         Some(Fixture::with_guard(store, etcd))
     }
 );

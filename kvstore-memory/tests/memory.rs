@@ -18,6 +18,7 @@ async fn put(backend: &MemoryBackend, key: &str, value: &str, lease: PutLease) -
             lease,
         }],
         failure: vec![],
+        ..Txn::default()
     };
     backend.txn(txn).await.unwrap().revision
 }

@@ -116,6 +116,7 @@ async fn check(ops: Vec<Op>) {
                     compare: vec![Compare::absent(key)],
                     success: vec![put(key, v)],
                     failure: vec![],
+                    ..Txn::default()
                 };
                 let response = backend.txn(txn).await.unwrap();
                 let expected = model.current(key).is_none();
@@ -143,6 +144,7 @@ async fn check(ops: Vec<Op>) {
                     failure: vec![TxnOp::Get {
                         key: key.to_owned(),
                     }],
+                    ..Txn::default()
                 };
                 let response = backend.txn(txn).await.unwrap();
                 let succeeds = expected_rev == current;
@@ -160,6 +162,7 @@ async fn check(ops: Vec<Op>) {
                         compare: vec![],
                         success: vec![put(key, v)],
                         failure: vec![],
+                        ..Txn::default()
                     })
                     .await
                     .unwrap();
@@ -173,6 +176,7 @@ async fn check(ops: Vec<Op>) {
                         key: key.to_owned(),
                     }],
                     failure: vec![],
+                    ..Txn::default()
                 };
                 let response = backend.txn(txn).await.unwrap();
                 let previous = model.current(key);
@@ -193,6 +197,7 @@ async fn check(ops: Vec<Op>) {
                         range_end: "/a0".into(),
                     }],
                     failure: vec![],
+                    ..Txn::default()
                 };
                 let response = backend.txn(txn).await.unwrap();
                 let live = model.range("/a/", "/a0", model.revision);

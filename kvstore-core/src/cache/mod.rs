@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use self::consistent::{DirectRead, RevisionProbe, Source, CATCH_UP_TIMEOUT};
 pub use self::events::{CacheEvent, CacheEvents};
-use self::snapshot::{sorted, Snapshot};
+use self::snapshot::Snapshot;
 use crate::backend::Backend;
 use crate::codec::CodecFor;
 use crate::error::{Error, Result};
@@ -222,20 +222,17 @@ impl<K: Object> Cache<K> {
 
     /// Every cached object, ordered by name.
     pub fn list(&self) -> Vec<Arc<K>> {
-        let snapshot = self.shared.read();
-        sorted(&snapshot.objects)
-            .into_iter()
-            .map(|(_, object)| Arc::clone(object))
-            .collect()
+        self.shared.read().in_order().to_vec()
     }
 
     /// The cached objects whose labels match `selector`, ordered by name.
     pub fn list_by(&self, selector: &LabelSelector) -> Vec<Arc<K>> {
         let snapshot = self.shared.read();
-        sorted(&snapshot.objects)
-            .into_iter()
-            .filter(|(_, object)| selector.matches(&object.metadata().labels))
-            .map(|(_, object)| Arc::clone(object))
+        snapshot
+            .in_order()
+            .iter()
+            .filter(|object| selector.matches(&object.metadata().labels))
+            .map(Arc::clone)
             .collect()
     }
 

@@ -2,7 +2,7 @@
 //! Applying a watcher event is a plain function of this state, so it is tested alone.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc;
 
@@ -29,6 +29,8 @@ pub(crate) struct Snapshot<K> {
     stopped: bool,
     /// Secondary indexes over `objects`.
     pub(crate) indexes: Indexes<K>,
+    /// `objects` ordered by name, built by the first list after a change.
+    in_order: OnceLock<Vec<Arc<K>>>,
 }
 
 impl<K: Object> Snapshot<K> {
@@ -42,7 +44,18 @@ impl<K: Object> Snapshot<K> {
             subscribers: Vec::new(),
             stopped: false,
             indexes: Indexes::default(),
+            in_order: OnceLock::new(),
         }
+    }
+
+    /// The objects ordered by name (sorted once per change, however many lists follow).
+    pub(crate) fn in_order(&self) -> &[Arc<K>] {
+        self.in_order.get_or_init(|| {
+            sorted(&self.objects)
+                .into_iter()
+                .map(|(_, object)| Arc::clone(object))
+                .collect()
+        })
     }
 
     /// The object's name under the prefix.
@@ -55,6 +68,14 @@ impl<K: Object> Snapshot<K> {
 
     /// Applies one watcher event.
     pub(crate) fn apply(&mut self, event: WatcherEvent<K>) {
+        if matches!(
+            event,
+            WatcherEvent::InitDone { .. }
+                | WatcherEvent::Applied { .. }
+                | WatcherEvent::Deleted { .. }
+        ) {
+            self.in_order.take();
+        }
         match event {
             WatcherEvent::Init => self.building = Some(HashMap::new()),
             WatcherEvent::InitApply { key, object } => {

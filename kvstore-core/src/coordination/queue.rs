@@ -29,11 +29,15 @@ pub(crate) async fn enqueue(
         format!("{prefix}/{:016x}", lease.0)
     })
     .await?;
-    let txn = Txn::when([Compare::absent(&entry.key)]).then(TxnOp::put(
-        &entry.key,
-        value,
-        PutLease::Attach(entry.lease_id()),
-    ));
+    // The entry's create revision is its place in the queue and its fencing token: it must
+    // be its own.
+    let txn = Txn::when([Compare::absent(&entry.key)])
+        .then(TxnOp::put(
+            &entry.key,
+            value,
+            PutLease::Attach(entry.lease_id()),
+        ))
+        .with_own_revision();
     let response = backend.txn(txn).await?;
     if !response.succeeded {
         return Err(Error::AlreadyExists {
