@@ -120,6 +120,13 @@ pub enum Error {
         /// What the store said.
         message: String,
     },
+    /// The store did not accept the client's credentials: an unknown user, a wrong password,
+    /// an authentication token it no longer honours. Never shows the password.
+    #[error("not authenticated: {message}")]
+    Unauthenticated {
+        /// What the store said.
+        message: String,
+    },
     /// A store configuration or URL is not usable: malformed, an unknown scheme (the message
     /// lists the known ones), a backend not compiled in (the message names the feature), an
     /// option the backend does not take. Never shows a password.
@@ -224,6 +231,10 @@ impl Error {
     /// The store refused the call for lack of permission.
     pub fn is_permission_denied(&self) -> bool {
         matches!(self, Error::PermissionDenied { .. })
+    }
+    /// The store did not accept the credentials.
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self, Error::Unauthenticated { .. })
     }
     /// The store configuration or URL is not usable.
     pub fn is_invalid_config(&self) -> bool {

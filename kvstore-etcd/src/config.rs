@@ -191,7 +191,11 @@ impl EtcdConfig {
                 .with_keep_alive_while_idle(true);
         }
         if let Some((name, password)) = &self.user {
-            options = options.with_user(name.clone(), password.expose());
+            // etcd's tokens expire (`--auth-token-ttl`, 5 minutes by default): a long-running
+            // client authenticates again when its token is refused.
+            options = options
+                .with_user(name.clone(), password.expose())
+                .with_auto_token_refresh(true);
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {

@@ -30,6 +30,15 @@ pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
                 Error::InvalidArgument(format!("revision {} is in the future", context.revision))
             } else if message.contains("key not found") {
                 Error::NotFound { key: String::new() }
+            } else if status.code() == tonic::Code::Unauthenticated
+                || message.contains("authentication failed")
+                || message.contains("invalid auth token")
+                || message.contains("user name not found")
+            {
+                // etcd's messages name the user at most, never the password.
+                Error::Unauthenticated {
+                    message: message.to_owned(),
+                }
             } else if status.code() == tonic::Code::PermissionDenied {
                 Error::PermissionDenied {
                     message: message.to_owned(),
@@ -62,6 +71,25 @@ pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
             source: None,
         },
         error => Error::backend("etcd client error", error),
+    }
+}
+
+/// The error for a watch etcd refused to create, from its reason (e.g. `rpc error: code =
+/// PermissionDenied desc = etcdserver: permission denied`).
+pub(crate) fn refused_watch(reason: &str) -> Error {
+    if reason.contains("code = PermissionDenied") || reason.contains("permission denied") {
+        Error::PermissionDenied {
+            message: format!("etcd refused the watch: {reason}"),
+        }
+    } else if reason.contains("code = Unauthenticated") || reason.contains("invalid auth token") {
+        Error::Unauthenticated {
+            message: format!("etcd refused the watch: {reason}"),
+        }
+    } else {
+        Error::Backend {
+            message: format!("etcd refused the watch: {reason}"),
+            source: None,
+        }
     }
 }
 

@@ -87,6 +87,9 @@ fn copy(revision: &Result<u64>) -> Result<u64> {
         Err(Error::PermissionDenied { message }) => Err(Error::PermissionDenied {
             message: message.clone(),
         }),
+        Err(Error::Unauthenticated { message }) => Err(Error::Unauthenticated {
+            message: message.clone(),
+        }),
         Err(err @ Error::Unavailable { .. }) => Err(Error::Unavailable {
             message: err.to_string(),
             source: None,

@@ -91,10 +91,7 @@ impl Target {
             return Err(gone(start, first.compact_revision()));
         }
         if first.canceled() {
-            return Err(Error::Backend {
-                message: format!("etcd refused the watch: {}", first.cancel_reason()),
-                source: None,
-            });
+            return Err(error::refused_watch(first.cancel_reason()));
         }
         let next = if start > 0 {
             start

@@ -42,7 +42,7 @@ impl Member {
         format!("http://127.0.0.1:{}", self.peer_port)
     }
 
-    fn spawn(&mut self, binary: &PathBuf, initial_cluster: &str, token: &str) {
+    fn spawn(&mut self, binary: &PathBuf, initial_cluster: &str, token: &str, extra: &[String]) {
         let log = File::options()
             .create(true)
             .append(true)
@@ -71,6 +71,7 @@ impl Member {
             .arg("zap")
             .arg("--log-level")
             .arg("warn")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("etcd log file"))
             .stderr(log)
@@ -96,6 +97,8 @@ impl Member {
 /// A cluster of etcd processes on loopback, in a temporary directory; killed on drop.
 pub struct EtcdCluster {
     binary: PathBuf,
+    /// Flags every member starts with besides the cluster's own.
+    extra_args: Vec<String>,
     members: Vec<Member>,
     initial_cluster: String,
     token: String,
@@ -105,6 +108,12 @@ pub struct EtcdCluster {
 impl EtcdCluster {
     /// Starts `size` members and waits until every one serves.
     pub async fn start(size: usize) -> Self {
+        Self::start_with(size, &[]).await
+    }
+
+    /// Starts `size` members with the etcd flags `extra_args` (e.g. `--auth-token-ttl 2`) and
+    /// waits until every one serves.
+    pub async fn start_with(size: usize, extra_args: &[&str]) -> Self {
         let binary = etcd_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let dir = tempfile::Builder::new()
             .prefix("kvstore-etcd-")
@@ -132,6 +141,7 @@ impl EtcdCluster {
             .unwrap_or_else(|| "kvstore".to_owned());
         let mut cluster = EtcdCluster {
             binary,
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
             members,
             initial_cluster,
             token,
@@ -152,7 +162,8 @@ impl EtcdCluster {
             self.initial_cluster.clone(),
             self.token.clone(),
         );
-        self.members[index].spawn(&binary, &initial, &token);
+        let extra = self.extra_args.clone();
+        self.members[index].spawn(&binary, &initial, &token, &extra);
     }
 
     /// Waits until member `index` answers requests.
