@@ -114,10 +114,18 @@ impl StoreConfig {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         {
-            return Err(invalid(format!("{scheme:?} is not a scheme")));
+            // Not echoed: whatever precedes "://" may hold a credential.
+            return Err(invalid(
+                "the scheme may hold only letters, digits, '+', '-' and '.'".to_owned(),
+            ));
         }
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = match rest.find('/') {
+        // Credentials end at the last '@', wherever a '/' may be in the password.
+        let (credentials, rest) = match rest.rsplit_once('@') {
+            Some((credentials, rest)) => (Some(credentials), rest),
+            None => (None, rest),
+        };
+        let (hosts, path) = match rest.find('/') {
             Some(slash) => (&rest[..slash], &rest[slash..]),
             None => (rest, ""),
         };
@@ -129,18 +137,14 @@ impl StoreConfig {
             config.backend = "etcd".to_owned();
             config.tls = Some(TlsFiles::default());
         }
-        let hosts = match authority.rsplit_once('@') {
-            Some((credentials, hosts)) => {
-                let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-                config.username = Some(decode(user).map_err(|e| invalid(e.to_owned()))?);
-                if !password.is_empty() {
-                    config.password =
-                        Some(Secret(decode(password).map_err(|e| invalid(e.to_owned()))?));
-                }
-                hosts
+        if let Some(credentials) = credentials {
+            let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+            config.username = Some(decode(user).map_err(|e| invalid(e.to_owned()))?);
+            if !password.is_empty() {
+                config.password =
+                    Some(Secret(decode(password).map_err(|e| invalid(e.to_owned()))?));
             }
-            None => authority,
-        };
+        }
         config.endpoints = hosts
             .split(',')
             .filter(|h| !h.is_empty())
@@ -199,18 +203,23 @@ fn decode(text: &str) -> std::result::Result<String, &'static str> {
         .map_err(|_| "credentials are not UTF-8")
 }
 
-/// The URL with any password replaced by `***`, for messages.
+/// The URL with any password replaced by `***`, for messages: everything between the user
+/// name and the last `@` before the query (or, in text that is not a URL, everything before
+/// the last `@`).
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let (before_query, query) = match url.find('?') {
+        Some(at) => url.split_at(at),
+        None => (url, ""),
+    };
+    let Some((credentials, hosts)) = before_query.rsplit_once('@') else {
         return url.to_owned();
     };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((credentials, hosts)) => {
+    match credentials.split_once("://") {
+        Some((scheme, credentials)) if !scheme.contains(['@', ':', '/']) => {
             let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
-            format!("{scheme}://{user}:***@{hosts}{}", &rest[end..])
+            format!("{scheme}://{user}:***@{hosts}{query}")
         }
-        None => url.to_owned(),
+        _ => format!("***@{hosts}{query}"),
     }
 }
 
@@ -352,9 +361,28 @@ mod tests {
             assert!(!shown.contains("hunter2"), "{shown}");
         }
         assert_eq!(config.to_string(), "etcd://app:***@h:2379?namespace=%2Fa");
-        let err = StoreConfig::from_url("etcd://app:hunter2@h:2379/x").unwrap_err();
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        for malformed in [
+            "etcd://app:hunter2@h:2379/x",
+            "etcd://app:hun/ter2@h:2379/x",
+            "etcd://app:hunter2@h:2379?connect_timeout=soon",
+            "app:hunter2@h:2379",
+            "e tcd://app:hunter2@h:2379",
+            "etcd://app:%FFhunter2@h:2379",
+        ] {
+            let err = StoreConfig::from_url(malformed).unwrap_err();
+            assert!(err.is_invalid_config(), "{malformed}: {err}");
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(!shown.contains("hunter2"), "{shown}");
+                assert!(!shown.contains("ter2"), "{shown}");
+            }
+        }
+        // A '/' in a password does not cut the URL short.
+        let slashed = StoreConfig::from_url("etcd://app:hun/ter2@h:2379").unwrap();
+        assert_eq!(
+            slashed.password.as_ref().map(Secret::expose),
+            Some("hun/ter2")
+        );
+        assert_eq!(slashed.endpoints, ["h:2379"]);
         // The display form parses back to the same config, less the password.
         let back = StoreConfig::from_url(&config.to_string().replace(":***", "")).unwrap();
         assert_eq!(back.namespace, config.namespace);

@@ -11,24 +11,12 @@ use futures::StreamExt;
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
 use kvstore_core::{ListOptions, Store, WatchEvent, WatchFrom};
-use kvstore_etcd::etcd_client::{Client, Permission};
 use kvstore_etcd::{EtcdBackend, EtcdConfig};
-use kvstore_testkit::etcd::{local_etcd, EtcdCluster, TestEtcd};
+use kvstore_testkit::etcd::{auth, local_etcd, EtcdCluster, TestEtcd};
 
 /// Adds a user `app` whose role may read and write `/app/` only, then turns auth on.
 async fn prefix_user(endpoints: &[String]) {
-    let client = Client::connect(endpoints, None).await.unwrap();
-    let mut auth = client.auth_client();
-    auth.role_add("app").await.unwrap();
-    auth.role_grant_permission("app", Permission::read_write("/app/").with_prefix())
-        .await
-        .unwrap();
-    auth.user_add("app", "app-password", None).await.unwrap();
-    auth.user_grant_role("app", "app").await.unwrap();
-    auth.user_add("root", "root-password", None).await.unwrap();
-    auth.user_grant_role("root", "root").await.unwrap();
-    auth.auth_enable().await.unwrap();
-    drop(client);
+    auth::enable_auth(endpoints, "app", "app-password", "/app/").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

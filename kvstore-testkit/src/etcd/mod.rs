@@ -15,6 +15,7 @@
 //! the first of them and stopped when the last one ends. [`TestEtcd::start`] gives a test a
 //! server of its own (an existing cluster is always shared, under a namespace).
 
+pub mod auth;
 mod container;
 mod process;
 
