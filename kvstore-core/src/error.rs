@@ -127,6 +127,14 @@ pub enum Error {
         /// What the store said.
         message: String,
     },
+    /// A TLS connection to the store failed in a way repeating cannot mend: the server's
+    /// certificate is not trusted, expired or for another name; the server refused the client's
+    /// certificate (or wants one); or one side speaks TLS and the other does not.
+    #[error("TLS: {message}")]
+    Tls {
+        /// What failed, and the likely fix.
+        message: String,
+    },
     /// A store configuration or URL is not usable: malformed, an unknown scheme (the message
     /// lists the known ones), a backend not compiled in (the message names the feature), an
     /// option the backend does not take. Never shows a password.
@@ -235,6 +243,10 @@ impl Error {
     /// The store did not accept the credentials.
     pub fn is_unauthenticated(&self) -> bool {
         matches!(self, Error::Unauthenticated { .. })
+    }
+    /// A TLS connection failed (certificates, or TLS on one side only).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Error::Tls { .. })
     }
     /// The store configuration or URL is not usable.
     pub fn is_invalid_config(&self) -> bool {

@@ -18,6 +18,7 @@ use crate::config::EtcdConfig;
 use crate::error::{self, Context};
 use crate::keys::{etcd_revision, header_revision, Namespace};
 use crate::progress::Progress;
+use crate::tls_diagnosis;
 use crate::{txn, watch};
 
 /// The etcd backend. Cheap to clone; clones share the connection.
@@ -88,7 +89,23 @@ impl EtcdBackend {
                 .then(|| Batcher::new(Arc::new(Alone(backend.clone())), BATCHES_IN_FLIGHT)),
             ..backend
         };
-        tokio::time::timeout(config.connect_timeout, backend.current_revision())
+        let first_request = async {
+            match backend.current_revision().await {
+                Err(err) if error::closed_by_server(&err) => {
+                    // Once more: a server going away does not close a second connection.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    match backend.current_revision().await {
+                        Err(err) if error::closed_by_server(&err) => {
+                            let endpoint = config.endpoints.first().cloned().unwrap_or_default();
+                            Err(tls_diagnosis::diagnose(&endpoint, err).await)
+                        }
+                        other => other,
+                    }
+                }
+                other => other,
+            }
+        };
+        tokio::time::timeout(config.connect_timeout, first_request)
             .await
             .map_err(|_| error::timed_out("connect", config.connect_timeout))??;
         Ok(backend)

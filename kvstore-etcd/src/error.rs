@@ -17,7 +17,9 @@ pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
     match error {
         E::GRpcStatus(status) => {
             let message = status.message();
-            if message.contains("required revision has been compacted") {
+            if let Some(reason) = tls_failure(&status) {
+                Error::Tls { message: reason }
+            } else if message.contains("required revision has been compacted") {
                 Error::Gone {
                     revision: context.revision,
                     compacted: 0,
@@ -99,6 +101,50 @@ pub(crate) fn timed_out(what: &str, timeout: std::time::Duration) -> Error {
         message: format!("etcd {what} did not answer within {timeout:?}"),
         source: None,
     }
+}
+
+/// What failed in a TLS handshake, if the error (or one of its sources) says: a certificate
+/// this client refused, or an alert the server sent (a client certificate it refused).
+fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if text.contains("invalid peer certificate") || text.contains("InvalidCertificate") {
+            return Some(format!("etcd's certificate was refused: {text}"));
+        }
+        if text.contains("received fatal alert") {
+            return Some(format!(
+                "etcd ended the TLS handshake ({text}): it refused this client's certificate, \
+                 or requires one"
+            ));
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// Whether the server closed the connection after accepting it (a broken pipe, a reset, an
+/// early end of stream), as a TLS server does to a client certificate it refuses or to plain
+/// HTTP, rather than being unreachable.
+pub(crate) fn closed_by_server(error: &Error) -> bool {
+    use std::io::ErrorKind;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        // hyper's word for a connection the server closed under a request.
+        if current.to_string().contains("connection closed") {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 /// Whether the request surely reached no server (so sending it again cannot apply it twice).

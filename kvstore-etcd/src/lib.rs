@@ -35,6 +35,7 @@ mod config;
 mod error;
 mod keys;
 mod progress;
+mod tls_diagnosis;
 mod txn;
 mod watch;
 

@@ -27,6 +27,8 @@ fn free_port() -> u16 {
 /// One member of a loopback cluster.
 struct Member {
     name: String,
+    /// Whether clients speak TLS to it (it was given a certificate).
+    https: bool,
     client_port: u16,
     peer_port: u16,
     data_dir: PathBuf,
@@ -36,7 +38,8 @@ struct Member {
 
 impl Member {
     fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
     fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
@@ -112,8 +115,11 @@ impl EtcdCluster {
     }
 
     /// Starts `size` members with the etcd flags `extra_args` (e.g. `--auth-token-ttl 2`) and
-    /// waits until every one serves.
+    /// waits until every one serves. Given `--cert-file`, the members serve clients over TLS
+    /// (`https://` endpoints; readiness is then a TCP connection, the tests bring the client's
+    /// TLS settings).
     pub async fn start_with(size: usize, extra_args: &[&str]) -> Self {
+        let https = extra_args.contains(&"--cert-file");
         let binary = etcd_binary().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let dir = tempfile::Builder::new()
             .prefix("kvstore-etcd-")
@@ -122,6 +128,7 @@ impl EtcdCluster {
         let members: Vec<Member> = (0..size)
             .map(|i| Member {
                 name: format!("m{i}"),
+                https,
                 client_port: free_port(),
                 peer_port: free_port(),
                 data_dir: dir.path().join(format!("m{i}.data")),
@@ -169,9 +176,16 @@ impl EtcdCluster {
     /// Waits until member `index` answers requests.
     pub async fn wait_serving(&mut self, index: usize) {
         let endpoint = self.members[index].client_url();
+        let (https, port) = (self.members[index].https, self.members[index].client_port);
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            if serves(&endpoint).await {
+            let ready = match https {
+                true => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok(),
+                false => serves(&endpoint).await,
+            };
+            if ready {
                 return;
             }
             let member = &mut self.members[index];
