@@ -66,6 +66,11 @@ pub use connect::{backend, connect, connect_config, connect_config_with, connect
 pub use kvstore_core::registry::register;
 pub use kvstore_core::*;
 
+/// Encryption at rest (feature `encryption`): [`Encrypted`](encryption::Encrypted) around any
+/// codec, its [`KeyRing`](encryption::KeyRing), and [`reencrypt`](encryption::reencrypt) for
+/// key rotation.
+#[cfg(feature = "encryption")]
+pub use kvstore_codec::encrypted as encryption;
 #[cfg(feature = "bincode")]
 pub use kvstore_codec::Bincode;
 pub use kvstore_codec::{AnyCodec, Json, Postcard, Protobuf};

@@ -10,6 +10,7 @@
 //! | [`Protobuf`] | `protobuf` (default) | implement `prost::Message` | schema evolution by tags |
 //! | [`Postcard`] | `postcard` (default) | implement serde | compact and fast; recommended binary codec |
 //! | [`Bincode`] | `bincode` | implement serde | bincode 2.0.1, unmaintained upstream |
+//! | [`Encrypted<C>`](encrypted::Encrypted) | `encryption` | any codec's kinds | AES-256-GCM at rest, bound to the storage key; key rotation with [`reencrypt`](encrypted::reencrypt) |
 //!
 //! ```
 //! use kvstore_codec::Json;
@@ -39,6 +40,9 @@
 mod any;
 mod envelope;
 
+#[cfg(feature = "encryption")]
+pub mod encrypted;
+
 #[cfg(feature = "bincode")]
 mod bincode;
 #[cfg(feature = "json")]
@@ -52,6 +56,8 @@ mod protobuf;
 pub use crate::any::AnyCodec;
 #[cfg(feature = "bincode")]
 pub use crate::bincode::Bincode;
+#[cfg(feature = "encryption")]
+pub use crate::encrypted::{reencrypt, Encrypted, EncryptionKey, KeyRing, Reencrypted};
 #[cfg(feature = "json")]
 pub use crate::json::Json;
 #[cfg(feature = "postcard")]

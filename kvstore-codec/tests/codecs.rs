@@ -1,8 +1,8 @@
 //! Every codec round-trips objects, refuses other kinds and formats with typed errors, and
 //! never panics on arbitrary bytes.
 
-use kvstore_codec::{Bincode, Json, Postcard, Protobuf};
-use kvstore_core::{CodecError, CodecFor, Object, ObjectMeta, TypeMeta};
+use kvstore_codec::{AnyCodec, Bincode, Json, Postcard, Protobuf};
+use kvstore_core::{Codec, CodecError, CodecFor, Object, ObjectMeta, TypeMeta};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -212,6 +212,16 @@ proptest! {
         let _ = CodecFor::<User>::decode(&Protobuf, &bytes);
         let _ = CodecFor::<User>::decode(&Postcard, &bytes);
         let _ = CodecFor::<User>::decode(&Bincode, &bytes);
+    }
+
+    #[test]
+    fn arbitrary_headers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+        let _ = Json.type_meta(&bytes);
+        let _ = Protobuf.type_meta(&bytes);
+        let _ = Postcard.type_meta(&bytes);
+        let _ = Bincode.type_meta(&bytes);
+        let _ = AnyCodec::default().type_meta(&bytes);
+        let _ = CodecFor::<User>::decode(&AnyCodec::default(), &bytes);
     }
 
     #[test]

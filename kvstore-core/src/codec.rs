@@ -4,6 +4,8 @@
 //! are self-describing: they carry their format and [`TypeMeta`], so a codec can refuse a
 //! value of another kind or another format with a clear [`CodecError`].
 
+use std::borrow::Cow;
+
 pub use crate::error::CodecError;
 use crate::meta::TypeMeta;
 use crate::object::Object;
@@ -15,6 +17,21 @@ pub trait Codec: Send + Sync + 'static {
 
     /// Reads the [`TypeMeta`] written in `bytes`.
     fn type_meta(&self, bytes: &[u8]) -> Result<TypeMeta, CodecError>;
+
+    /// Turns encoded bytes into the bytes stored at `key`. The identity, unless the codec binds
+    /// values to where they are stored (encryption at rest, with the key as authenticated
+    /// data). The store calls it after [`CodecFor::encode`].
+    fn seal(&self, key: &str, encoded: Vec<u8>) -> Result<Vec<u8>, CodecError> {
+        let _ = key;
+        Ok(encoded)
+    }
+
+    /// The inverse of [`Codec::seal`]: the encoded bytes of the value stored at `key`. The store
+    /// calls it before [`Codec::type_meta`] and [`CodecFor::decode`].
+    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, CodecError> {
+        let _ = key;
+        Ok(Cow::Borrowed(stored))
+    }
 }
 
 /// A codec able to encode and decode objects of kind `K` (both ways: the name says for which

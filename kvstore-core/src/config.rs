@@ -406,4 +406,29 @@ mod tests {
         let unknown = serde_json::from_str::<StoreConfig>(r#"{"backend":"etcd","hosts":[]}"#);
         assert!(unknown.is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_urls_never_panic(url in ".{0,96}") {
+            if let Ok(config) = StoreConfig::from_url(&url) {
+                let _ = (config.to_string(), format!("{config:?}"));
+            }
+        }
+
+        #[test]
+        fn a_password_never_shows(
+            user in "[a-z]{1,8}",
+            password in "PW[a-zA-Z0-9!$&*/:]{6,12}",
+            hosts in "[a-z0-9.:,]{0,24}",
+            rest in "[a-z0-9/?=&._]{0,24}",
+            scheme in "(etcd|etcds|memory|zk|x y|)",
+        ) {
+            let url = format!("{scheme}://{user}:{password}@{hosts}{rest}");
+            let shown = match StoreConfig::from_url(&url) {
+                Ok(config) => format!("{config} {config:?}"),
+                Err(err) => format!("{err} {err:?}"),
+            };
+            proptest::prop_assert!(!shown.contains(&password), "{}", shown);
+        }
+    }
 }

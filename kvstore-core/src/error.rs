@@ -378,6 +378,10 @@ pub enum CodecError {
         #[source]
         source: BoxError,
     },
+    /// A value encrypted at rest could not be decrypted (an unknown key, tampered bytes or
+    /// bytes moved from another key, plaintext where ciphertext is required) or encrypted.
+    #[error("encryption at rest: {0}")]
+    Encryption(String),
 }
 
 impl CodecError {

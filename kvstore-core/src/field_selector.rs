@@ -111,9 +111,17 @@ impl FromStr for FieldSelector {
                     "field selector {text:?}: {field:?} is not a field name"
                 )));
             }
+            let value = value.trim();
+            // An operator character in a value would print ambiguously ("a==" for `a` equal
+            // to "="; found by fuzzing).
+            if value.contains(['=', '!']) {
+                return Err(Error::InvalidArgument(format!(
+                    "field selector {text:?}: the value {value:?} holds '=' or '!'"
+                )));
+            }
             selector.requirements.push(FieldRequirement {
                 field: field.to_owned(),
-                value: value.trim().to_owned(),
+                value: value.to_owned(),
                 negated,
             });
         }
@@ -143,8 +151,18 @@ mod tests {
             .parse::<FieldSelector>()
             .unwrap();
         assert_eq!(printed.to_string(), "metadata.name=web,node!=n2");
-        for bad in ["name", "=x", "a b=c", ",", "x=1,y"] {
+        for bad in ["name", "=x", "a b=c", ",", "x=1,y", "a===", "a!=!", "a=b=c"] {
             assert!(bad.parse::<FieldSelector>().is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics_and_what_parses_prints_back(text in ".{0,48}") {
+            if let Ok(selector) = text.parse::<FieldSelector>() {
+                let printed = selector.to_string();
+                proptest::prop_assert_eq!(printed.parse::<FieldSelector>().unwrap(), selector);
+            }
         }
     }
 }

@@ -143,6 +143,10 @@ impl<C: crate::codec::Codec> Scheme<C> {
 
     /// Decodes `bytes` (stored at `key`) into whichever registered kind they hold.
     pub fn decode(&self, codec: &C, key: &str, bytes: &[u8]) -> crate::Result<DynObject> {
+        let bytes = codec
+            .open(key, bytes)
+            .map_err(|e| crate::Error::from_codec(key, e))?;
+        let bytes = &*bytes;
         let found = codec
             .type_meta(bytes)
             .map_err(|e| crate::Error::from_codec(key, e))?;

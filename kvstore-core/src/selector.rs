@@ -106,6 +106,23 @@ fn label_name(text: &str, whole: &str) -> Result<String, Error> {
     }
 }
 
+/// `text` if it is a label value a selector can name: at most 63 of `[A-Za-z0-9._-]`, as in
+/// Kubernetes (an operator character in a value would print ambiguously: `a==` for `a` equal
+/// to `=`, found by fuzzing).
+fn label_value(text: &str, whole: &str) -> Result<String, Error> {
+    let valid = text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "label selector {whole:?}: {text:?} is not a label value"
+        )))
+    }
+}
+
 impl FromStr for LabelSelector {
     type Err = Error;
 
@@ -116,9 +133,9 @@ impl FromStr for LabelSelector {
         }
         for part in text.split(',').map(str::trim) {
             let requirement = if let Some((k, v)) = part.split_once("!=") {
-                Requirement::NotEquals(label_name(k.trim(), text)?, v.trim().to_owned())
+                Requirement::NotEquals(label_name(k.trim(), text)?, label_value(v.trim(), text)?)
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                Requirement::Equals(label_name(k.trim(), text)?, v.trim().to_owned())
+                Requirement::Equals(label_name(k.trim(), text)?, label_value(v.trim(), text)?)
             } else if let Some(k) = part.strip_prefix('!') {
                 Requirement::NotExists(label_name(k.trim(), text)?)
             } else {
@@ -152,7 +169,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for text in ["=x", "a b=c", ",", "!"] {
+        for text in ["=x", "a b=c", ",", "!", "2===", "a!=!", "a=b=c", "a=x y"] {
             assert!(
                 text.parse::<LabelSelector>()
                     .unwrap_err()

@@ -236,24 +236,50 @@ impl<C: Codec> Store<C> {
         self.inner.backend.compact(revision).await
     }
 
-    /// Encodes `object` as stored: without a resource version, and within the value-size
-    /// limit.
+    /// Encodes `object` as stored: without a resource version, sealed for its key
+    /// ([`Codec::seal`]), and within the value-size limit.
     pub(crate) fn encode<K: Object>(&self, key: &str, object: &mut K) -> Result<Bytes>
+    where
+        C: CodecFor<K>,
+    {
+        let encoded = self.encode_unsealed(key, object)?;
+        self.seal(key, encoded)
+    }
+
+    /// Encodes `object` without a resource version, before [`Codec::seal`].
+    pub(crate) fn encode_unsealed<K: Object>(&self, key: &str, object: &mut K) -> Result<Vec<u8>>
     where
         C: CodecFor<K>,
     {
         let resource_version = object.metadata_mut().resource_version.take();
         let encoded = self.inner.codec.encode(object);
         object.metadata_mut().resource_version = resource_version;
-        let encoded = encoded.map_err(|e| Error::from_codec(key, e))?;
-        if encoded.len() > self.inner.max_value_size {
+        encoded.map_err(|e| Error::from_codec(key, e))
+    }
+
+    /// Seals encoded bytes for `key`, within the value-size limit.
+    pub(crate) fn seal(&self, key: &str, encoded: Vec<u8>) -> Result<Bytes> {
+        let sealed = self
+            .inner
+            .codec
+            .seal(key, encoded)
+            .map_err(|e| Error::from_codec(key, e))?;
+        if sealed.len() > self.inner.max_value_size {
             return Err(Error::ValueTooLarge {
                 key: key.to_owned(),
-                size: encoded.len(),
+                size: sealed.len(),
                 limit: self.inner.max_value_size,
             });
         }
-        Ok(Bytes::from(encoded))
+        Ok(Bytes::from(sealed))
+    }
+
+    /// The encoded bytes of a stored value ([`Codec::open`]).
+    pub(crate) fn opened<'a>(&self, kv: &'a KeyValue) -> Result<std::borrow::Cow<'a, [u8]>> {
+        self.inner
+            .codec
+            .open(&kv.key, &kv.value)
+            .map_err(|e| Error::from_codec(&kv.key, e))
     }
 
     /// Checks that a stored value is of kind `K` without decoding it.
@@ -267,7 +293,7 @@ impl<C: Codec> Store<C> {
         let found = self
             .inner
             .codec
-            .type_meta(&kv.value)
+            .type_meta(&self.opened(kv)?)
             .map_err(|e| Error::from_codec(&kv.key, e))?;
         if &found == expected {
             return Ok(());
@@ -287,17 +313,21 @@ impl<C: Codec> Store<C> {
         let mut object: K = self
             .inner
             .codec
-            .decode(&kv.value)
+            .decode(&self.opened(kv)?)
             .map_err(|e| Error::from_codec(&kv.key, e))?;
         object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
         Ok(object)
     }
 }
 
-/// Parses a resource version given by a caller.
+/// The largest revision: etcd's revisions are signed 64-bit numbers, and every backend shares
+/// that range so that one resource version means the same everywhere.
+pub(crate) const MAX_REVISION: u64 = i64::MAX as u64;
+
+/// Parses a resource version given by a caller: 1 to [`MAX_REVISION`].
 pub(crate) fn parse_resource_version(resource_version: &str) -> Result<u64> {
     match resource_version.parse::<u64>() {
-        Ok(revision) if revision > 0 => Ok(revision),
+        Ok(revision) if revision > 0 && revision <= MAX_REVISION => Ok(revision),
         _ => Err(Error::InvalidArgument(format!(
             "{resource_version:?} is not a resource version"
         ))),
@@ -315,4 +345,22 @@ fn closable(backend: &Arc<dyn Backend>, lifecycle: &Arc<Lifecycle>) -> Arc<dyn B
         backend: Arc::clone(backend),
         lifecycle: Arc::clone(lifecycle),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_resource_version;
+
+    proptest::proptest! {
+        #[test]
+        fn only_positive_decimal_revisions_parse(text in ".{0,24}") {
+            match parse_resource_version(&text) {
+                Ok(revision) => {
+                    proptest::prop_assert!(revision > 0 && revision <= super::MAX_REVISION);
+                    proptest::prop_assert_eq!(text.parse::<u64>().ok(), Some(revision));
+                }
+                Err(err) => proptest::prop_assert!(err.is_invalid_argument()),
+            }
+        }
+    }
 }

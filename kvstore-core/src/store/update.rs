@@ -144,10 +144,13 @@ impl<C: Codec> Store<C> {
                 key: key.to_owned(),
                 source: source.into(),
             })?;
-            let value = self.encode(key, &mut object)?;
-            if value == current.value {
+            // Unchanged when it encodes to what is stored (compared before sealing: an
+            // encrypting codec seals the same bytes differently every time).
+            let encoded = self.encode_unsealed(key, &mut object)?;
+            if *self.opened(&current)? == *encoded {
                 return Ok(original);
             }
+            let value = self.seal(key, encoded)?;
             let compare = Compare::mod_revision(key, current.mod_revision);
             match self.put_if(key, compare, value).await? {
                 Written::At(revision) => {

@@ -185,7 +185,11 @@ impl<C: Codec> Store<C> {
     {
         let start_revision = match (&from, &initial) {
             (WatchFrom::Now, _) => 0,
-            (WatchFrom::Version(rv), _) => parse_resource_version(rv)? + 1,
+            (WatchFrom::Version(rv), _) => {
+                parse_resource_version(rv)?.checked_add(1).ok_or_else(|| {
+                    Error::InvalidArgument(format!("resource version {rv} is too large"))
+                })?
+            }
             (WatchFrom::InitialState, Some((_, revision))) => revision + 1,
             (WatchFrom::InitialState, None) => 0,
         };
@@ -241,7 +245,7 @@ impl<C: Codec> Store<C> {
             .watch(WatchRequest {
                 key,
                 range_end: Some(range_end),
-                start_revision: after + 1,
+                start_revision: after.saturating_add(1),
             })
             .await?;
         let store = self.clone();
