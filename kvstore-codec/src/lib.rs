@@ -10,7 +10,7 @@
 //! | [`Protobuf`] | `protobuf` (default) | implement `prost::Message` | schema evolution by tags |
 //! | [`Postcard`] | `postcard` (default) | implement serde | compact and fast; recommended binary codec |
 //! | [`Bincode`] | `bincode` | implement serde | bincode 2.0.1, unmaintained upstream |
-//! | [`Encrypted<C>`](encrypted::Encrypted) | `encryption` | any codec's kinds | AES-256-GCM at rest, bound to the storage key; key rotation with [`reencrypt`](encrypted::reencrypt) |
+//! | [`Encrypted<C>`](Encrypted) | `encryption` | any codec's kinds | AES-256-GCM at rest, bound to the storage key; key rotation with [`reencrypt`] |
 //!
 //! ```
 //! use kvstore_codec::Json;
