@@ -13,23 +13,20 @@ use kvstore_core::conformance::{widget, Widget};
 use kvstore_core::{ListOptions, Store, WatchEvent, WatchFrom};
 use kvstore_etcd::{EtcdBackend, EtcdConfig};
 use kvstore_testkit::etcd::{auth, local_etcd, EtcdCluster, TestEtcd};
+use kvstore_testkit::Skipped;
 
-/// Adds a user `app` whose role may read and write `/app/` only, then turns auth on.
-async fn prefix_user(endpoints: &[String]) {
-    auth::enable_auth(endpoints, "app", "app-password", "/app/").await;
+/// A server of the test's own with a user `app` whose role may read and write `/app/` only.
+async fn prefix_user() -> Result<TestEtcd, Skipped> {
+    auth::server_with_auth("app", "app-password", "/app/").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prefix_scoped_user_connects_and_is_refused_outside_its_prefix() {
-    let etcd = match TestEtcd::start().await {
+    let etcd = match prefix_user().await {
         Ok(etcd) => etcd,
         Err(skipped) => return eprintln!("{skipped}"),
     };
-    if std::env::var_os("KVSTORE_ETCD_ENDPOINTS").is_some() {
-        return eprintln!("skipping: turns auth on, which an existing cluster must not get");
-    }
     let endpoints = etcd.config().endpoints().to_vec();
-    prefix_user(&endpoints).await;
 
     let config = EtcdConfig::new(endpoints).user("app", "app-password");
     let store = Store::new(EtcdBackend::connect(config).await.unwrap(), Json);
@@ -61,15 +58,11 @@ async fn a_prefix_scoped_user_connects_and_is_refused_outside_its_prefix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_unauthenticated_within_the_connect_timeout() {
-    let etcd = match TestEtcd::start().await {
+    let etcd = match prefix_user().await {
         Ok(etcd) => etcd,
         Err(skipped) => return eprintln!("{skipped}"),
     };
-    if std::env::var_os("KVSTORE_ETCD_ENDPOINTS").is_some() {
-        return eprintln!("skipping: turns auth on, which an existing cluster must not get");
-    }
     let endpoints = etcd.config().endpoints().to_vec();
-    prefix_user(&endpoints).await;
     let connect_timeout = Duration::from_secs(3);
     for (user, password) in [("app", "not-the-password"), ("nobody", "app-password")] {
         let config = EtcdConfig::new(endpoints.clone())
@@ -97,7 +90,7 @@ async fn a_long_running_client_outlives_its_auth_token() {
         return eprintln!("{skipped}");
     }
     let cluster = EtcdCluster::start_with(1, &["--auth-token-ttl", "1"]).await;
-    prefix_user(&cluster.endpoints()).await;
+    auth::enable_auth(&cluster.endpoints(), "app", "app-password", "/app/").await;
     let config = EtcdConfig::new(cluster.endpoints()).user("app", "app-password");
     let store = Store::new(EtcdBackend::connect(config).await.unwrap(), Json);
     let mut watch = store

@@ -31,3 +31,20 @@ pub async fn enable_auth(endpoints: &[String], user: &str, password: &str, prefi
         .expect("grant root its role");
     auth.auth_enable().await.expect("turn authentication on");
 }
+
+/// A server of the test's own with [`enable_auth`] done for `user`, `password` and `prefix`.
+/// Skipped when the tests use an existing cluster, which must not get authentication turned on.
+pub async fn server_with_auth(
+    user: &str,
+    password: &str,
+    prefix: &str,
+) -> Result<super::TestEtcd, crate::Skipped> {
+    if std::env::var_os("KVSTORE_ETCD_ENDPOINTS").is_some() {
+        return Err(crate::Skipped(
+            "skipping: turns auth on, which an existing cluster must not get".to_owned(),
+        ));
+    }
+    let etcd = super::TestEtcd::start().await?;
+    enable_auth(etcd.config().endpoints(), user, password, prefix).await;
+    Ok(etcd)
+}
