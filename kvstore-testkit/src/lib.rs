@@ -3,12 +3,16 @@
 //! - [`etcd`] (feature `etcd`): a real etcd for a test — an existing cluster, a local `etcd`
 //!   process, or etcd in a Docker container started through `testcontainers` — and
 //!   multi-member clusters of local processes for fault tests.
+//! - [`zookeeper`] (feature `zookeeper`): a standalone ZooKeeper server of the test's own, to
+//!   kill and restart, or an existing ensemble.
 //!
 //! A fixture that cannot get what it needs returns [`Skipped`] with the reason on a developer
 //! machine, and panics under `CI=true` ([`under_ci`]), where a missing server is a failure.
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "zookeeper")]
+pub mod zookeeper;
 
 /// Whether tests run under CI (`CI=true` or `CI=1`), where a missing server is a failure.
 pub fn under_ci() -> bool {

@@ -1,0 +1,175 @@
+//! A real ZooKeeper for tests: a standalone server from Debian's `zookeeper` package (3.8) on a
+//! free loopback port with a temporary data directory, started in about a second and killable
+//! (`SIGKILL`) and restartable on its data for fault tests; or an existing ensemble named by
+//! `KVSTORE_ZK_ENDPOINTS` (`host:port,host:port`).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::{under_ci, Skipped};
+
+/// Where Debian's `zookeeper` package puts the server's classes (their manifest names the
+/// other jars).
+const SERVER_JAR: &str = "/usr/share/java/zookeeper.jar";
+/// How long a started server may take to serve.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const INSTALL_HINT: &str =
+    "a ZooKeeper server is needed (scripts/install-deps installs zookeeper default-jre-headless)";
+
+/// The endpoints of an existing ensemble, from `KVSTORE_ZK_ENDPOINTS`.
+pub fn existing_ensemble() -> Option<Vec<String>> {
+    let endpoints = std::env::var("KVSTORE_ZK_ENDPOINTS").ok()?;
+    Some(endpoints.split(',').map(str::to_owned).collect())
+}
+
+/// Whether a local server can be started; panics under CI when it cannot.
+fn local_server() -> Result<PathBuf, Skipped> {
+    let java = std::env::var_os("JAVA").map_or_else(|| PathBuf::from("java"), PathBuf::from);
+    let runs = Command::new(&java)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    match runs && std::path::Path::new(SERVER_JAR).is_file() {
+        true => Ok(java),
+        false if under_ci() => panic!("CI=true and no ZooKeeper: {INSTALL_HINT}"),
+        false => Err(Skipped(format!(
+            "skipping a ZooKeeper test: {INSTALL_HINT}"
+        ))),
+    }
+}
+
+/// Asks the server at `endpoint` the four-letter word `ruok`; whether it answers `imok`.
+pub fn answers(endpoint: &str) -> bool {
+    let Ok(addr) = endpoint.parse() else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut answer = String::new();
+    stream.write_all(b"ruok").is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer == "imok"
+}
+
+/// A standalone ZooKeeper server of the test's own; killed on drop.
+pub struct ZooKeeperServer {
+    java: PathBuf,
+    port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl ZooKeeperServer {
+    /// Starts a server and waits until it serves; [`Skipped`] (outside CI) when ZooKeeper or
+    /// Java is not installed.
+    pub async fn start() -> Result<Self, Skipped> {
+        let java = local_server()?;
+        let dir = tempfile::Builder::new()
+            .prefix("kvstore-zk-")
+            .tempdir()
+            .expect("temporary directory");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let config = format!(
+            "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("zoo.cfg"), config).expect("zoo.cfg");
+        let mut server = ZooKeeperServer {
+            java,
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn();
+        server.wait_serving().await;
+        Ok(server)
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("server log");
+        let child = Command::new(&self.java)
+            .arg("-cp")
+            .arg(SERVER_JAR)
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(self.dir.path().join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("server log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start ZooKeeper: {e}"));
+        self.child = Some(child);
+    }
+
+    async fn wait_serving(&mut self) {
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let endpoint = self.endpoint();
+        loop {
+            let probe = endpoint.clone();
+            let serving = tokio::task::spawn_blocking(move || answers(&probe))
+                .await
+                .unwrap_or(false);
+            if serving {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("ZooKeeper exited with {status}:\n{}", self.log_tail());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ZooKeeper did not serve within {START_TIMEOUT:?}:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<_> = text.lines().rev().take(20).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Kills the server with `SIGKILL`.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts the server on its data directory and port, and waits until it serves.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+        self.wait_serving().await;
+    }
+}
+
+impl Drop for ZooKeeperServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
