@@ -30,7 +30,8 @@ impl Progress {
     }
 
     /// Asks every watch for progress, if the server can be trusted with it; `release` reads
-    /// the server's release (once, for [`ProgressRequests::Auto`]).
+    /// the server's release (for [`ProgressRequests::Auto`]: once it answered, or refused for
+    /// lack of rights; until then each request asks, and declines meanwhile).
     pub async fn request<F>(&self, release: impl FnOnce() -> F) -> Result<()>
     where
         F: std::future::Future<Output = Result<String>>,
@@ -39,9 +40,9 @@ impl Progress {
             ProgressRequests::Enabled => true,
             ProgressRequests::Disabled => false,
             ProgressRequests::Auto => {
-                *self
+                let known = self
                     .trusted
-                    .get_or_init(|| async {
+                    .get_or_try_init(|| async {
                         match release().await {
                             Ok(version) => {
                                 let fixed = orders_progress(&version);
@@ -50,18 +51,28 @@ impl Progress {
                                     fixed,
                                     "etcd release read for watch progress requests"
                                 );
-                                fixed
+                                Ok(fixed)
                             }
-                            Err(err) => {
+                            // A user without the right to ask: it will not have it later.
+                            Err(err) if err.is_permission_denied() => {
                                 tracing::info!(
                                     %err,
                                     "etcd release unknown: no watch progress requests"
                                 );
-                                false
+                                Ok(false)
                             }
+                            // Not known yet: asked again by the next request.
+                            Err(err) => Err(err),
                         }
                     })
-                    .await
+                    .await;
+                match known {
+                    Ok(trusted) => *trusted,
+                    Err(err) => {
+                        tracing::debug!(%err, "etcd release not read; no progress request now");
+                        false
+                    }
+                }
             }
         };
         if !trusted {
@@ -98,7 +109,37 @@ pub(crate) fn orders_progress(version: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::orders_progress;
+    use super::{orders_progress, Progress, ProgressRequests};
+    use kvstore_core::Error;
+
+    #[tokio::test]
+    async fn auto_asks_again_after_a_failed_read_and_remembers_an_answer() {
+        let progress = Progress::new(ProgressRequests::Auto);
+        let unavailable = || async {
+            Err(Error::Unavailable {
+                message: "down".to_owned(),
+                source: None,
+            })
+        };
+        let fixed = || async { Ok("3.5.17".to_owned()) };
+        let denied = || async {
+            Err(Error::PermissionDenied {
+                message: "no".to_owned(),
+            })
+        };
+        assert!(progress
+            .request(unavailable)
+            .await
+            .unwrap_err()
+            .is_unsupported());
+        progress.request(fixed).await.unwrap();
+        // Remembered: not asked again.
+        progress.request(unavailable).await.unwrap();
+
+        let progress = Progress::new(ProgressRequests::Auto);
+        assert!(progress.request(denied).await.unwrap_err().is_unsupported());
+        assert!(progress.request(fixed).await.unwrap_err().is_unsupported());
+    }
 
     #[test]
     fn fixed_releases_are_recognised() {
