@@ -61,16 +61,26 @@ impl Lifecycle {
     /// Closes the store: later calls fail, watches end, and the leases sessions keep alive are
     /// revoked through `backend` (the store's own, not the closed view of it).
     pub(crate) async fn close(&self, backend: &dyn Backend) {
+        // The leases are taken before anything learns of the close: a session that ends when
+        // it does (an election whose watch reports the close) forgets its lease, and a lease
+        // forgotten first would never be revoked.
+        let mut leases = self.take_sessions();
         self.closed.send_replace(true);
-        let leases =
-            std::mem::take(&mut *self.sessions.lock().unwrap_or_else(PoisonError::into_inner));
-        for lease in leases {
-            if let Err(err) = backend.lease_revoke(lease).await {
-                if !err.is_lease_not_found() {
-                    tracing::warn!(%err, %lease, "closing the store: could not revoke a session's lease");
+        // A session started while closing registers its lease late: revoke those too.
+        while !leases.is_empty() {
+            for lease in leases {
+                if let Err(err) = backend.lease_revoke(lease).await {
+                    if !err.is_lease_not_found() {
+                        tracing::warn!(%err, %lease, "closing the store: could not revoke a session's lease");
+                    }
                 }
             }
+            leases = self.take_sessions();
         }
+    }
+
+    fn take_sessions(&self) -> BTreeSet<LeaseId> {
+        std::mem::take(&mut *self.sessions.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn check(&self) -> Result<()> {
