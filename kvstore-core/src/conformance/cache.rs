@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::faults::Partition;
-use super::{revision_of, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
+use super::{revision_of, synced_cache, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
 use crate::cache::{Cache, CacheEvent};
 use crate::selector::LabelSelector;
 use crate::store::{ListOptions, Preconditions, Store};
@@ -256,10 +256,7 @@ pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
         .create(&format!("{prefix}-sibling/x"), &widget("x", "red"))
         .await
         .unwrap();
-    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
-    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
-        .await
-        .expect("synced");
+    let cache = synced_cache(&store, &prefix).await;
     assert!(cache.is_synced());
     assert_eq!(cache.len(), 2, "siblings of the prefix are not cached");
     assert_eq!(cache.get("a").unwrap().color, "red");
@@ -293,10 +290,7 @@ pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let key = format!("{prefix}/a");
     let created = store.create(&key, &widget("a", "red")).await.unwrap();
-    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
-    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
-        .await
-        .expect("synced");
+    let cache = synced_cache(&store, &prefix).await;
     let mut events = cache.events();
     match next_change(&mut events).await {
         CacheEvent::Added(object) => assert_eq!(*object, created),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::faults::Partition;
-use super::{next_event, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
+use super::{next_event, synced_cache, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
 use crate::cache::Cache;
 use crate::store::{Store, WatchEvent, WatchFrom, WatchOptions};
 use crate::watcher::{Watcher, WatcherConfig, WatcherEvent};
@@ -108,10 +108,7 @@ pub async fn consistent_read_of_a_quiet_prefix_answers_promptly<C: TestCodec>(st
         .create(&format!("{prefix}/only"), &widget("only", "red"))
         .await
         .unwrap();
-    let cache = Cache::<Widget>::new(&store, &prefix).unwrap();
-    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
-        .await
-        .expect("synced");
+    let cache = synced_cache(&store, &prefix).await;
     let elsewhere = write_elsewhere(&store, 5).await;
 
     let listed = tokio::time::timeout(EVENT_TIMEOUT, cache.consistent_list())

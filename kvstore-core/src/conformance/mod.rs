@@ -154,6 +154,15 @@ pub fn widget(name: &str, color: &str) -> Widget {
     }
 }
 
+/// A cache of the widgets under `prefix`, once it has listed them (bounded wait).
+pub async fn synced_cache<C: TestCodec>(store: &Store<C>, prefix: &str) -> crate::Cache<Widget> {
+    let cache = crate::Cache::<Widget>::new(store, prefix).unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .expect("synced");
+    cache
+}
+
 /// A fresh key prefix for one case.
 pub fn unique_prefix() -> String {
     format!("/conformance/{}", uuid::Uuid::new_v4().simple())
