@@ -95,6 +95,7 @@ fn register_built_in() {
 /// honour is refused.
 fn memory_backend(config: &StoreConfig) -> Result<MemoryBackend> {
     config.refuse_options()?;
+    config.refuse_path()?;
     let refuse = |what: &str| {
         Err(Error::InvalidConfig {
             message: format!("the memory backend takes no {what}"),

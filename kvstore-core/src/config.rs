@@ -76,6 +76,11 @@ pub struct StoreConfig {
     /// Every key of the application lives under this prefix.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// The URL's path, percent-decoded: where in the server the store lives, for backends
+    /// that have such a place (ZooKeeper: the root znode, `zk://host:2181/apps/a`). Backends
+    /// without one refuse it.
+    #[serde(default)]
+    pub path: Option<String>,
     /// How long connecting may take.
     #[serde(default, with = "humantime_serde")]
     pub connect_timeout: Option<Duration>,
@@ -151,9 +156,7 @@ impl StoreConfig {
             .map(str::to_owned)
             .collect();
         if !matches!(path, "" | "/") {
-            return Err(invalid(format!(
-                "unexpected path {path:?} (give a namespace as ?namespace=...)"
-            )));
+            config.path = Some(decode(path).map_err(|e| invalid(e.to_owned()))?);
         }
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
@@ -183,6 +186,20 @@ impl StoreConfig {
             }
         }
         Ok(config)
+    }
+
+    /// [`Error::InvalidConfig`] unless the URL had no path: for backends that have no place
+    /// for one (they take a namespace instead).
+    pub fn refuse_path(&self) -> Result<()> {
+        match &self.path {
+            None => Ok(()),
+            Some(path) => Err(Error::InvalidConfig {
+                message: format!(
+                    "the {} backend takes no path ({path:?}); give a namespace as ?namespace=...",
+                    self.backend
+                ),
+            }),
+        }
     }
 
     /// [`Error::InvalidConfig`] unless `options` is empty: for backends that take none.
@@ -236,6 +253,11 @@ impl fmt::Display for StoreConfig {
             f.write_str("@")?;
         }
         f.write_str(&self.endpoints.join(","))?;
+        if let Some(path) = &self.path {
+            for part in path.split('/').skip(1) {
+                write!(f, "/{}", utf8_percent_encode(part, NON_ALPHANUMERIC))?;
+            }
+        }
         let mut query = form_urlencoded::Serializer::new(String::new());
         if let Some(namespace) = &self.namespace {
             query.append_pair("namespace", namespace);
@@ -283,6 +305,7 @@ impl fmt::Debug for StoreConfig {
             .field("backend", &self.backend)
             .field("endpoints", &self.endpoints)
             .field("namespace", &self.namespace)
+            .field("path", &self.path)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("username", &self.username)
@@ -297,6 +320,19 @@ impl fmt::Debug for StoreConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_kept_for_the_backends_that_take_one() {
+        let config = StoreConfig::from_url("zk://h:2181/apps/a%20b?request_timeout=1s").unwrap();
+        assert_eq!(config.path.as_deref(), Some("/apps/a b"));
+        assert_eq!(
+            config.to_string(),
+            "zk://h:2181/apps/a%20b?request_timeout=1s"
+        );
+        assert!(config.refuse_path().is_err());
+        let etcd = StoreConfig::from_url("etcd://h:2379").unwrap();
+        assert!(etcd.refuse_path().is_ok());
+    }
 
     #[test]
     fn urls_parse_into_configs() {
@@ -339,7 +375,6 @@ mod tests {
         for url in [
             "etcd:/h:2379",
             "://h",
-            "etcd://h:2379/app",
             "etcd://h:2379?connect_timeout=soon",
             "etcd://h:2379?ca=/ca.pem",
             "etcd://u:%FF@h:2379",

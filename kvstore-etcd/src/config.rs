@@ -234,6 +234,7 @@ impl EtcdConfig {
     pub fn from_store_config(config: &StoreConfig) -> Result<EtcdConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
         config.refuse_options()?;
+        config.refuse_path()?;
         if config.endpoints.is_empty() {
             return Err(invalid(
                 "etcd needs at least one endpoint (host:port)".to_owned(),

@@ -173,3 +173,55 @@ impl Drop for ZooKeeperServer {
         self.kill();
     }
 }
+
+/// The server shared by the tests running at the same time (dropped with the last of them).
+static SHARED: tokio::sync::Mutex<std::sync::Weak<ZooKeeperServer>> =
+    tokio::sync::Mutex::const_new(std::sync::Weak::new());
+
+/// A ZooKeeper for one test: a root znode of its own on a server shared with the tests running
+/// at the same time, or on the ensemble `KVSTORE_ZK_ENDPOINTS` names. Stores under different
+/// roots share nothing.
+pub struct TestZooKeeper {
+    endpoints: Vec<String>,
+    root: String,
+    _held: Option<std::sync::Arc<ZooKeeperServer>>,
+}
+
+impl TestZooKeeper {
+    /// A root of the test's own on a shared server; [`Skipped`] (outside CI) when ZooKeeper is
+    /// not installed.
+    pub async fn shared() -> Result<Self, Skipped> {
+        let root = format!("/kvstore-test-{:016x}", crate::random_u64());
+        if let Some(endpoints) = existing_ensemble() {
+            return Ok(TestZooKeeper {
+                endpoints,
+                root,
+                _held: None,
+            });
+        }
+        let mut shared = SHARED.lock().await;
+        let server = match shared.upgrade() {
+            Some(server) => server,
+            None => {
+                let server = std::sync::Arc::new(ZooKeeperServer::start().await?);
+                *shared = std::sync::Arc::downgrade(&server);
+                server
+            }
+        };
+        Ok(TestZooKeeper {
+            endpoints: vec![server.endpoint()],
+            root,
+            _held: Some(server),
+        })
+    }
+
+    /// The servers, `host:port`.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.endpoints.clone()
+    }
+
+    /// The test's root znode.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+}

@@ -1,0 +1,175 @@
+//! How to reach ZooKeeper, and where in it the store lives.
+
+use std::time::Duration;
+
+use kvstore_core::{Error, Result, StoreConfig};
+
+/// The root znode of a store unless configured otherwise.
+pub const DEFAULT_ROOT: &str = "/kvstore";
+
+/// Configuration of a [`ZooKeeperBackend`](crate::ZooKeeperBackend).
+///
+/// ```
+/// use std::time::Duration;
+/// use kvstore_zookeeper::ZooKeeperConfig;
+///
+/// let config = ZooKeeperConfig::new(["10.0.0.1:2181", "10.0.0.2:2181"])
+///     .root("/apps/billing")
+///     .request_timeout(Duration::from_secs(3));
+/// assert_eq!(config.endpoints().len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZooKeeperConfig {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) root: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) session_timeout: Duration,
+    pub(crate) lease_check_interval: Duration,
+}
+
+impl ZooKeeperConfig {
+    /// Servers as `host:port`; the store lives under [`DEFAULT_ROOT`].
+    pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ZooKeeperConfig {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            root: DEFAULT_ROOT.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(10),
+            lease_check_interval: Duration::from_millis(500),
+        }
+    }
+
+    /// The znode every znode of the store lives under (created when missing), e.g.
+    /// `/apps/billing`. Stores under different roots share nothing.
+    pub fn root(mut self, root: impl Into<String>) -> Self {
+        self.root = root.into();
+        self
+    }
+
+    /// How long opening a session may take (5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one ZooKeeper request may take before the call fails with
+    /// [`Error::Unavailable`] (5 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The ZooKeeper session timeout asked for (10 s; the server bounds it). It only decides
+    /// when ZooKeeper gives up on a silent client: leases have their own time to live.
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.session_timeout = timeout;
+        self
+    }
+
+    /// How often this client looks for expired leases (500 ms): a lease's keys are deleted at
+    /// most this long after its time to live ran out, by whichever client looks first.
+    pub fn lease_check_interval(mut self, interval: Duration) -> Self {
+        self.lease_check_interval = interval;
+        self
+    }
+
+    /// The servers.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The configuration a [`StoreConfig`] describes (`zk://host:2181,host2:2181/root`).
+    pub fn from_store_config(config: &StoreConfig) -> Result<ZooKeeperConfig> {
+        let invalid = |message: String| Error::InvalidConfig { message };
+        config.refuse_options()?;
+        if config.endpoints.is_empty() {
+            return Err(invalid(
+                "zookeeper needs at least one endpoint (host:port)".to_owned(),
+            ));
+        }
+        if config.username.is_some() || config.password.is_some() || config.tls.is_some() {
+            return Err(invalid(
+                "the zookeeper backend does not support credentials or TLS yet".to_owned(),
+            ));
+        }
+        if config.namespace.is_some() {
+            return Err(invalid(
+                "the zookeeper backend takes its root as the URL's path (zk://host:2181/root), not a namespace".to_owned(),
+            ));
+        }
+        let mut zk = ZooKeeperConfig::new(config.endpoints.iter().cloned());
+        if let Some(root) = &config.path {
+            zk = zk.root(root.clone());
+        }
+        if let Some(timeout) = config.connect_timeout {
+            zk = zk.connect_timeout(timeout);
+        }
+        if let Some(timeout) = config.request_timeout {
+            zk = zk.request_timeout(timeout);
+        }
+        zk.validate()?;
+        Ok(zk)
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidConfig { message });
+        if self.endpoints.is_empty() {
+            return invalid("zookeeper needs at least one endpoint (host:port)".to_owned());
+        }
+        let root = self.root.trim_end_matches('/');
+        if !root.is_empty()
+            && (!root.starts_with('/')
+                || root[1..]
+                    .split('/')
+                    .any(|part| part.is_empty() || part == "." || part == ".."))
+        {
+            return invalid(format!(
+                "zookeeper root {:?} is not an absolute znode path",
+                self.root
+            ));
+        }
+        if root == "/zookeeper" || root.starts_with("/zookeeper/") {
+            return invalid("zookeeper root /zookeeper is ZooKeeper's own".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_servers_and_root() {
+        let config =
+            StoreConfig::from_url("zk://h1:2181,h2:2181/apps/a?request_timeout=2s").unwrap();
+        let zk = ZooKeeperConfig::from_store_config(&config).unwrap();
+        assert_eq!(zk.endpoints, ["h1:2181", "h2:2181"]);
+        assert_eq!(zk.root, "/apps/a");
+        assert_eq!(zk.request_timeout, Duration::from_secs(2));
+        let plain = StoreConfig::from_url("zk://h1:2181").unwrap();
+        assert_eq!(
+            ZooKeeperConfig::from_store_config(&plain).unwrap().root,
+            DEFAULT_ROOT
+        );
+    }
+
+    #[test]
+    fn unusable_configurations_are_refused() {
+        for url in [
+            "zk://h:2181/a//b",
+            "zk://h:2181/zookeeper",
+            "zk://h:2181/a?namespace=/x",
+            "zk://u:secret@h:2181/a",
+            "zk://h:2181/a?batch=1",
+            "zk:///a",
+        ] {
+            let config = StoreConfig::from_url(url).unwrap();
+            let err = ZooKeeperConfig::from_store_config(&config).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig { .. }), "{url}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+    }
+}

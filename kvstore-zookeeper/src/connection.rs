@@ -1,0 +1,162 @@
+//! The ZooKeeper session the backend talks through: every request under the request timeout,
+//! ZooKeeper's errors as kvstore's, and a new session when the old one expired (the backend
+//! keeps nothing in ephemeral znodes, so a new session loses nothing).
+
+use std::future::Future;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use kvstore_core::{Error, Result};
+use zookeeper_client as zk;
+
+use crate::config::ZooKeeperConfig;
+
+/// The current session, and how to make a new one.
+pub(crate) struct Connection {
+    client: RwLock<zk::Client>,
+    /// One reconnection at a time.
+    reconnecting: tokio::sync::Mutex<()>,
+    cluster: String,
+    config: ZooKeeperConfig,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Opens a session within the connect timeout.
+    pub async fn open(config: &ZooKeeperConfig) -> Result<Connection> {
+        let cluster = config.endpoints.join(",");
+        let client = connect(&cluster, config).await?;
+        Ok(Connection {
+            client: RwLock::new(client),
+            reconnecting: tokio::sync::Mutex::new(()),
+            cluster,
+            config: config.clone(),
+        })
+    }
+
+    /// The current session's client.
+    pub fn client(&self) -> zk::Client {
+        self.client
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
+    /// Runs one request under the request timeout, mapping its error (`what` names it).
+    pub async fn call<T>(
+        &self,
+        what: &str,
+        request: impl Future<Output = std::result::Result<T, zk::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.config.request_timeout, request).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(err)) => {
+                self.after_error(&err).await;
+                Err(map_error(what, err))
+            }
+            Err(_) => Err(Error::Unavailable {
+                message: format!(
+                    "zookeeper: {what}: no answer within {:?} ({})",
+                    self.config.request_timeout, self.cluster
+                ),
+                source: None,
+            }),
+        }
+    }
+
+    /// [`Connection::call`] for a request on a znode that may be missing: `None` then.
+    pub async fn call_maybe<T>(
+        &self,
+        what: &str,
+        request: impl Future<Output = std::result::Result<T, zk::Error>>,
+    ) -> Result<Option<T>> {
+        self.call(what, async {
+            match request.await {
+                Ok(answer) => Ok(Some(answer)),
+                Err(zk::Error::NoNode) => Ok(None),
+                Err(err) => Err(err),
+            }
+        })
+        .await
+    }
+
+    /// After an error: a session that expired or was closed is replaced, so that the caller's
+    /// retry (the error is `Unavailable`) finds a working one.
+    pub async fn after_error(&self, err: &zk::Error) {
+        if !matches!(err, zk::Error::SessionExpired | zk::Error::ClientClosed) {
+            return;
+        }
+        let dead = self.client().session_id();
+        let _one = self.reconnecting.lock().await;
+        if self.client().session_id() != dead {
+            return;
+        }
+        match connect(&self.cluster, &self.config).await {
+            Ok(client) => {
+                tracing::info!(cluster = %self.cluster, "zookeeper: session expired, opened a new one");
+                *self
+                    .client
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = client;
+            }
+            Err(err) => {
+                tracing::warn!(cluster = %self.cluster, %err, "zookeeper: reconnecting failed")
+            }
+        }
+    }
+}
+
+async fn connect(cluster: &str, config: &ZooKeeperConfig) -> Result<zk::Client> {
+    let connector = zk::Client::connector()
+        .with_session_timeout(config.session_timeout)
+        .with_connection_timeout(config.connect_timeout);
+    match tokio::time::timeout(config.connect_timeout, connector.connect(cluster)).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(err)) => Err(map_error(&format!("connecting to {cluster}"), err)),
+        Err(_) => Err(Error::Unavailable {
+            message: format!(
+                "zookeeper: connecting to {cluster}: no session within {:?}",
+                config.connect_timeout
+            ),
+            source: None,
+        }),
+    }
+}
+
+/// ZooKeeper's error as kvstore's: lost connections, expired sessions and overload are
+/// `Unavailable` (retryable); refused credentials and ACLs are `Unauthenticated` and
+/// `PermissionDenied`; anything else is a backend error naming the request.
+pub(crate) fn map_error(what: &str, err: zk::Error) -> Error {
+    use zk::Error as Z;
+    let message = format!("zookeeper: {what}: {err}");
+    match err {
+        Z::ConnectionLoss
+        | Z::SessionExpired
+        | Z::ClientClosed
+        | Z::NoHosts
+        | Z::Timeout
+        | Z::Throttled
+        | Z::SessionMoved
+        | Z::NotReadOnly => Error::Unavailable {
+            message,
+            source: Some(Box::new(err)),
+        },
+        Z::NoAuth => Error::PermissionDenied { message },
+        Z::AuthFailed => Error::Unauthenticated { message },
+        err => Error::Backend {
+            message,
+            source: Some(Box::new(err)),
+        },
+    }
+}

@@ -1,0 +1,176 @@
+//! Where everything lives in ZooKeeper: the paths of the backend's znodes under its root, and
+//! how keys become znode names.
+//!
+//! ```text
+//! <root>/head                  the store's revision (decimal text), set by every write
+//! <root>/compacted             the compaction point (decimal text)
+//! <root>/clock                 touched to read the ZooKeeper leader's clock (lease expiry)
+//! <root>/log/<revision>        one write transaction: its events (JSON), 20 digits
+//! <root>/keys/<escaped key>    one live key: revisions, lease, where its value is (JSON)
+//! <root>/values/<id>[~<n>]     a value's bytes, in chunks of at most CHUNK bytes
+//! <root>/leases/<id>           one lease: its ttl (JSON); its mtime is its last renewal
+//! <root>/leases/<id>/<escaped key>   a key attached to the lease
+//! ```
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Bytes of a value per znode: well under ZooKeeper's default 1 MiB `jute.maxbuffer`, which
+/// bounds a node's data and a whole request.
+pub(crate) const CHUNK: usize = 512 * 1024;
+
+/// Everything but letters, digits and `-_.` is escaped: ZooKeeper forbids `/` in a name, and
+/// control characters and some other code points anywhere in a path.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// The paths of one store, under `root` (no trailing slash; `""` is ZooKeeper's root).
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    root: String,
+}
+
+impl Layout {
+    pub fn new(root: &str) -> Layout {
+        Layout {
+            root: root.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn root(&self) -> &str {
+        if self.root.is_empty() {
+            "/"
+        } else {
+            &self.root
+        }
+    }
+
+    /// The directories every store needs, parents first.
+    pub fn directories(&self) -> Vec<String> {
+        let mut dirs = Vec::new();
+        let mut path = String::new();
+        for part in self.root.split('/').filter(|p| !p.is_empty()) {
+            path.push('/');
+            path.push_str(part);
+            dirs.push(path.clone());
+        }
+        for dir in ["log", "keys", "values", "leases"] {
+            dirs.push(format!("{}/{dir}", self.root));
+        }
+        dirs
+    }
+
+    pub fn head(&self) -> String {
+        format!("{}/head", self.root)
+    }
+    pub fn compacted(&self) -> String {
+        format!("{}/compacted", self.root)
+    }
+    pub fn clock(&self) -> String {
+        format!("{}/clock", self.root)
+    }
+    pub fn log_dir(&self) -> String {
+        format!("{}/log", self.root)
+    }
+    pub fn log(&self, revision: u64) -> String {
+        format!("{}/log/{}", self.root, log_name(revision))
+    }
+    pub fn keys_dir(&self) -> String {
+        format!("{}/keys", self.root)
+    }
+    pub fn key(&self, key: &str) -> String {
+        format!("{}/keys/{}", self.root, escape(key))
+    }
+    pub fn value_chunk(&self, id: &str, chunk: u32) -> String {
+        match chunk {
+            0 => format!("{}/values/{id}", self.root),
+            n => format!("{}/values/{id}~{n}", self.root),
+        }
+    }
+    pub fn leases_dir(&self) -> String {
+        format!("{}/leases", self.root)
+    }
+    pub fn lease(&self, id: i64) -> String {
+        format!("{}/leases/{id}", self.root)
+    }
+    pub fn lease_key(&self, id: i64, key: &str) -> String {
+        format!("{}/leases/{id}/{}", self.root, escape(key))
+    }
+}
+
+/// The name of a log entry: the revision in 20 digits, so names sort as revisions do.
+pub(crate) fn log_name(revision: u64) -> String {
+    format!("{revision:020}")
+}
+
+/// The revision a log entry's name gives.
+pub(crate) fn parse_log_name(name: &str) -> Option<u64> {
+    if name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()) {
+        name.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// A key as a znode name: percent-encoded, and never `.` or `..`.
+pub(crate) fn escape(key: &str) -> String {
+    let escaped = utf8_percent_encode(key, ESCAPED).to_string();
+    match escaped.as_str() {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        "" => "%".to_owned(),
+        _ => escaped,
+    }
+}
+
+/// The key a znode name stands for; `None` for a name [`escape`] does not make.
+pub(crate) fn unescape(name: &str) -> Option<String> {
+    if name == "%" {
+        return Some(String::new());
+    }
+    percent_decode_str(name)
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_survive_escaping() {
+        for key in [
+            "/registry/widgets/ns/name",
+            ".",
+            "..",
+            "",
+            "/a b/%41/ü/\u{1}/zookeeper",
+            "a~1",
+        ] {
+            let name = escape(key);
+            assert!(!name.contains('/') && name != "." && name != ".." && !name.is_empty());
+            assert!(name.bytes().all(|b| b.is_ascii_graphic()), "{name}");
+            assert_eq!(unescape(&name).as_deref(), Some(key), "{name}");
+        }
+    }
+
+    #[test]
+    fn log_names_sort_as_revisions() {
+        let names: Vec<_> = [9u64, 10, 11, u64::MAX]
+            .iter()
+            .map(|r| log_name(*r))
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(parse_log_name(&log_name(42)), Some(42));
+        assert_eq!(parse_log_name("42"), None);
+    }
+
+    #[test]
+    fn a_store_under_a_nested_root_creates_its_parents() {
+        let layout = Layout::new("/a/b/");
+        assert_eq!(layout.directories()[..2], ["/a", "/a/b"]);
+        assert_eq!(layout.key("/x/y"), "/a/b/keys/%2Fx%2Fy");
+        assert_eq!(Layout::new("").head(), "/head");
+    }
+}

@@ -1,0 +1,273 @@
+//! # kvstore-zookeeper
+//!
+//! The ZooKeeper backend of kvstore: etcd's revision model — one global revision, create and
+//! mod revisions, compare-and-swap transactions, reads at a past revision, watches that replay
+//! from a revision, leases — built inside ZooKeeper, which has none of them, in the way kine
+//! builds them on SQL: a revision log, the current state beside it, and a compare-and-append
+//! done as one atomic ZooKeeper `multi`. It passes the same conformance suite as the etcd and
+//! memory backends.
+//!
+//! ```no_run
+//! use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
+//!
+//! # async fn run() -> kvstore_core::Result<()> {
+//! let backend = ZooKeeperBackend::connect(ZooKeeperConfig::new(["127.0.0.1:2181"]).root("/apps/a")).await?;
+//! let store = kvstore_core::Store::new(backend, kvstore_codec::Json);
+//! # Ok(()) }
+//! ```
+//!
+//! ## What is stored
+//!
+//! Everything lives under the configured root (`/kvstore` by default; `zk://host:2181/root`):
+//!
+//! | znode | holds |
+//! |---|---|
+//! | `head` | the store's revision, as decimal text |
+//! | `compacted` | the compaction point |
+//! | `log/<revision, 20 digits>` | the events of the write of that revision (JSON: key, the key's record after a put, its record before) |
+//! | `keys/<escaped key>` | a live key: `{"create":…, "mod":…, "lease":…, "value":{"id":…, "len":…, "chunks":…}}` |
+//! | `values/<id>`, `values/<id>~<n>` | a value's bytes, in chunks of 512 KiB |
+//! | `leases/<id>` | a lease's time to live (`{"ttl":…}`); the znode's mtime is its last renewal |
+//! | `leases/<id>/<escaped key>` | a key attached to the lease |
+//! | `clock` | touched to read the ZooKeeper leader's clock |
+//!
+//! Keys are percent-encoded into one znode name (everything but letters, digits and `-_.`), so
+//! every key the contract accepts is a valid name, `/` included. Values are never stored in
+//! place: a value lives in znodes of its own, written once, and the key and the log refer to it
+//! by id; so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
+//! ZooKeeper's 1 MiB `jute.maxbuffer` — values over 640 KiB in one transaction are written
+//! before its `multi`, in requests of their own.
+//!
+//! ## Revisions and writes
+//!
+//! A write transaction reads `head` (revision R) and the keys it names, all requests sent at
+//! once; decides its outcome here (compares, lease checks, the results); then commits one
+//! `multi`: create `log/R+1`, set `head`, create the new values, create / set / delete the
+//! keys' znodes, update lease attachments. ZooKeeper runs a `multi` all or nothing, and
+//! creating `log/R+1` fails if another writer committed R+1 first: then nothing was written,
+//! and the transaction is decided again on fresh reads. So the log is dense, every write gets
+//! the next revision, and a compare decided on the view at R holds at R+1. A put costs two round
+//! trips and a `multi` of 4 operations (one more when its lease attachment changes); writes of
+//! one client wait for each other (one writer at a time per backend), writes of several
+//! clients race for revisions and retry.
+//!
+//! ## Reads
+//!
+//! Reads `sync` first, so they are linearizable. The keys' znodes are read between two reads of
+//! `head`; if writes landed in between, the log entries between the two heads bring the keys
+//! they touched to the second head. A read at a past revision undoes the entries after it, key
+//! by key (each event records the key's state before it). Limits and pages come after that, so
+//! a paginated list is a consistent snapshot. A range read lists the names of every key of the
+//! store (they live in one znode): fine for thousands of keys, not for millions.
+//!
+//! ## Watches
+//!
+//! A watch stream reads the log from its own position when `head` moves; one persistent
+//! ZooKeeper watch per backend says when. Delivery is exactly once and in order by
+//! construction, through server restarts and new sessions. Progress requests are answered by
+//! each stream once it has read the log up to the head read when the request was made.
+//!
+//! ## Leases
+//!
+//! Leases are znodes, not ZooKeeper sessions (a session's timeout is bounded by the server's
+//! tick, and its client pings on its own: a lease the application stopped renewing would never
+//! expire). Renewal sets the lease znode, so its mtime — the ZooKeeper leader's clock — starts
+//! the new term. Every client checks, every `lease_check_interval`, for leases whose term may be
+//! over; if one may be, it reads the leader's clock (by touching `clock`) and expires those
+//! that are over in one `multi` per lease: the next log entry with a Delete event per key, the
+//! keys, the attachments, and the lease znode at the version judged expired. Several clients
+//! racing to expire a lease take one revision between them; the others find it gone: exactly
+//! once. A lease whose owner died is expired by any other client; with no client connected,
+//! by the first one to connect. A renewal that arrives after the term ended and before anyone
+//! expired it expires the lease and fails with `LeaseNotFound`.
+//!
+//! ## Sessions
+//!
+//! Nothing is kept in ephemeral znodes, so the ZooKeeper session is only a connection: when it
+//! expires, the next request fails with `Unavailable` and a new session is opened for the ones
+//! after. Locks and elections (in `kvstore-core`) hold a lease; a client cut off from ZooKeeper
+//! cannot renew it and learns it lost it when its term ends on its own clock, while other
+//! clients can take over only after the leader's clock says the term ended and a client expired
+//! the lease — later, unless the two clocks run at very different rates.
+//!
+//! ## Compaction
+//!
+//! [`Backend::compact`] moves `compacted`, then deletes the older log entries and the values
+//! their events replaced. Nothing compacts on its own: call it (or
+//! `kvstore_core::Store::compact`) from time to time, as with etcd without auto-compaction.
+
+mod compact;
+mod config;
+mod connection;
+mod layout;
+mod leases;
+mod log;
+mod read;
+mod records;
+mod values;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kvstore_core::backend::{
+    Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
+    WatchRequest,
+};
+use kvstore_core::Result;
+use tracing::Instrument;
+use zookeeper_client as zk;
+
+pub use config::{ZooKeeperConfig, DEFAULT_ROOT};
+
+use crate::connection::Connection;
+use crate::layout::Layout;
+use crate::records::encode_counter;
+use crate::write::PERSISTENT;
+
+pub(crate) struct Inner {
+    conn: Connection,
+    layout: Layout,
+    config: ZooKeeperConfig,
+    /// The newest head revision known, for watch streams.
+    heads: tokio::sync::watch::Sender<u64>,
+    /// The head revision the latest progress request must be answered at.
+    progress: tokio::sync::watch::Sender<u64>,
+    /// One commit at a time from this client.
+    write_lock: tokio::sync::Mutex<()>,
+    /// The revision of this client's last commit.
+    committed: std::sync::atomic::AtomicU64,
+}
+
+/// The ZooKeeper backend. Clones share one session.
+#[derive(Clone)]
+pub struct ZooKeeperBackend {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ZooKeeperBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZooKeeperBackend")
+            .field("endpoints", &self.inner.config.endpoints)
+            .field("root", &self.inner.layout.root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZooKeeperBackend {
+    /// Opens a session and creates the store's znodes under the root if they are missing.
+    /// [`Error::Unavailable`](kvstore_core::Error::Unavailable) when no server answers within
+    /// the connect timeout.
+    pub async fn connect(config: ZooKeeperConfig) -> Result<ZooKeeperBackend> {
+        config.validate()?;
+        let conn = Connection::open(&config).await?;
+        let layout = Layout::new(&config.root);
+        let inner = Arc::new(Inner {
+            conn,
+            layout,
+            config,
+            heads: tokio::sync::watch::Sender::new(0),
+            progress: tokio::sync::watch::Sender::new(0),
+            write_lock: tokio::sync::Mutex::new(()),
+            committed: std::sync::atomic::AtomicU64::new(0),
+        });
+        initialize(&inner).await?;
+        watch::spawn_head_watcher(&inner);
+        leases::spawn_reaper(&inner);
+        Ok(ZooKeeperBackend { inner })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ZooKeeperConfig {
+        &self.inner.config
+    }
+}
+
+/// Creates the store's znodes that are missing.
+async fn initialize(inner: &Inner) -> Result<()> {
+    let client = inner.conn.client();
+    let mut nodes: Vec<(String, Vec<u8>)> = inner
+        .layout
+        .directories()
+        .into_iter()
+        .map(|dir| (dir, Vec::new()))
+        .collect();
+    nodes.push((inner.layout.head(), encode_counter(0)));
+    nodes.push((inner.layout.compacted(), encode_counter(0)));
+    nodes.push((inner.layout.clock(), Vec::new()));
+    for (path, data) in &nodes {
+        inner
+            .conn
+            .call("creating the store's znodes", async {
+                match client.create(path, data, &PERSISTENT).await {
+                    Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
+                    Err(err) => Err(err),
+                }
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+macro_rules! traced {
+    ($name:literal, $body:expr) => {
+        $body.instrument(tracing::debug_span!($name, backend = "zookeeper"))
+    };
+}
+
+#[async_trait]
+impl Backend for ZooKeeperBackend {
+    fn name(&self) -> &'static str {
+        "zookeeper"
+    }
+
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        traced!("zk.range", read::range(&self.inner, &request)).await
+    }
+
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        traced!("zk.txn", write::txn(&self.inner, &txn)).await
+    }
+
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        traced!("zk.watch", watch::open(&self.inner, request)).await
+    }
+
+    async fn request_progress(&self) -> Result<()> {
+        let (head, _) = log::head(&self.inner).await?;
+        self.inner
+            .progress
+            .send_modify(|wanted| *wanted = (*wanted).max(head));
+        self.inner.heads.send_if_modified(|known| {
+            let newer = head > *known;
+            *known = (*known).max(head);
+            newer
+        });
+        Ok(())
+    }
+
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        traced!("zk.lease_grant", leases::grant(&self.inner, ttl)).await
+    }
+
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        traced!("zk.lease_renew", leases::renew(&self.inner, lease)).await
+    }
+
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        traced!("zk.lease_revoke", async {
+            leases::revoke(&self.inner, lease, None).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn compact(&self, revision: u64) -> Result<()> {
+        traced!("zk.compact", compact::compact(&self.inner, revision)).await
+    }
+
+    async fn current_revision(&self) -> Result<u64> {
+        Ok(log::head(&self.inner).await?.0)
+    }
+}

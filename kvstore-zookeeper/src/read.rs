@@ -1,0 +1,210 @@
+//! Range reads: a consistent snapshot at the head, or at a past revision, from znodes that are
+//! read one by one.
+//!
+//! The keys' znodes are read between two reads of the head revision (after a `sync`, so the
+//! read is linearizable). When the head did not move, nothing changed in between and the
+//! snapshot is the head's. When it moved, the log entries in between say which keys changed
+//! and how they stood at the second head, so the snapshot is that head's. A read at a past
+//! revision then undoes, key by key, the log entries after it.
+
+use std::collections::BTreeMap;
+
+use futures::future::try_join_all;
+use kvstore_core::backend::{KeyValue, RangeRequest, RangeResponse};
+use kvstore_core::{Error, Result};
+
+use crate::layout::unescape;
+use crate::records::{decode, decode_counter, KeyRecord};
+use crate::{log, values, Inner};
+
+/// How many times a read starts again when values it needs were compacted under it.
+const ATTEMPTS: usize = 5;
+
+/// Whether `key` is in the request's range.
+pub(crate) fn in_range(key: &str, start: &str, end: Option<&str>) -> bool {
+    match end {
+        None => key == start,
+        Some(end) => key >= start && key < end,
+    }
+}
+
+/// The records of the live keys in a range at one revision.
+pub(crate) struct Snapshot {
+    pub revision: u64,
+    pub compacted: u64,
+    pub records: BTreeMap<String, KeyRecord>,
+}
+
+/// The keys' records in `[start, end)` (or the key `start`) at the head.
+pub(crate) async fn snapshot(inner: &Inner, start: &str, end: Option<&str>) -> Result<Snapshot> {
+    let client = inner.conn.client();
+    let head_path = inner.layout.head();
+    let compacted_path = inner.layout.compacted();
+    let keys_dir = inner.layout.keys_dir();
+    let sync = client.sync(&head_path);
+    let first_head = client.get_data(&head_path);
+    let compacted = client.get_data(&compacted_path);
+    let names = end.map(|_| client.list_children(&keys_dir));
+    let single = end
+        .is_none()
+        .then(|| client.get_data(&inner.layout.key(start)));
+    let (_, (first_head, _), (compacted, _)) = futures::try_join!(
+        inner.conn.call("sync", sync),
+        inner.conn.call("reading the head revision", first_head),
+        inner.conn.call("reading the compaction point", compacted),
+    )?;
+    let first_head = decode_counter(&head_path, &first_head)?;
+    let compacted = decode_counter(&compacted_path, &compacted)?;
+
+    let mut records = BTreeMap::new();
+    let second_head = match (names, single) {
+        (_, Some(single)) => {
+            let second_head = client.get_data(&head_path);
+            let path = inner.layout.key(start);
+            if let Some((data, _)) = inner.conn.call_maybe("reading a key", single).await? {
+                records.insert(start.to_owned(), decode::<KeyRecord>(&path, &data)?);
+            }
+            second_head
+        }
+        (Some(names), None) => {
+            let names = inner.conn.call("listing keys", names).await?;
+            let wanted: Vec<(String, String)> = names
+                .into_iter()
+                .filter_map(|name| unescape(&name).map(|key| (key, name)))
+                .filter(|(key, _)| in_range(key, start, end))
+                .collect();
+            let reads = wanted
+                .iter()
+                .map(|(key, _)| {
+                    let path = inner.layout.key(key);
+                    let request = client.get_data(&path);
+                    async move {
+                        let found = inner.conn.call_maybe("reading a key", request).await?;
+                        match found {
+                            Some((data, _)) => {
+                                Ok::<_, Error>(Some(decode::<KeyRecord>(&path, &data)?))
+                            }
+                            None => Ok(None),
+                        }
+                    }
+                })
+                .collect::<Vec<_>>();
+            let second_head = client.get_data(&head_path);
+            for ((key, _), record) in wanted.iter().zip(try_join_all(reads).await?) {
+                if let Some(record) = record {
+                    records.insert(key.clone(), record);
+                }
+            }
+            second_head
+        }
+        (None, None) => unreachable!("a range read lists keys or reads one"),
+    };
+    let (second_head, _) = inner
+        .conn
+        .call("reading the head revision", second_head)
+        .await?;
+    let second_head = decode_counter(&head_path, &second_head)?;
+    if second_head > first_head {
+        // Writes landed while the keys were read: bring every key they touched to how it
+        // stood at the second head.
+        for (_, entry) in log::read_all(inner, first_head + 1, second_head).await? {
+            for event in entry.events {
+                if in_range(&event.key, start, end) {
+                    match event.put {
+                        Some(put) => records.insert(event.key, put),
+                        None => records.remove(&event.key),
+                    };
+                }
+            }
+        }
+    }
+    Ok(Snapshot {
+        revision: second_head,
+        compacted,
+        records,
+    })
+}
+
+/// Moves a snapshot back to `revision` by undoing the log entries after it.
+pub(crate) async fn rewind(
+    inner: &Inner,
+    snapshot: &mut Snapshot,
+    revision: u64,
+    start: &str,
+    end: Option<&str>,
+) -> Result<()> {
+    if revision >= snapshot.revision {
+        return Ok(());
+    }
+    let entries = log::read_all(inner, revision + 1, snapshot.revision).await?;
+    for (_, entry) in entries.into_iter().rev() {
+        for event in entry.events.into_iter().rev() {
+            if in_range(&event.key, start, end) {
+                match event.prev {
+                    Some(prev) => snapshot.records.insert(event.key, prev),
+                    None => snapshot.records.remove(&event.key),
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Serves a range read.
+pub(crate) async fn range(inner: &Inner, request: &RangeRequest) -> Result<RangeResponse> {
+    let end = request.range_end.as_deref();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut snapshot = snapshot(inner, &request.key, end).await?;
+        let at = match request.revision {
+            0 => snapshot.revision,
+            r if r < snapshot.compacted => {
+                return Err(Error::Gone {
+                    revision: r,
+                    compacted: snapshot.compacted,
+                })
+            }
+            r if r > snapshot.revision => {
+                return Err(Error::InvalidArgument(format!(
+                    "revision {r} is in the future (current {})",
+                    snapshot.revision
+                )))
+            }
+            r => r,
+        };
+        rewind(inner, &mut snapshot, at, &request.key, end).await?;
+        let mut more = false;
+        let mut chosen: Vec<(String, KeyRecord)> = Vec::new();
+        for (key, record) in std::mem::take(&mut snapshot.records) {
+            if request.limit > 0 && chosen.len() == request.limit {
+                more = true;
+                break;
+            }
+            chosen.push((key, record));
+        }
+        let refs: Vec<_> = chosen.iter().map(|(_, r)| &r.value).collect();
+        let loaded = values::read(inner, &refs).await?;
+        if loaded.iter().any(Option::is_none) {
+            // Compaction removed a value this read needed: at a past revision, the read may
+            // now be too old; at the head, a retry reads the new state.
+            if attempt < ATTEMPTS {
+                continue;
+            }
+            return Err(Error::Gone {
+                revision: at,
+                compacted: log::head(inner).await?.1,
+            });
+        }
+        let kvs: Vec<KeyValue> = chosen
+            .iter()
+            .zip(loaded)
+            .map(|((key, record), value)| record.key_value(key, value.unwrap_or_default()))
+            .collect();
+        return Ok(RangeResponse {
+            kvs,
+            more,
+            revision: snapshot.revision,
+        });
+    }
+}

@@ -1,0 +1,87 @@
+//! Values live in znodes of their own (`values/<id>`, then `values/<id>~1`, ... for values over
+//! one chunk), written once and never changed; keys and log entries refer to them by id. A
+//! value is deleted when the event that replaced or deleted it is compacted away.
+
+use bytes::{Bytes, BytesMut};
+use futures::future::try_join_all;
+use kvstore_core::{Error, Result};
+
+use crate::layout::CHUNK;
+use crate::records::{corrupt, ValueRef};
+use crate::Inner;
+
+/// A value to write: where it will be, and its chunks' znodes and bytes.
+pub(crate) struct NewValue {
+    pub reference: ValueRef,
+    pub chunks: Vec<(String, Bytes)>,
+}
+
+impl NewValue {
+    pub fn new(inner: &Inner, value: &Bytes) -> NewValue {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let pieces: Vec<Bytes> = if value.is_empty() {
+            vec![Bytes::new()]
+        } else {
+            value.chunks(CHUNK).map(|c| value.slice_ref(c)).collect()
+        };
+        let chunks = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(n, bytes)| (inner.layout.value_chunk(&id, n as u32), bytes))
+            .collect::<Vec<_>>();
+        NewValue {
+            reference: ValueRef {
+                id,
+                len: value.len(),
+                chunks: chunks.len() as u32,
+            },
+            chunks,
+        }
+    }
+}
+
+/// The znodes of a value.
+pub(crate) fn chunk_paths(inner: &Inner, value: &ValueRef) -> Vec<String> {
+    (0..value.chunks)
+        .map(|n| inner.layout.value_chunk(&value.id, n))
+        .collect()
+}
+
+/// Reads values, all requests sent at once. `Ok(None)` for a value whose znodes are gone
+/// (compacted away while the read was under way).
+pub(crate) async fn read(inner: &Inner, values: &[&ValueRef]) -> Result<Vec<Option<Bytes>>> {
+    let client = inner.conn.client();
+    let mut requests = Vec::new();
+    for value in values {
+        for path in chunk_paths(inner, value) {
+            let request = client.get_data(&path);
+            requests.push(async move {
+                let found = inner.conn.call_maybe("reading a value", request).await?;
+                Ok::<_, Error>(found.map(|(data, _)| data))
+            });
+        }
+    }
+    let mut chunks = try_join_all(requests).await?.into_iter();
+    let mut out = Vec::with_capacity(values.len());
+    for value in values {
+        let mut bytes = BytesMut::with_capacity(value.len);
+        let mut missing = false;
+        for chunk in chunks.by_ref().take(value.chunks as usize) {
+            match chunk {
+                Some(data) => bytes.extend_from_slice(&data),
+                None => missing = true,
+            }
+        }
+        if missing {
+            out.push(None);
+        } else if bytes.len() != value.len {
+            return Err(corrupt(
+                &inner.layout.value_chunk(&value.id, 0),
+                format!("{} bytes where {} were written", bytes.len(), value.len),
+            ));
+        } else {
+            out.push(Some(bytes.freeze()));
+        }
+    }
+    Ok(out)
+}

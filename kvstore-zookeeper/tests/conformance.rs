@@ -1,0 +1,32 @@
+//! The whole conformance suite against a real ZooKeeper (a standalone server started from
+//! Debian's `zookeeper` package, or the ensemble `KVSTORE_ZK_ENDPOINTS` names), every case in a
+//! root znode of its own.
+#![allow(clippy::print_stderr)] // says why a case is skipped outside CI
+
+use kvstore_codec::Json;
+use kvstore_core::conformance::{Fixture, Isolation};
+use kvstore_core::{Codec, Store};
+use kvstore_testkit::zookeeper::TestZooKeeper;
+use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
+
+/// A store under a root of the case's own (roots share nothing, compaction included, so every
+/// isolation can share the server); `None` (saying why) when ZooKeeper is not here.
+async fn fixture<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
+    let zk = match TestZooKeeper::shared().await {
+        Ok(zk) => zk,
+        Err(skipped) => {
+            eprintln!("{skipped}");
+            return None;
+        }
+    };
+    let config = ZooKeeperConfig::new(zk.endpoints()).root(zk.root());
+    let backend = ZooKeeperBackend::connect(config)
+        .await
+        .expect("connect to the test ZooKeeper");
+    Some(Fixture::with_guard(Store::new(backend, codec), zk))
+}
+
+kvstore_core::conformance_suite!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    |isolation| fixture(isolation, Json)
+);
