@@ -11,7 +11,7 @@ use kvstore_memory::MemoryBackend;
 
 /// Connects to the store a URL names, with the JSON codec:
 /// `memory://`, `memory://NAME`, `etcd://host:2379,host2:2379?namespace=/app`,
-/// `etcds://...` for TLS (see [`StoreConfig`] for every form and option).
+/// `etcds://...` for TLS, `zk://host:2181,host2:2181/root` for ZooKeeper (see [`StoreConfig`] for every form and option).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -68,6 +68,8 @@ fn unknown_scheme(scheme: &str) -> Error {
         "etcd" | "etcds" => {
             "the etcd backend is not compiled in: enable the `etcd` feature of kvstore".to_owned()
         }
+        "zk" => "the ZooKeeper backend is not compiled in: enable the `zookeeper` feature of kvstore"
+            .to_owned(),
         _ => format!(
             "unknown store scheme {scheme:?} (known: {})",
             registry::schemes().join(", ")
@@ -85,6 +87,15 @@ fn register_built_in() {
         async move {
             let etcd = kvstore_etcd::EtcdConfig::from_store_config(&config)?;
             Ok(Arc::new(kvstore_etcd::EtcdBackend::connect(etcd).await?) as Arc<dyn Backend>)
+        }
+        .boxed()
+    });
+    #[cfg(feature = "zookeeper")]
+    registry::register("zk", |config| {
+        async move {
+            let zk = kvstore_zookeeper::ZooKeeperConfig::from_store_config(&config)?;
+            Ok(Arc::new(kvstore_zookeeper::ZooKeeperBackend::connect(zk).await?)
+                as Arc<dyn Backend>)
         }
         .boxed()
     });

@@ -59,6 +59,8 @@
 //! - `kvstore-derive`: `#[derive(Object)]`;
 //! - `kvstore-memory`: [`MemoryBackend`];
 //! - `kvstore-etcd` (feature `etcd`): `EtcdBackend`, the production backend.
+//! - `kvstore-zookeeper` (feature `zookeeper`): `ZooKeeperBackend`, etcd's model inside
+//!   ZooKeeper.
 
 mod connect;
 
@@ -83,6 +85,11 @@ pub use kvstore_memory::MemoryBackend;
 pub use kvstore_etcd as etcd;
 #[cfg(feature = "etcd")]
 pub use kvstore_etcd::{EtcdBackend, EtcdConfig};
+/// The ZooKeeper backend (feature `zookeeper`).
+#[cfg(feature = "zookeeper")]
+pub use kvstore_zookeeper as zookeeper;
+#[cfg(feature = "zookeeper")]
+pub use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
 /// A store on a fresh in-process backend with the JSON codec: the quickest way to start.
 pub fn in_memory() -> Store<Json> {

@@ -95,6 +95,11 @@ async fn bad_urls_say_what_is_wrong() {
         let err = kvstore::connect("etcd://127.0.0.1:2379").await.unwrap_err();
         assert!(err.to_string().contains("`etcd` feature"), "{err}");
     }
+    #[cfg(not(feature = "zookeeper"))]
+    {
+        let err = kvstore::connect("zk://127.0.0.1:2181/a").await.unwrap_err();
+        assert!(err.to_string().contains("`zookeeper` feature"), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -166,5 +171,54 @@ mod etcd {
         let config = kvstore::StoreConfig::from_url(url).unwrap();
         let etcd = kvstore::EtcdConfig::from_store_config(&config).unwrap();
         assert!(!format!("{etcd:?}").contains("hunter2"));
+    }
+}
+
+#[cfg(feature = "zookeeper-tests")]
+mod zookeeper {
+    use kvstore::backend::{Backend, RangeRequest};
+    use kvstore::{ZooKeeperBackend, ZooKeeperConfig};
+    use kvstore_testkit::zookeeper::TestZooKeeper;
+
+    use super::{note, Note};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn zk_urls_connect_under_their_root() {
+        let Ok(zk) = TestZooKeeper::shared().await else {
+            return;
+        };
+        let url = format!("zk://{}{}?request_timeout=2s", zk.endpoints().join(","), zk.root());
+        let store = kvstore::connect(&url).await.unwrap();
+        let written = store.create("/notes/z", &note("z")).await.unwrap();
+        assert_eq!(store.get::<Note>("/notes/z").await.unwrap(), written);
+        // The root is real: a backend under it sees the key, one under another root does not.
+        let same = ZooKeeperBackend::connect(ZooKeeperConfig::new(zk.endpoints()).root(zk.root()))
+            .await
+            .unwrap();
+        let read = same.range(RangeRequest::key("/notes/z")).await.unwrap();
+        assert_eq!(read.kvs.len(), 1);
+        let other = ZooKeeperBackend::connect(
+            ZooKeeperConfig::new(zk.endpoints()).root(format!("{}-other", zk.root())),
+        )
+        .await
+        .unwrap();
+        let read = other.range(RangeRequest::key("/notes/z")).await.unwrap();
+        assert!(read.kvs.is_empty());
+
+        let err = kvstore::connect(&format!("zk://{}/a?colour=red", zk.endpoints()[0]))
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_config(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_zookeeper_is_unavailable_within_the_connect_timeout() {
+        // Nothing listens on port 1.
+        let started = std::time::Instant::now();
+        let err = kvstore::connect("zk://127.0.0.1:1/a?connect_timeout=300ms")
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -396,9 +396,18 @@ mod tests {
             assert!(!shown.contains("hunter2"), "{shown}");
         }
         assert_eq!(config.to_string(), "etcd://app:***@h:2379?namespace=%2Fa");
-        for malformed in [
+        for with_path in [
             "etcd://app:hunter2@h:2379/x",
             "etcd://app:hun/ter2@h:2379/x",
+        ] {
+            let config = StoreConfig::from_url(with_path).unwrap();
+            assert_eq!(config.path.as_deref(), Some("/x"));
+            let err = config.refuse_path().unwrap_err();
+            for shown in [err.to_string(), format!("{err:?}"), config.to_string()] {
+                assert!(!shown.contains("hunter2") && !shown.contains("ter2"), "{shown}");
+            }
+        }
+        for malformed in [
             "etcd://app:hunter2@h:2379?connect_timeout=soon",
             "app:hunter2@h:2379",
             "e tcd://app:hunter2@h:2379",
