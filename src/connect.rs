@@ -68,8 +68,10 @@ fn unknown_scheme(scheme: &str) -> Error {
         "etcd" | "etcds" => {
             "the etcd backend is not compiled in: enable the `etcd` feature of kvstore".to_owned()
         }
-        "zk" => "the ZooKeeper backend is not compiled in: enable the `zookeeper` feature of kvstore"
-            .to_owned(),
+        "zk" => {
+            "the ZooKeeper backend is not compiled in: enable the `zookeeper` feature of kvstore"
+                .to_owned()
+        }
         _ => format!(
             "unknown store scheme {scheme:?} (known: {})",
             registry::schemes().join(", ")
@@ -94,8 +96,10 @@ fn register_built_in() {
     registry::register("zk", |config| {
         async move {
             let zk = kvstore_zookeeper::ZooKeeperConfig::from_store_config(&config)?;
-            Ok(Arc::new(kvstore_zookeeper::ZooKeeperBackend::connect(zk).await?)
-                as Arc<dyn Backend>)
+            Ok(
+                Arc::new(kvstore_zookeeper::ZooKeeperBackend::connect(zk).await?)
+                    as Arc<dyn Backend>,
+            )
         }
         .boxed()
     });

@@ -187,7 +187,11 @@ mod zookeeper {
         let Ok(zk) = TestZooKeeper::shared().await else {
             return;
         };
-        let url = format!("zk://{}{}?request_timeout=2s", zk.endpoints().join(","), zk.root());
+        let url = format!(
+            "zk://{}{}?request_timeout=2s",
+            zk.endpoints().join(","),
+            zk.root()
+        );
         let store = kvstore::connect(&url).await.unwrap();
         let written = store.create("/notes/z", &note("z")).await.unwrap();
         assert_eq!(store.get::<Note>("/notes/z").await.unwrap(), written);

@@ -404,7 +404,10 @@ mod tests {
             assert_eq!(config.path.as_deref(), Some("/x"));
             let err = config.refuse_path().unwrap_err();
             for shown in [err.to_string(), format!("{err:?}"), config.to_string()] {
-                assert!(!shown.contains("hunter2") && !shown.contains("ter2"), "{shown}");
+                assert!(
+                    !shown.contains("hunter2") && !shown.contains("ter2"),
+                    "{shown}"
+                );
             }
         }
         for malformed in [

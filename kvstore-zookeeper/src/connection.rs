@@ -152,6 +152,12 @@ pub(crate) fn map_error(what: &str, err: zk::Error) -> Error {
             message,
             source: Some(Box::new(err)),
         },
+        // zookeeper-client's own errors: without TLS or SASL (not used here), the connection
+        // failing under a request (reset, broken pipe).
+        Z::Custom(_) => Error::Unavailable {
+            message,
+            source: Some(Box::new(err)),
+        },
         Z::NoAuth => Error::PermissionDenied { message },
         Z::AuthFailed => Error::Unauthenticated { message },
         err => Error::Backend {
