@@ -7,11 +7,12 @@ use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
+use crate::inner::Inner;
 use crate::layout::parse_log_name;
+use crate::log;
 use crate::records::{decode, decode_counter, encode_counter, LogEntry};
 use crate::values::chunk_paths;
 use crate::write::delete_chunks;
-use crate::{log, Inner};
 
 /// Entries deleted per round of requests.
 const BATCH: usize = 256;

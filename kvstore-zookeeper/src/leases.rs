@@ -21,12 +21,12 @@ use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
 use crate::connection::map_error;
+use crate::inner::Inner;
 use crate::layout::unescape;
+use crate::layout::PERSISTENT;
 use crate::records::{
     decode, decode_counter, encode, encode_counter, KeyRecord, LeaseRecord, LogEntry, LoggedEvent,
 };
-use crate::write::PERSISTENT;
-use crate::Inner;
 
 /// Grants a lease of `ttl`, rounded up to whole seconds.
 pub(crate) async fn grant(inner: &Inner, ttl: Duration) -> Result<Lease> {

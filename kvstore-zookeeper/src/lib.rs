@@ -99,6 +99,7 @@
 mod compact;
 mod config;
 mod connection;
+mod inner;
 mod layout;
 mod leases;
 mod log;
@@ -121,25 +122,15 @@ use tracing::Instrument;
 use zookeeper_client as zk;
 
 pub use config::{ZooKeeperConfig, DEFAULT_ROOT};
+/// The ZooKeeper client this backend is built on, for code that also talks to ZooKeeper
+/// directly (the benchmarks compare against it).
+pub use zookeeper_client;
 
 use crate::connection::Connection;
+use crate::inner::Inner;
 use crate::layout::Layout;
+use crate::layout::PERSISTENT;
 use crate::records::encode_counter;
-use crate::write::PERSISTENT;
-
-pub(crate) struct Inner {
-    conn: Connection,
-    layout: Layout,
-    config: ZooKeeperConfig,
-    /// The newest head revision known, for watch streams.
-    heads: tokio::sync::watch::Sender<u64>,
-    /// The head revision the latest progress request must be answered at.
-    progress: tokio::sync::watch::Sender<u64>,
-    /// One commit at a time from this client.
-    write_lock: tokio::sync::Mutex<()>,
-    /// The revision of this client's last commit.
-    committed: std::sync::atomic::AtomicU64,
-}
 
 /// The ZooKeeper backend. Clones share one session.
 #[derive(Clone)]

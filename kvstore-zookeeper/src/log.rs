@@ -6,8 +6,8 @@
 use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 
+use crate::inner::Inner;
 use crate::records::{decode, decode_counter, LogEntry};
-use crate::Inner;
 
 /// At most this many log entries are asked for at once.
 pub(crate) const READ_BATCH: u64 = 64;

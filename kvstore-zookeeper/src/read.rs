@@ -13,9 +13,10 @@ use futures::future::try_join_all;
 use kvstore_core::backend::{KeyValue, RangeRequest, RangeResponse};
 use kvstore_core::{Error, Result};
 
+use crate::inner::Inner;
 use crate::layout::unescape;
 use crate::records::{decode, decode_counter, KeyRecord};
-use crate::{log, values, Inner};
+use crate::{log, values};
 
 /// How many times a read starts again when values it needs were compacted under it.
 const ATTEMPTS: usize = 5;

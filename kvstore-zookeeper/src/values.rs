@@ -6,9 +6,9 @@ use bytes::{Bytes, BytesMut};
 use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 
+use crate::inner::Inner;
 use crate::layout::CHUNK;
 use crate::records::{corrupt, ValueRef};
-use crate::Inner;
 
 /// A value to write: where it will be, and its chunks' znodes and bytes.
 pub(crate) struct NewValue {

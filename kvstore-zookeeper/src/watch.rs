@@ -18,9 +18,10 @@ use kvstore_core::{Error, Result};
 use tokio::sync::watch;
 use zookeeper_client as zk;
 
+use crate::inner::Inner;
 use crate::read::in_range;
 use crate::records::{decode_counter, LoggedEvent};
-use crate::{log, values, Inner};
+use crate::{log, values};
 
 /// The head is read this often even without a notification.
 const HEAD_POLL: Duration = Duration::from_secs(5);

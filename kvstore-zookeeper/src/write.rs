@@ -16,13 +16,13 @@ use kvstore_core::{Error, LeaseId, Result};
 use zookeeper_client as zk;
 
 use crate::connection::map_error;
-use crate::layout::unescape;
+use crate::inner::Inner;
+use crate::layout::{unescape, PERSISTENT};
 use crate::read::in_range;
 use crate::records::{
     decode, decode_counter, encode, encode_counter, KeyRecord, LogEntry, LoggedEvent,
 };
 use crate::values::{self, NewValue};
-use crate::Inner;
 
 /// How many times a transaction is decided again after losing its revision to another client.
 const ATTEMPTS: usize = 1000;
@@ -30,9 +30,6 @@ const ATTEMPTS: usize = 1000;
 /// The requests of one `multi` may carry this many bytes of values; more are written first, in
 /// requests of their own (a request must stay under ZooKeeper's `jute.maxbuffer`, 1 MiB).
 const INLINE_VALUES: usize = 640 * 1024;
-
-pub(crate) const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
 
 /// The keys as they stood at `revision`: what a transaction is decided on.
 struct View {

@@ -1,0 +1,191 @@
+//! kvstore over ZooKeeper against raw `zookeeper-client` doing the plain equivalent, side by
+//! side in one run on one server: get (`get_data`), set with version (read, then `set_data` at
+//! the version read; kvstore: `guaranteed_update`, a read and a compare-and-swap), create
+//! (`create`), at concurrency 1 and 64, the same JSON bytes on both sides. Needs `--features
+//! zookeeper-tests` (it starts its own ZooKeeper, or uses `KVSTORE_ZK_ENDPOINTS`); without it
+//! this bench does nothing.
+//!
+//! ```sh
+//! cargo bench --bench zookeeper --features zookeeper-tests
+//! ```
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+#[cfg(feature = "zookeeper-tests")]
+mod zookeeper {
+    use std::hint::black_box;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use criterion::{Criterion, Throughput};
+    use kvstore::zookeeper::zookeeper_client as zk;
+    use kvstore::{Json, Store, ZooKeeperBackend, ZooKeeperConfig};
+    use kvstore_testkit::zookeeper::TestZooKeeper;
+    use tokio::runtime::Runtime;
+
+    use super::common::{concurrently, endpoint, Endpoint};
+
+    /// Objects read and updated.
+    const N: u64 = 1_000;
+
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Get,
+        SetWithVersion,
+        Create,
+    }
+
+    struct Setup {
+        store: Store<Json>,
+        raw: zk::Client,
+        raw_root: String,
+        fresh: AtomicU64,
+    }
+
+    const PERSISTENT: zk::CreateOptions<'static> =
+        zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+
+    fn name(i: u64) -> String {
+        format!("e{:05}", i % N)
+    }
+
+    async fn setup(server: &TestZooKeeper) -> Setup {
+        let backend =
+            ZooKeeperBackend::connect(ZooKeeperConfig::new(server.endpoints()).root(server.root()))
+                .await
+                .expect("connect");
+        let store = Store::new(backend, Json);
+        let raw = zk::Client::connect(&server.endpoints().join(","))
+            .await
+            .expect("raw connect");
+        let raw_root = format!("{}-raw", server.root());
+        raw.create(&raw_root, &[], &PERSISTENT)
+            .await
+            .expect("raw root");
+        for dir in ["objects", "fresh"] {
+            raw.create(&format!("{raw_root}/{dir}"), &[], &PERSISTENT)
+                .await
+                .expect("raw dir");
+        }
+        for i in 0..N {
+            let object = endpoint(&name(i));
+            store
+                .create(&format!("/bench/objects/{}", name(i)), &object)
+                .await
+                .expect("fill");
+            let bytes = serde_json::to_vec(&object).expect("encode");
+            raw.create(
+                &format!("{raw_root}/objects/{}", name(i)),
+                &bytes,
+                &PERSISTENT,
+            )
+            .await
+            .expect("raw fill");
+        }
+        Setup {
+            store,
+            raw,
+            raw_root,
+            fresh: AtomicU64::new(0),
+        }
+    }
+
+    async fn kvstore_op(s: &Setup, op: Op, i: u64) {
+        let key = format!("/bench/objects/{}", name(i));
+        match op {
+            Op::Get => {
+                black_box(s.store.get::<Endpoint>(&key).await.expect("get"));
+            }
+            Op::SetWithVersion => {
+                s.store
+                    .guaranteed_update(&key, |e: &mut Endpoint| e.weight = e.weight.wrapping_add(1))
+                    .await
+                    .expect("update");
+            }
+            Op::Create => {
+                let n = s.fresh.fetch_add(1, Ordering::Relaxed);
+                let key = format!("/bench/fresh/f{n}");
+                s.store
+                    .create(&key, &endpoint(&format!("f{n}")))
+                    .await
+                    .expect("create");
+            }
+        }
+    }
+
+    async fn raw_op(s: &Setup, op: Op, i: u64) {
+        let path = format!("{}/objects/{}", s.raw_root, name(i));
+        match op {
+            Op::Get => {
+                let (data, _) = s.raw.get_data(&path).await.expect("get");
+                black_box(serde_json::from_slice::<Endpoint>(&data).expect("decode"));
+            }
+            Op::SetWithVersion => loop {
+                let (data, stat) = s.raw.get_data(&path).await.expect("get");
+                let mut object: Endpoint = serde_json::from_slice(&data).expect("decode");
+                object.weight = object.weight.wrapping_add(1);
+                let bytes = serde_json::to_vec(&object).expect("encode");
+                match s.raw.set_data(&path, &bytes, Some(stat.version)).await {
+                    Ok(_) => break,
+                    Err(zk::Error::BadVersion) => continue,
+                    Err(err) => panic!("set: {err}"),
+                }
+            },
+            Op::Create => {
+                let n = s.fresh.fetch_add(1, Ordering::Relaxed);
+                let bytes = serde_json::to_vec(&endpoint(&format!("f{n}"))).expect("encode");
+                s.raw
+                    .create(&format!("{}/fresh/f{n}", s.raw_root), &bytes, &PERSISTENT)
+                    .await
+                    .expect("create");
+            }
+        }
+    }
+
+    pub fn benches(c: &mut Criterion) {
+        let runtime = Runtime::new().expect("runtime");
+        let Ok(server) = runtime.block_on(TestZooKeeper::shared()) else {
+            return;
+        };
+        let s = runtime.block_on(setup(&server));
+        for (op, label) in [
+            (Op::Get, "get"),
+            (Op::SetWithVersion, "set_with_version"),
+            (Op::Create, "create"),
+        ] {
+            for concurrency in [1usize, 64] {
+                let mut group = c.benchmark_group(format!("zookeeper/{label}/c{concurrency}"));
+                group.throughput(Throughput::Elements(1));
+                group.sample_size(10);
+                group.measurement_time(Duration::from_secs(3));
+                group.bench_function("kvstore", |b| {
+                    b.to_async(&runtime).iter_custom(|iters| {
+                        let s = &s;
+                        concurrently(iters, concurrency, move |i| kvstore_op(s, op, i))
+                    })
+                });
+                group.bench_function("raw", |b| {
+                    b.to_async(&runtime).iter_custom(|iters| {
+                        let s = &s;
+                        concurrently(iters, concurrency, move |i| raw_op(s, op, i))
+                    })
+                });
+                group.finish();
+            }
+        }
+    }
+}
+
+#[cfg(feature = "zookeeper-tests")]
+fn benches(c: &mut Criterion) {
+    zookeeper::benches(c);
+}
+#[cfg(not(feature = "zookeeper-tests"))]
+fn benches(_: &mut Criterion) {}
+
+criterion_group!(zookeeper_benches, benches);
+criterion_main!(zookeeper_benches);
