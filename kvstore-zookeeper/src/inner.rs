@@ -13,8 +13,8 @@ pub(crate) struct Inner {
     pub heads: tokio::sync::watch::Sender<u64>,
     /// The head revision the latest progress request must be answered at.
     pub progress: tokio::sync::watch::Sender<u64>,
-    /// One commit at a time from this client.
+    /// One commit at a time from this client (the writer's and lease expiries').
     pub write_lock: tokio::sync::Mutex<()>,
-    /// The revision of this client's last commit.
-    pub committed: std::sync::atomic::AtomicU64,
+    /// The writer's queue (see `batch`).
+    pub writes: tokio::sync::mpsc::UnboundedSender<crate::batch::Request>,
 }

@@ -11,7 +11,6 @@
 //! revision; the loser finds the lease gone, so the Delete events are written exactly once. A
 //! renewal that came in between changes the version, and the expiry fails as it should.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -189,7 +188,6 @@ pub(crate) async fn revoke(inner: &Inner, id: LeaseId, version: Option<i32>) -> 
         match tokio::time::timeout(inner.conn.request_timeout(), multi.commit()).await {
             Ok(Ok(_)) => {
                 if !events.is_empty() {
-                    inner.committed.fetch_max(revision + 1, Ordering::AcqRel);
                     tracing::debug!(
                         lease = id.0,
                         revision = revision + 1,

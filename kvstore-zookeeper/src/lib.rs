@@ -96,6 +96,7 @@
 //! their events replaced. Nothing compacts on its own: call it (or
 //! `kvstore_core::Store::compact`) from time to time, as with etcd without auto-compaction.
 
+mod batch;
 mod compact;
 mod config;
 mod connection;
@@ -103,6 +104,7 @@ mod inner;
 mod layout;
 mod leases;
 mod log;
+mod plan;
 mod read;
 mod records;
 mod values;
@@ -155,6 +157,7 @@ impl ZooKeeperBackend {
         config.validate()?;
         let conn = Connection::open(&config).await?;
         let layout = Layout::new(&config.root);
+        let (writes, queue) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             conn,
             layout,
@@ -162,9 +165,10 @@ impl ZooKeeperBackend {
             heads: tokio::sync::watch::Sender::new(0),
             progress: tokio::sync::watch::Sender::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-            committed: std::sync::atomic::AtomicU64::new(0),
+            writes,
         });
         initialize(&inner).await?;
+        batch::spawn_writer(&inner, queue);
         watch::spawn_head_watcher(&inner);
         leases::spawn_reaper(&inner);
         Ok(ZooKeeperBackend { inner })
@@ -219,7 +223,7 @@ impl Backend for ZooKeeperBackend {
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        traced!("zk.txn", write::txn(&self.inner, &txn)).await
+        traced!("zk.txn", write::txn(&self.inner, txn)).await
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
