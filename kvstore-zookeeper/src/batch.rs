@@ -55,7 +55,8 @@ impl Request {
             .prepared
             .iter()
             .filter(|(n, _)| !self.prewritten.contains(n))
-            .map(|(_, v)| v.reference.len)
+            // A small value travels in the record and the log entry, a large one in its znodes.
+            .map(|(_, v)| 2 * v.reference.len())
             .sum();
         let ops = self.txn.success.iter().chain(&self.txn.failure);
         let keys: usize = ops
@@ -113,13 +114,22 @@ enum Committed {
 }
 
 /// Decides and commits a batch, and answers each of its transactions.
-async fn run(inner: &Inner, batch: Vec<Request>) {
+async fn run(inner: &Inner, mut batch: Vec<Request>) {
     let mut dead = BTreeSet::new();
     for _ in 0..ATTEMPTS {
         let view = match read_view(inner, &batch).await {
             Ok(view) => view,
             Err(err) => return answer_all(batch, &err),
         };
+        if view.consistent {
+            // The view is the store at its revision: a transaction that writes nothing there
+            // (a compare-and-swap that lost) is answered now, not after the batch's commit,
+            // so that losers retry as soon as the winner's next attempt could.
+            batch = answer_readers(batch, &view, &dead);
+            if batch.is_empty() {
+                return;
+            }
+        }
         let mut state = view.keys.clone();
         let mut revision = view.revision;
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -136,7 +146,9 @@ async fn run(inner: &Inner, batch: Vec<Request>) {
                 Err(err) => outcomes.push(Outcome::Failed(err)),
             }
         }
-        let committed = if revision == view.revision {
+        let committed = if revision == view.revision && view.consistent {
+            Committed::Yes
+        } else if revision == view.revision {
             // Nothing to write: the reads are the answer, if the head did not move under them.
             match head_is(inner, view.revision).await {
                 Ok(true) => Committed::Yes,
@@ -185,6 +197,35 @@ async fn run(inner: &Inner, batch: Vec<Request>) {
     );
 }
 
+/// Answers the transactions that write nothing when decided on the (consistent) view; returns
+/// the others.
+fn answer_readers(batch: Vec<Request>, view: &View, dead: &BTreeSet<i64>) -> Vec<Request> {
+    let mut rest = Vec::with_capacity(batch.len());
+    for request in batch {
+        match plan::decide(
+            &view.keys,
+            view.revision + 1,
+            &request.txn,
+            &request.prepared,
+            dead,
+        ) {
+            Ok(plan) if plan.events.is_empty() => {
+                let _ = request.reply.send(Ok(Decided {
+                    succeeded: plan.succeeded,
+                    revision: view.revision,
+                    results: plan.results,
+                    used: plan.used,
+                }));
+            }
+            Err(err) => {
+                let _ = request.reply.send(Err(err));
+            }
+            Ok(_) => rest.push(request),
+        }
+    }
+    rest
+}
+
 /// Gives every transaction of the batch the error (a copy of it: errors are not `Clone`).
 fn answer_all(batch: Vec<Request>, err: &Error) {
     for request in batch {
@@ -222,6 +263,9 @@ async fn head_is(inner: &Inner, revision: u64) -> Result<bool> {
 struct View {
     revision: u64,
     keys: KeyStates,
+    /// Whether the head was the same after the keys were read: then nothing changed in
+    /// between, and the keys are exactly as they stood at `revision`.
+    consistent: bool,
 }
 
 /// Reads the head and, after it, every key the batch names (and those its range deletes
@@ -272,10 +316,17 @@ async fn read_view(inner: &Inner, batch: &[Request]) -> Result<View> {
             }
         }
     });
+    let reads: Vec<_> = reads.collect();
+    let head_after = client.get_data(&head_path);
     let records = try_join_all(reads).await?;
+    let (head_after, _) = inner
+        .conn
+        .call("reading the head revision", head_after)
+        .await?;
     Ok(View {
         revision,
         keys: names.into_iter().zip(records).collect(),
+        consistent: decode_counter(&head_path, &head_after)? == revision,
     })
 }
 

@@ -6,12 +6,28 @@ use kvstore_core::backend::{Event, EventKind, KeyValue};
 use kvstore_core::{Error, LeaseId, Result};
 use serde::{Deserialize, Serialize};
 
-/// Where a value's bytes are: znode `values/<id>` and `chunks - 1` more (`values/<id>~<n>`).
+/// Where a value's bytes are: in the record itself when small (so a read of the key reads its
+/// value), else in znode `values/<id>` and `chunks - 1` more (`values/<id>~<n>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ValueRef {
-    pub id: String,
-    pub len: usize,
-    pub chunks: u32,
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ValueRef {
+    /// A small value that is UTF-8 text, as it is.
+    Text(String),
+    /// A small value that is not UTF-8, in base64.
+    Base64(String),
+    /// A value in znodes of its own.
+    Znodes { id: String, len: usize, chunks: u32 },
+}
+
+impl ValueRef {
+    /// The value's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            ValueRef::Text(text) => text.len(),
+            ValueRef::Base64(encoded) => encoded.len() / 4 * 3,
+            ValueRef::Znodes { len, .. } => *len,
+        }
+    }
 }
 
 /// A live key (`keys/<escaped key>`), or a key's state before an event (a log entry's `prev`).
@@ -142,7 +158,7 @@ mod tests {
                     create: 3,
                     modified: 5,
                     lease: Some(7),
-                    value: ValueRef {
+                    value: ValueRef::Znodes {
                         id: "x".into(),
                         len: 2,
                         chunks: 1,

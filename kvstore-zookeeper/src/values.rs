@@ -1,7 +1,10 @@
-//! Values live in znodes of their own (`values/<id>`, then `values/<id>~1`, ... for values over
-//! one chunk), written once and never changed; keys and log entries refer to them by id. A
-//! value is deleted when the event that replaced or deleted it is compacted away.
+//! Values up to [`INLINE`] bytes are kept in the key's record and in the log entries (so a get
+//! is one round trip). Larger ones live in znodes of their own (`values/<id>`, then
+//! `values/<id>~1`, ... for values over one chunk), written once and never changed; keys and
+//! log entries refer to them by id, and they are deleted when the event that replaced or
+//! deleted them is compacted away.
 
+use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
@@ -16,8 +19,21 @@ pub(crate) struct NewValue {
     pub chunks: Vec<(String, Bytes)>,
 }
 
+/// Values up to this size are kept in the records that refer to them.
+pub(crate) const INLINE: usize = 4096;
+
 impl NewValue {
     pub fn new(inner: &Inner, value: &Bytes) -> NewValue {
+        if value.len() <= INLINE {
+            let reference = match std::str::from_utf8(value) {
+                Ok(text) => ValueRef::Text(text.to_owned()),
+                Err(_) => ValueRef::Base64(base64::engine::general_purpose::STANDARD.encode(value)),
+            };
+            return NewValue {
+                reference,
+                chunks: Vec::new(),
+            };
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let pieces: Vec<Bytes> = if value.is_empty() {
             vec![Bytes::new()]
@@ -30,7 +46,7 @@ impl NewValue {
             .map(|(n, bytes)| (inner.layout.value_chunk(&id, n as u32), bytes))
             .collect::<Vec<_>>();
         NewValue {
-            reference: ValueRef {
+            reference: ValueRef::Znodes {
                 id,
                 len: value.len(),
                 chunks: chunks.len() as u32,
@@ -42,9 +58,12 @@ impl NewValue {
 
 /// The znodes of a value.
 pub(crate) fn chunk_paths(inner: &Inner, value: &ValueRef) -> Vec<String> {
-    (0..value.chunks)
-        .map(|n| inner.layout.value_chunk(&value.id, n))
-        .collect()
+    match value {
+        ValueRef::Znodes { id, chunks, .. } => (0..*chunks)
+            .map(|n| inner.layout.value_chunk(id, n))
+            .collect(),
+        ValueRef::Text(_) | ValueRef::Base64(_) => Vec::new(),
+    }
 }
 
 /// Reads values, all requests sent at once. `Ok(None)` for a value whose znodes are gone
@@ -64,9 +83,23 @@ pub(crate) async fn read(inner: &Inner, values: &[&ValueRef]) -> Result<Vec<Opti
     let mut chunks = try_join_all(requests).await?.into_iter();
     let mut out = Vec::with_capacity(values.len());
     for value in values {
-        let mut bytes = BytesMut::with_capacity(value.len);
+        let (id, len, count) = match value {
+            ValueRef::Text(text) => {
+                out.push(Some(Bytes::copy_from_slice(text.as_bytes())));
+                continue;
+            }
+            ValueRef::Base64(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|e| corrupt(inner.layout.root(), format!("a value in base64: {e}")))?;
+                out.push(Some(Bytes::from(bytes)));
+                continue;
+            }
+            ValueRef::Znodes { id, len, chunks } => (id, *len, *chunks),
+        };
+        let mut bytes = BytesMut::with_capacity(len);
         let mut missing = false;
-        for chunk in chunks.by_ref().take(value.chunks as usize) {
+        for chunk in chunks.by_ref().take(count as usize) {
             match chunk {
                 Some(data) => bytes.extend_from_slice(&data),
                 None => missing = true,
@@ -74,10 +107,10 @@ pub(crate) async fn read(inner: &Inner, values: &[&ValueRef]) -> Result<Vec<Opti
         }
         if missing {
             out.push(None);
-        } else if bytes.len() != value.len {
+        } else if bytes.len() != len {
             return Err(corrupt(
-                &inner.layout.value_chunk(&value.id, 0),
-                format!("{} bytes where {} were written", bytes.len(), value.len),
+                &inner.layout.value_chunk(id, 0),
+                format!("{} bytes where {len} were written", bytes.len()),
             ));
         } else {
             out.push(Some(bytes.freeze()));
