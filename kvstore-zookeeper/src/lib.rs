@@ -25,31 +25,36 @@
 //! | `head` | the store's revision, as decimal text |
 //! | `compacted` | the compaction point |
 //! | `log/<revision, 20 digits>` | the events of the write of that revision (JSON: key, the key's record after a put, its record before) |
-//! | `keys/<escaped key>` | a live key: `{"create":…, "mod":…, "lease":…, "value":{"id":…, "len":…, "chunks":…}}` |
-//! | `values/<id>`, `values/<id>~<n>` | a value's bytes, in chunks of 512 KiB |
+//! | `keys/<escaped key>` | a live key: `{"create":…, "mod":…, "lease":…, "value":…}`; the value is `{"text":…}` or `{"base64":…}` up to 4 KiB, else `{"znodes":{"id":…, "len":…, "chunks":…}}` |
+//! | `values/<id>`, `values/<id>~<n>` | a value over 4 KiB, in chunks of 512 KiB |
 //! | `leases/<id>` | a lease's time to live (`{"ttl":…}`); the znode's mtime is its last renewal |
 //! | `leases/<id>/<escaped key>` | a key attached to the lease |
 //! | `clock` | touched to read the ZooKeeper leader's clock |
 //!
 //! Keys are percent-encoded into one znode name (everything but letters, digits and `-_.`), so
-//! every key the contract accepts is a valid name, `/` included. Values are never stored in
-//! place: a value lives in znodes of its own, written once, and the key and the log refer to it
-//! by id; so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
-//! ZooKeeper's 1 MiB `jute.maxbuffer` — values over 640 KiB in one transaction are written
-//! before its `multi`, in requests of their own.
+//! every key the contract accepts is a valid name, `/` included. Values up to 4 KiB are kept in
+//! the key's record and the log entries, so a get reads one znode. Larger values live in znodes
+//! of their own, written once, that the key and the log refer to by id; so a value of any size
+//! up to the store's limit (1.5 MiB, as on etcd) fits under ZooKeeper's 1 MiB
+//! `jute.maxbuffer` — a transaction whose values pass 640 KiB writes them before its `multi`, in
+//! requests of their own.
 //!
 //! ## Revisions and writes
 //!
-//! A write transaction reads `head` (revision R) and the keys it names, all requests sent at
-//! once; decides its outcome here (compares, lease checks, the results); then commits one
-//! `multi`: create `log/R+1`, set `head`, create the new values, create / set / delete the
-//! keys' znodes, update lease attachments. ZooKeeper runs a `multi` all or nothing, and
-//! creating `log/R+1` fails if another writer committed R+1 first: then nothing was written,
-//! and the transaction is decided again on fresh reads. So the log is dense, every write gets
-//! the next revision, and a compare decided on the view at R holds at R+1. A put costs two round
-//! trips and a `multi` of 4 operations (one more when its lease attachment changes); writes of
-//! one client wait for each other (one writer at a time per backend), writes of several
-//! clients race for revisions and retry.
+//! Every write transaction of a backend goes through one writer task. It takes the
+//! transactions waiting together, reads `head` (revision R) and the keys they name (requests
+//! sent at once, `head` read again after them), and decides each transaction on the state the
+//! ones before it left; those that write get R+1, R+2, … Then one `multi` commits them all:
+//! create `log/R+1`, `log/R+2`, …, set `head`, check the leases attached to, create the new
+//! values, create / set / delete each changed key's znode once, update lease attachments.
+//! ZooKeeper runs a `multi` all or nothing, and creating `log/R+1` fails if another client
+//! committed R+1 first: then nothing was written, and the batch is decided again on fresh
+//! reads. So the log is dense, every writing transaction gets a revision of its own (lock and
+//! election entries included), and a compare decided on the state at R holds at R+1. A
+//! transaction that writes nothing on a view read consistently (the head the same before and
+//! after) is answered at once — a compare-and-swap that lost hears it without waiting for the
+//! batch's commit, so contending writers take turns as on an etcd server. A lone put costs two
+//! round trips and a `multi` of 4 operations.
 //!
 //! ## Reads
 //!

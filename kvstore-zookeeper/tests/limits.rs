@@ -1,0 +1,151 @@
+//! What ZooKeeper would refuse, the backend handles: keys that are no valid znode name, values
+//! over ZooKeeper's 1 MiB `jute.maxbuffer`, bytes that are not text; and data in its znodes it
+//! did not write is a typed error naming the znode, never a panic.
+#![allow(clippy::print_stderr)] // says why a test is skipped outside CI
+
+use bytes::Bytes;
+use futures::StreamExt;
+use kvstore_core::backend::{
+    Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
+};
+use kvstore_core::key::validate_key;
+use kvstore_testkit::zookeeper::TestZooKeeper;
+use kvstore_zookeeper::zookeeper_client as zk;
+use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
+
+async fn backend() -> Option<(ZooKeeperBackend, TestZooKeeper)> {
+    let zk = match TestZooKeeper::shared().await {
+        Ok(zk) => zk,
+        Err(skipped) => {
+            eprintln!("{skipped}");
+            return None;
+        }
+    };
+    let backend = ZooKeeperBackend::connect(ZooKeeperConfig::new(zk.endpoints()).root(zk.root()))
+        .await
+        .unwrap();
+    Some((backend, zk))
+}
+
+async fn put(backend: &ZooKeeperBackend, key: &str, value: Bytes) -> u64 {
+    let txn = Txn::default().then(TxnOp::put(key, value, PutLease::Detach));
+    backend.txn(txn).await.unwrap().revision
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_the_contract_accepts_is_stored_read_listed_and_watched() {
+    let Some((backend, _zk)) = backend().await else {
+        return;
+    };
+    let long = format!("/k/{}", "é".repeat(500));
+    let keys = [
+        "/k/zookeeper",
+        "/k/a b",
+        "/k/%41%",
+        "/k/...",
+        "/k/ü/\u{1}/tab\t",
+        "/k/~1",
+        "/k/-",
+        long.as_str(),
+    ];
+    let mut watch = backend
+        .watch(WatchRequest::directory("/k", 0))
+        .await
+        .unwrap();
+    for (n, key) in keys.iter().enumerate() {
+        validate_key(key).unwrap();
+        put(&backend, key, Bytes::from(format!("v{n}"))).await;
+    }
+    for (n, key) in keys.iter().enumerate() {
+        let read = backend.range(RangeRequest::key(*key)).await.unwrap();
+        assert_eq!(read.kvs[0].value, format!("v{n}").as_bytes(), "{key:?}");
+        let event = watch.next().await.unwrap().unwrap();
+        let Some(event) = event.into_event() else {
+            panic!("an event")
+        };
+        assert_eq!((event.kind, event.kv.key.as_str()), (EventKind::Put, *key));
+    }
+    let listed = backend.range(RangeRequest::directory("/k")).await.unwrap();
+    let mut expected: Vec<&str> = keys.to_vec();
+    expected.sort_unstable();
+    let got: Vec<&str> = listed.kvs.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(got, expected, "in key order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_over_a_znode_and_a_request_and_bytes_that_are_not_text_round_trip() {
+    let Some((backend, _zk)) = backend().await else {
+        return;
+    };
+    let pattern = |len: usize, seed: u8| -> Bytes {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    };
+    let cases = [
+        ("/v/binary-small", pattern(300, 7)),
+        ("/v/one-chunk", pattern(512 * 1024, 1)),
+        ("/v/one-chunk-and-a-byte", pattern(512 * 1024 + 1, 2)),
+        ("/v/one-and-a-half-mib", pattern(1536 * 1024, 3)),
+    ];
+    let mut watch = backend
+        .watch(WatchRequest::directory("/v", 0))
+        .await
+        .unwrap();
+    for (key, value) in &cases {
+        put(&backend, key, value.clone()).await;
+    }
+    // Two large values in one transaction: more than one ZooKeeper request can carry.
+    let pair = Txn::default()
+        .then(TxnOp::put(
+            "/v/pair-a",
+            pattern(1 << 20, 4),
+            PutLease::Detach,
+        ))
+        .then(TxnOp::put(
+            "/v/pair-b",
+            pattern(1 << 20, 5),
+            PutLease::Detach,
+        ));
+    let pair_revision = backend.txn(pair).await.unwrap().revision;
+    for (key, value) in &cases {
+        let read = backend.range(RangeRequest::key(*key)).await.unwrap();
+        assert!(read.kvs[0].value == *value, "{key}: the bytes written");
+        match watch.next().await.unwrap().unwrap() {
+            WatchItem::Event(event) => assert!(event.kv.value == *value, "{key} watched"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let both = backend.range(RangeRequest::directory("/v")).await.unwrap();
+    let pair: Vec<_> = both
+        .kvs
+        .iter()
+        .filter(|kv| kv.key.starts_with("/v/pair"))
+        .collect();
+    assert_eq!(pair.len(), 2);
+    assert!(pair.iter().all(|kv| kv.mod_revision == pair_revision));
+    assert!(pair[0].value == pattern(1 << 20, 4) && pair[1].value == pattern(1 << 20, 5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn znodes_changed_by_hand_are_a_typed_error_naming_the_znode() {
+    let Some((backend, zk)) = backend().await else {
+        return;
+    };
+    put(&backend, "/c/a", Bytes::from_static(b"fine")).await;
+    let raw = zk::Client::connect(&zk.endpoints().join(","))
+        .await
+        .unwrap();
+    let path = format!("{}/keys/%2Fc%2Fa", zk.root());
+    raw.set_data(&path, b"\xff not json", None).await.unwrap();
+    for read in [RangeRequest::key("/c/a"), RangeRequest::directory("/c")] {
+        let err = backend.range(read).await.unwrap_err();
+        assert!(err.to_string().contains(&path), "{err}");
+        assert!(!err.is_retryable(), "{err}");
+    }
+    raw.set_data(&format!("{}/head", zk.root()), b"-3", None)
+        .await
+        .unwrap();
+    let err = backend.current_revision().await.unwrap_err();
+    assert!(err.to_string().contains("/head"), "{err}");
+}
