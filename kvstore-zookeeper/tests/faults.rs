@@ -251,3 +251,68 @@ async fn a_lock_holder_cut_off_past_its_session_is_told_before_another_holder_ac
     }
     assert!(recovered, "the client recovers after its session expired");
 }
+
+/// The next election event, waiting at most `within`.
+async fn next_event(
+    election: &mut kvstore_core::Election,
+    within: Duration,
+) -> kvstore_core::ElectionEvent {
+    loop {
+        match tokio::time::timeout(within, election.next()).await {
+            Ok(Some(Ok(event))) => return event,
+            Ok(Some(Err(_))) => continue, // an error the campaign goes on after
+            Ok(None) => panic!("the election ended"),
+            Err(_) => panic!("no election event within {within:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_past_its_session_is_told_before_another_leads() {
+    use kvstore_core::ElectionEvent;
+    let Some(server) = server().await else {
+        return;
+    };
+    let proxy = Proxy::start(server.endpoint()).await;
+    let a = Store::new(
+        ZooKeeperBackend::connect(
+            config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap(),
+        Json,
+    );
+    let b = Store::new(
+        ZooKeeperBackend::connect(config(server.endpoint()))
+            .await
+            .unwrap(),
+        Json,
+    );
+    let ttl = Duration::from_secs(3);
+    let mut leader = a.contest("/faults/election", "a", ttl).await.unwrap();
+    assert!(matches!(
+        next_event(&mut leader, ttl).await,
+        ElectionEvent::Elected { .. }
+    ));
+    let mut follower = b.contest("/faults/election", "b", ttl).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let told = tokio::spawn(async move {
+        loop {
+            if let ElectionEvent::Lost { .. } = next_event(&mut leader, ttl * 5).await {
+                return started.elapsed();
+            }
+        }
+    });
+    proxy.cut();
+    let elected = loop {
+        if let ElectionEvent::Elected { .. } = next_event(&mut follower, ttl * 5).await {
+            break started.elapsed();
+        }
+    };
+    let told = told.await.unwrap();
+    assert!(
+        told < elected,
+        "the leader was told at {told:?}, after the other was elected at {elected:?}"
+    );
+    proxy.heal();
+}
