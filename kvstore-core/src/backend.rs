@@ -60,6 +60,24 @@ impl RangeRequest {
         }
     }
 
+    /// The revision this request reads at, for a store at `current` compacted up to
+    /// `compacted`: `current` for 0 (the latest), [`Error::Gone`](crate::Error::Gone) before
+    /// the compaction point, [`Error::InvalidArgument`](crate::Error::InvalidArgument) past the
+    /// current revision. Every backend answers these cases the same way through it.
+    pub fn read_revision(&self, current: u64, compacted: u64) -> Result<u64> {
+        match self.revision {
+            0 => Ok(current),
+            r if r < compacted => Err(crate::Error::Gone {
+                revision: r,
+                compacted,
+            }),
+            r if r > current => Err(crate::Error::InvalidArgument(format!(
+                "revision {r} is in the future (current {current})"
+            ))),
+            r => Ok(r),
+        }
+    }
+
     /// Reads every key under the directory `prefix` (see [`directory_range`]) at the latest
     /// revision.
     pub fn directory(prefix: &str) -> Self {

@@ -87,22 +87,7 @@ impl State {
 
     /// Serves a range read.
     pub fn range(&self, request: &RangeRequest) -> Result<RangeResponse> {
-        let revision = match request.revision {
-            0 => u64::MAX,
-            r if r < self.compacted => {
-                return Err(Error::Gone {
-                    revision: r,
-                    compacted: self.compacted,
-                })
-            }
-            r if r > self.revision => {
-                return Err(Error::InvalidArgument(format!(
-                    "revision {r} is in the future (current {})",
-                    self.revision
-                )))
-            }
-            r => r,
-        };
+        let revision = request.read_revision(self.revision, self.compacted)?;
         let page = self.keys.range(
             &request.key,
             request.range_end.as_deref(),

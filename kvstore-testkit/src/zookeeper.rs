@@ -82,9 +82,12 @@ impl ZooKeeperServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
+        // forceSync=no: writes reach the page cache, not the disk, before they are
+        // acknowledged; a killed server (SIGKILL) still restarts on them, and a loaded test
+        // machine does not stall every write on fsync.
         let config = format!(
             "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\n",
+             admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\nforceSync=no\n",
             dir.path().join("data").display()
         );
         std::fs::write(dir.path().join("zoo.cfg"), config).expect("zoo.cfg");

@@ -4,29 +4,33 @@
 //! before it left, each writing one revision of its own — and commits them all in one
 //! ZooKeeper `multi`: a log entry per writing transaction, the head, the new values, each
 //! changed key once, lease attachments. If another client took the first revision meanwhile,
-//! nothing was written and the batch is decided again on fresh reads. As on an etcd server,
-//! compare-and-swap writers contending for one key are decided in arrival order, and a loser
-//! hears at once, with the value that won.
+//! nothing was written and the batch is decided again on fresh reads. Compare-and-swap writers
+//! contending for one key are decided in arrival order; the losers hear, with the value that
+//! won, when the batch is committed, and the writer lets them queue again before it takes the
+//! next batch, so contenders take turns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 
-use futures::future::try_join_all;
 use kvstore_core::backend::{Txn, TxnOp};
 use kvstore_core::{Error, Result};
 use tokio::sync::{mpsc, oneshot};
 use zookeeper_client as zk;
 
 use crate::connection::map_error;
+use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::{unescape, PERSISTENT};
 use crate::plan::{self, KeyStates, Plan, Planned};
 use crate::read::in_range;
-use crate::records::{decode, decode_counter, encode, encode_counter, KeyRecord, LogEntry};
+use crate::records::{decode_counter, encode, encode_counter, KeyRecord, LogEntry};
 use crate::values::NewValue;
 
 /// How many times a batch is decided again after losing its revision to another client.
 const ATTEMPTS: usize = 1000;
+
+/// How many times the writer yields to other tasks between batches.
+const LINGER_YIELDS: usize = 4;
 
 /// A batch's `multi` stays under this many bytes (estimated), well inside ZooKeeper's 1 MiB
 /// `jute.maxbuffer`; a transaction bigger than that on its own goes alone.
@@ -96,6 +100,14 @@ pub(crate) fn spawn_writer(inner: &Arc<Inner>, mut queue: mpsc::UnboundedReceive
                 return;
             };
             run(&inner, batch).await;
+            drop(inner);
+            // Let the writers just answered go first: one that lost a compare-and-swap retries
+            // at once with the value that won, and should be in the next batch before the
+            // winner, who reads before its next attempt. Without this a winner could win every
+            // round (the conformance case `concurrent_guaranteed_updates_add_up`).
+            for _ in 0..LINGER_YIELDS {
+                tokio::task::yield_now().await;
+            }
         }
     });
 }
@@ -114,22 +126,13 @@ enum Committed {
 }
 
 /// Decides and commits a batch, and answers each of its transactions.
-async fn run(inner: &Inner, mut batch: Vec<Request>) {
+async fn run(inner: &Inner, batch: Vec<Request>) {
     let mut dead = BTreeSet::new();
     for _ in 0..ATTEMPTS {
         let view = match read_view(inner, &batch).await {
             Ok(view) => view,
             Err(err) => return answer_all(batch, &err),
         };
-        if view.consistent {
-            // The view is the store at its revision: a transaction that writes nothing there
-            // (a compare-and-swap that lost) is answered now, not after the batch's commit,
-            // so that losers retry as soon as the winner's next attempt could.
-            batch = answer_readers(batch, &view, &dead);
-            if batch.is_empty() {
-                return;
-            }
-        }
         let mut state = view.keys.clone();
         let mut revision = view.revision;
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -195,35 +198,6 @@ async fn run(inner: &Inner, mut batch: Vec<Request>) {
             source: None,
         },
     );
-}
-
-/// Answers the transactions that write nothing when decided on the (consistent) view; returns
-/// the others.
-fn answer_readers(batch: Vec<Request>, view: &View, dead: &BTreeSet<i64>) -> Vec<Request> {
-    let mut rest = Vec::with_capacity(batch.len());
-    for request in batch {
-        match plan::decide(
-            &view.keys,
-            view.revision + 1,
-            &request.txn,
-            &request.prepared,
-            dead,
-        ) {
-            Ok(plan) if plan.events.is_empty() => {
-                let _ = request.reply.send(Ok(Decided {
-                    succeeded: plan.succeeded,
-                    revision: view.revision,
-                    results: plan.results,
-                    used: plan.used,
-                }));
-            }
-            Err(err) => {
-                let _ = request.reply.send(Err(err));
-            }
-            Ok(_) => rest.push(request),
-        }
-    }
-    rest
 }
 
 /// Gives every transaction of the batch the error (a copy of it: errors are not `Clone`).
@@ -306,19 +280,14 @@ async fn read_view(inner: &Inner, batch: &[Request]) -> Result<View> {
             }
         }
     }
-    let reads = names.iter().map(|key| {
-        let path = inner.layout.key(key);
-        let request = client.get_data(&path);
-        async move {
-            match inner.conn.call_maybe("reading a key", request).await? {
-                Some((data, _)) => Ok::<_, Error>(Some(decode::<KeyRecord>(&path, &data)?)),
-                None => Ok(None),
-            }
-        }
-    });
-    let reads: Vec<_> = reads.collect();
+    let reads = fetch::records::<KeyRecord>(
+        inner,
+        &client,
+        names.iter().map(|key| inner.layout.key(key)),
+        "reading a key",
+    );
     let head_after = client.get_data(&head_path);
-    let records = try_join_all(reads).await?;
+    let records = reads.await?;
     let (head_after, _) = inner
         .conn
         .call("reading the head revision", head_after)

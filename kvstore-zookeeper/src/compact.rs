@@ -7,10 +7,11 @@ use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
+use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::parse_log_name;
 use crate::log;
-use crate::records::{decode, decode_counter, encode_counter, LogEntry};
+use crate::records::{decode_counter, encode_counter, LogEntry};
 use crate::values::chunk_paths;
 use crate::write::delete_chunks;
 
@@ -70,17 +71,13 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         .collect();
     old.sort_unstable();
     for batch in old.chunks(BATCH) {
-        let reads = batch.iter().map(|r| {
-            let path = inner.layout.log(*r);
-            let request = client.get_data(&path);
-            async move {
-                match inner.conn.call_maybe("reading the log", request).await? {
-                    Some((data, _)) => Ok::<_, Error>(Some(decode::<LogEntry>(&path, &data)?)),
-                    None => Ok(None),
-                }
-            }
-        });
-        let entries = try_join_all(reads).await?;
+        let entries: Vec<Option<LogEntry>> = fetch::records(
+            inner,
+            &client,
+            batch.iter().map(|r| inner.layout.log(*r)),
+            "reading the log",
+        )
+        .await?;
         let mut garbage = Vec::new();
         for entry in entries.into_iter().flatten() {
             for event in entry.events {

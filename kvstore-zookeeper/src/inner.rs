@@ -15,6 +15,4 @@ pub(crate) struct Inner {
     pub progress: tokio::sync::watch::Sender<u64>,
     /// One commit at a time from this client (the writer's and lease expiries').
     pub write_lock: tokio::sync::Mutex<()>,
-    /// The writer's queue (see `batch`).
-    pub writes: tokio::sync::mpsc::UnboundedSender<crate::batch::Request>,
 }

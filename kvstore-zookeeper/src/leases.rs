@@ -20,6 +20,7 @@ use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
 use crate::connection::map_error;
+use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::unescape;
 use crate::layout::PERSISTENT;
@@ -132,17 +133,13 @@ pub(crate) async fn revoke(inner: &Inner, id: LeaseId, version: Option<i32>) -> 
             .into_iter()
             .filter_map(|name| unescape(&name).map(|key| (name, key)))
             .collect();
-        let reads = keys.iter().map(|(_, key)| {
-            let path = inner.layout.key(key);
-            let request = client.get_data(&path);
-            async move {
-                match inner.conn.call_maybe("reading a key", request).await? {
-                    Some((data, _)) => Ok::<_, Error>(Some(decode::<KeyRecord>(&path, &data)?)),
-                    None => Ok(None),
-                }
-            }
-        });
-        let records = try_join_all(reads).await?;
+        let records: Vec<Option<KeyRecord>> = fetch::records(
+            inner,
+            &client,
+            keys.iter().map(|(_, key)| inner.layout.key(key)),
+            "reading a key",
+        )
+        .await?;
         let events: Vec<LoggedEvent> = keys
             .iter()
             .zip(&records)

@@ -105,6 +105,7 @@ mod batch;
 mod compact;
 mod config;
 mod connection;
+mod fetch;
 mod inner;
 mod layout;
 mod leases;
@@ -143,6 +144,8 @@ use crate::records::encode_counter;
 #[derive(Clone)]
 pub struct ZooKeeperBackend {
     inner: Arc<Inner>,
+    /// The writer's queue (see `batch`); the writer ends when the last clone is dropped.
+    writes: tokio::sync::mpsc::UnboundedSender<batch::Request>,
 }
 
 impl std::fmt::Debug for ZooKeeperBackend {
@@ -170,13 +173,12 @@ impl ZooKeeperBackend {
             heads: tokio::sync::watch::Sender::new(0),
             progress: tokio::sync::watch::Sender::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-            writes,
         });
         initialize(&inner).await?;
         batch::spawn_writer(&inner, queue);
         watch::spawn_head_watcher(&inner);
         leases::spawn_reaper(&inner);
-        Ok(ZooKeeperBackend { inner })
+        Ok(ZooKeeperBackend { inner, writes })
     }
 
     /// The configuration.
@@ -228,7 +230,7 @@ impl Backend for ZooKeeperBackend {
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        traced!("zk.txn", write::txn(&self.inner, txn)).await
+        traced!("zk.txn", write::txn(&self.inner, &self.writes, txn)).await
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {

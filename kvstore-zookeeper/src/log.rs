@@ -3,11 +3,11 @@
 //! the log is dense (every revision from the compaction point to the head has its entry) and
 //! creating an existing entry is how a writer learns it lost the race for that revision.
 
-use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 
+use crate::fetch;
 use crate::inner::Inner;
-use crate::records::{decode, decode_counter, LogEntry};
+use crate::records::{decode_counter, LogEntry};
 
 /// At most this many log entries are asked for at once.
 pub(crate) const READ_BATCH: u64 = 64;
@@ -38,19 +38,9 @@ pub(crate) async fn read(
     to: u64,
 ) -> Result<Vec<(u64, Option<LogEntry>)>> {
     let client = inner.conn.client();
-    let requests = (from..=to).map(|revision| {
-        let path = inner.layout.log(revision);
-        let request = client.get_data(&path);
-        async move {
-            let found = inner.conn.call_maybe("reading the log", request).await?;
-            let entry = match found {
-                Some((data, _)) => Some(decode::<LogEntry>(&path, &data)?),
-                None => None,
-            };
-            Ok::<_, Error>((revision, entry))
-        }
-    });
-    try_join_all(requests).await
+    let paths = (from..=to).map(|revision| inner.layout.log(revision));
+    let entries = fetch::records::<LogEntry>(inner, &client, paths, "reading the log").await?;
+    Ok((from..=to).zip(entries).collect())
 }
 
 /// The entries of `from..=to`, every one present; `Gone` if compaction removed one.

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::try_join_all;
 use kvstore_core::backend::{KeyValue, RangeRequest, RangeResponse};
 use kvstore_core::{Error, Result};
 
+use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::unescape;
 use crate::records::{decode, decode_counter, KeyRecord};
@@ -74,24 +74,14 @@ pub(crate) async fn snapshot(inner: &Inner, start: &str, end: Option<&str>) -> R
                 .filter_map(|name| unescape(&name).map(|key| (key, name)))
                 .filter(|(key, _)| in_range(key, start, end))
                 .collect();
-            let reads = wanted
-                .iter()
-                .map(|(key, _)| {
-                    let path = inner.layout.key(key);
-                    let request = client.get_data(&path);
-                    async move {
-                        let found = inner.conn.call_maybe("reading a key", request).await?;
-                        match found {
-                            Some((data, _)) => {
-                                Ok::<_, Error>(Some(decode::<KeyRecord>(&path, &data)?))
-                            }
-                            None => Ok(None),
-                        }
-                    }
-                })
-                .collect::<Vec<_>>();
+            let reads = fetch::records::<KeyRecord>(
+                inner,
+                &client,
+                wanted.iter().map(|(key, _)| inner.layout.key(key)),
+                "reading a key",
+            );
             let second_head = client.get_data(&head_path);
-            for ((key, _), record) in wanted.iter().zip(try_join_all(reads).await?) {
+            for ((key, _), record) in wanted.iter().zip(reads.await?) {
                 if let Some(record) = record {
                     records.insert(key.clone(), record);
                 }
@@ -158,22 +148,7 @@ pub(crate) async fn range(inner: &Inner, request: &RangeRequest) -> Result<Range
     loop {
         attempt += 1;
         let mut snapshot = snapshot(inner, &request.key, end).await?;
-        let at = match request.revision {
-            0 => snapshot.revision,
-            r if r < snapshot.compacted => {
-                return Err(Error::Gone {
-                    revision: r,
-                    compacted: snapshot.compacted,
-                })
-            }
-            r if r > snapshot.revision => {
-                return Err(Error::InvalidArgument(format!(
-                    "revision {r} is in the future (current {})",
-                    snapshot.revision
-                )))
-            }
-            r => r,
-        };
+        let at = request.read_revision(snapshot.revision, snapshot.compacted)?;
         rewind(inner, &mut snapshot, at, &request.key, end).await?;
         let mut more = false;
         let mut chosen: Vec<(String, KeyRecord)> = Vec::new();

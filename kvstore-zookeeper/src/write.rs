@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::future::try_join_all;
 use kvstore_core::backend::{KeyValue, Txn, TxnOp, TxnOpResult, TxnResponse};
 use kvstore_core::{Error, Result};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{Decided, Request};
 use crate::inner::Inner;
@@ -29,7 +29,11 @@ use crate::values::{self, NewValue};
 const INLINE_VALUES: usize = 640 * 1024;
 
 /// Runs a transaction.
-pub(crate) async fn txn(inner: &Inner, txn: Txn) -> Result<TxnResponse> {
+pub(crate) async fn txn(
+    inner: &Inner,
+    writes: &mpsc::UnboundedSender<Request>,
+    txn: Txn,
+) -> Result<TxnResponse> {
     let mut prepared: BTreeMap<usize, NewValue> = BTreeMap::new();
     let mut prewritten = BTreeSet::new();
     let inline: usize = txn
@@ -64,7 +68,7 @@ pub(crate) async fn txn(inner: &Inner, txn: Txn) -> Result<TxnResponse> {
     let closed = || Error::Closed {
         what: "the zookeeper backend's writer".to_owned(),
     };
-    let decided = match inner.writes.send(Request {
+    let decided = match writes.send(Request {
         txn,
         prepared,
         prewritten,

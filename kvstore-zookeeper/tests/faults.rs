@@ -187,25 +187,25 @@ impl Proxy {
     }
 }
 
+/// A server; client `a` reaching it through a proxy with a ZooKeeper session of 1 s (the
+/// server's minimum at its 500 ms tick, so it expires while the proxy is cut); client `b`
+/// reaching it directly.
+async fn behind_a_proxy() -> Option<(ZooKeeperServer, Proxy, Store<Json>, Store<Json>)> {
+    let server = server().await?;
+    let proxy = Proxy::start(server.endpoint()).await;
+    let through_proxy = config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1));
+    let a = ZooKeeperBackend::connect(through_proxy).await.unwrap();
+    let b = ZooKeeperBackend::connect(config(server.endpoint()))
+        .await
+        .unwrap();
+    Some((server, proxy, Store::new(a, Json), Store::new(b, Json)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_holder_cut_off_past_its_session_is_told_before_another_holder_acts() {
-    let Some(server) = server().await else {
+    let Some((_server, proxy, a, b)) = behind_a_proxy().await else {
         return;
     };
-    let proxy = Proxy::start(server.endpoint()).await;
-    // The server's tick is 500 ms: a 1 s session (its minimum) expires while the client is cut.
-    let a_backend = ZooKeeperBackend::connect(
-        config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1)),
-    )
-    .await
-    .unwrap();
-    let a = Store::new(a_backend, Json);
-    let b = Store::new(
-        ZooKeeperBackend::connect(config(server.endpoint()))
-            .await
-            .unwrap(),
-        Json,
-    );
     let ttl = Duration::from_secs(3);
     let a_lock = Lock::new(&a, "/faults/locks/l", ttl).unwrap();
     let held = a_lock.acquire().await.unwrap();
@@ -270,24 +270,9 @@ async fn next_event(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_past_its_session_is_told_before_another_leads() {
     use kvstore_core::ElectionEvent;
-    let Some(server) = server().await else {
+    let Some((_server, proxy, a, b)) = behind_a_proxy().await else {
         return;
     };
-    let proxy = Proxy::start(server.endpoint()).await;
-    let a = Store::new(
-        ZooKeeperBackend::connect(
-            config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1)),
-        )
-        .await
-        .unwrap(),
-        Json,
-    );
-    let b = Store::new(
-        ZooKeeperBackend::connect(config(server.endpoint()))
-            .await
-            .unwrap(),
-        Json,
-    );
     let ttl = Duration::from_secs(3);
     let mut leader = a.contest("/faults/election", "a", ttl).await.unwrap();
     assert!(matches!(
