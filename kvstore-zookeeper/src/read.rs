@@ -36,26 +36,43 @@ pub(crate) struct Snapshot {
     pub records: BTreeMap<String, KeyRecord>,
 }
 
-/// The keys' records in `[start, end)` (or the key `start`) at the head.
-pub(crate) async fn snapshot(inner: &Inner, start: &str, end: Option<&str>) -> Result<Snapshot> {
+/// The keys' records in `[start, end)` (or the key `start`) at the head; with the compaction
+/// point when `compaction` (a read of the latest revision needs none: 0 then).
+pub(crate) async fn snapshot(
+    inner: &Inner,
+    start: &str,
+    end: Option<&str>,
+    compaction: bool,
+) -> Result<Snapshot> {
     let client = inner.conn.client();
     let head_path = inner.layout.head();
     let compacted_path = inner.layout.compacted();
     let keys_dir = inner.layout.keys_dir();
     let sync = client.sync(&head_path);
     let first_head = client.get_data(&head_path);
-    let compacted = client.get_data(&compacted_path);
+    let compacted = compaction.then(|| client.get_data(&compacted_path));
     let names = end.map(|_| client.list_children(&keys_dir));
     let single = end
         .is_none()
         .then(|| client.get_data(&inner.layout.key(start)));
-    let (_, (first_head, _), (compacted, _)) = futures::try_join!(
+    let compacted = async {
+        match compacted {
+            Some(request) => {
+                let (data, _) = inner
+                    .conn
+                    .call("reading the compaction point", request)
+                    .await?;
+                decode_counter(&compacted_path, &data)
+            }
+            None => Ok(0),
+        }
+    };
+    let (_, (first_head, _), compacted) = futures::try_join!(
         inner.conn.call("sync", sync),
         inner.conn.call("reading the head revision", first_head),
-        inner.conn.call("reading the compaction point", compacted),
+        compacted,
     )?;
     let first_head = decode_counter(&head_path, &first_head)?;
-    let compacted = decode_counter(&compacted_path, &compacted)?;
 
     let mut records = BTreeMap::new();
     let second_head = match (names, single) {
@@ -147,7 +164,7 @@ pub(crate) async fn range(inner: &Inner, request: &RangeRequest) -> Result<Range
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut snapshot = snapshot(inner, &request.key, end).await?;
+        let mut snapshot = snapshot(inner, &request.key, end, request.revision != 0).await?;
         let at = request.read_revision(snapshot.revision, snapshot.compacted)?;
         rewind(inner, &mut snapshot, at, &request.key, end).await?;
         let mut more = false;
