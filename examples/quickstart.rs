@@ -5,6 +5,8 @@
 //! cargo run --example quickstart
 //! # the same flow on etcd (keys under /kvstore-quickstart):
 //! cargo run --example quickstart --features etcd -- --store "etcd://127.0.0.1:2379?namespace=/kvstore-example"
+//! # on ZooKeeper (under the root znode /kvstore-example):
+//! cargo run --example quickstart --features zookeeper -- --store "zk://127.0.0.1:2181/kvstore-example"
 //! ```
 
 #![allow(clippy::print_stdout)] // an example talks to its reader
