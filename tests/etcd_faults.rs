@@ -13,6 +13,7 @@ use kvstore::{
     WatchEvent, WatchFrom,
 };
 use kvstore_testkit::etcd::EtcdCluster;
+use kvstore_testkit::until_answered;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -31,20 +32,9 @@ fn counter() -> Counter {
 
 /// One increment, retried while the store is unavailable; returns the value written.
 async fn increment(store: &Store<Json>, key: &str) -> u64 {
-    for _ in 0..200 {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(15),
-            store.guaranteed_update(key, |c: &mut Counter| c.value += 1),
-        )
+    until_answered(|| store.guaranteed_update(key, |c: &mut Counter| c.value += 1))
         .await
-        .expect("an operation must fail or succeed, never hang");
-        match attempt {
-            Ok(written) => return written.value,
-            Err(err) if err.is_retryable() => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(err) => panic!("unexpected error: {err}"),
-        }
-    }
-    panic!("the store never came back");
+        .value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

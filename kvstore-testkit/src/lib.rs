@@ -40,3 +40,27 @@ pub fn random_u64() -> u64 {
     );
     hasher.finish()
 }
+
+/// Runs `op` until it succeeds, again (after 50 ms) while its error is retryable — a server
+/// restarting, a lost connection — for fault tests. Panics on an error that is not retryable,
+/// on a call that takes more than 15 s (an operation must fail or succeed, never hang), and
+/// when the store has not answered after 400 tries.
+pub async fn until_answered<T, F, Fut>(mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = kvstore_core::Result<T>>,
+{
+    for _ in 0..400 {
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(15), op())
+            .await
+            .expect("an operation must fail or succeed, never hang");
+        match attempt {
+            Ok(answer) => return answer,
+            Err(err) if err.is_retryable() => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("unexpected error: {err}"),
+        }
+    }
+    panic!("the store never came back");
+}

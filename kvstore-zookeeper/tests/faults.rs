@@ -12,6 +12,7 @@ use kvstore_codec::Json;
 use kvstore_core::backend::{Backend, RangeRequest};
 use kvstore_core::conformance::Widget;
 use kvstore_core::{Lock, ObjectMeta, Store, WatchEvent, WatchFrom};
+use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::ZooKeeperServer;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 use tokio::io::copy_bidirectional;
@@ -44,20 +45,7 @@ fn counter() -> Widget {
 
 /// One increment, retried while the store is unavailable.
 async fn increment(store: &Store<Json>, key: &str) {
-    for _ in 0..400 {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(15),
-            store.guaranteed_update(key, |w: &mut Widget| w.count += 1),
-        )
-        .await
-        .expect("an operation must fail or succeed, never hang");
-        match attempt {
-            Ok(_) => return,
-            Err(err) if err.is_retryable() => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(err) => panic!("unexpected error: {err}"),
-        }
-    }
-    panic!("the store never came back");
+    until_answered(|| store.guaranteed_update(key, |w: &mut Widget| w.count += 1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
