@@ -6,6 +6,7 @@
 use kvstore_codec::Json;
 use kvstore_core::conformance::{Fixture, Isolation};
 use kvstore_core::{Codec, Store};
+use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
@@ -20,9 +21,8 @@ async fn fixture<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>
         }
     };
     let config = ZooKeeperConfig::new(zk.endpoints()).root(zk.root());
-    let backend = ZooKeeperBackend::connect(config)
-        .await
-        .expect("connect to the test ZooKeeper");
+    // Retried while unavailable: a loaded machine can be slow to open a session.
+    let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
     Some(Fixture::with_guard(Store::new(backend, codec), zk))
 }
 

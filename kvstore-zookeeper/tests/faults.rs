@@ -54,9 +54,7 @@ async fn watch_sees_every_write_exactly_once_across_a_zookeeper_restart() {
         return;
     };
     const WRITES: u64 = 60;
-    let backend = ZooKeeperBackend::connect(config(server.endpoint()))
-        .await
-        .unwrap();
+    let backend = until_answered(|| ZooKeeperBackend::connect(config(server.endpoint()))).await;
     let store = Store::new(backend, Json);
     let key = "/faults/restart/c";
     store.create(key, &counter()).await.unwrap();
@@ -103,9 +101,10 @@ async fn a_stopped_zookeeper_is_unavailable_within_the_request_timeout() {
         return;
     };
     let timeout = Duration::from_millis(800);
-    let backend = ZooKeeperBackend::connect(config(server.endpoint()).request_timeout(timeout))
-        .await
-        .unwrap();
+    let backend = until_answered(|| {
+        ZooKeeperBackend::connect(config(server.endpoint()).request_timeout(timeout))
+    })
+    .await;
     let store = Store::new(backend.clone(), Json);
     store.create("/faults/stopped/w", &counter()).await.unwrap();
     server.kill();
@@ -181,11 +180,10 @@ impl Proxy {
 async fn behind_a_proxy() -> Option<(ZooKeeperServer, Proxy, Store<Json>, Store<Json>)> {
     let server = server().await?;
     let proxy = Proxy::start(server.endpoint()).await;
+    // zookeeper-client gives a new session its timeout to start: retried on a loaded machine.
     let through_proxy = config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1));
-    let a = ZooKeeperBackend::connect(through_proxy).await.unwrap();
-    let b = ZooKeeperBackend::connect(config(server.endpoint()))
-        .await
-        .unwrap();
+    let a = until_answered(|| ZooKeeperBackend::connect(through_proxy.clone())).await;
+    let b = until_answered(|| ZooKeeperBackend::connect(config(server.endpoint()))).await;
     Some((server, proxy, Store::new(a, Json), Store::new(b, Json)))
 }
 

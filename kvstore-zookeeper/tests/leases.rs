@@ -9,6 +9,7 @@ use futures::StreamExt;
 use kvstore_core::backend::{
     Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
+use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
@@ -25,7 +26,7 @@ async fn a_dead_owners_lease_expires_once_with_several_clients_watching() {
         let config = ZooKeeperConfig::new(zk.endpoints())
             .root(zk.root())
             .lease_check_interval(Duration::from_millis(100));
-        ZooKeeperBackend::connect(config).await.unwrap()
+        until_answered(|| ZooKeeperBackend::connect(config.clone())).await
     };
     let owner = connect().await;
     let lease = owner.lease_grant(Duration::from_secs(2)).await.unwrap();

@@ -9,6 +9,7 @@ use kvstore_core::backend::{
     Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
 use kvstore_core::key::validate_key;
+use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
 use kvstore_zookeeper::zookeeper_client as zk;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
@@ -21,9 +22,8 @@ async fn backend() -> Option<(ZooKeeperBackend, TestZooKeeper)> {
             return None;
         }
     };
-    let backend = ZooKeeperBackend::connect(ZooKeeperConfig::new(zk.endpoints()).root(zk.root()))
-        .await
-        .unwrap();
+    let config = ZooKeeperConfig::new(zk.endpoints()).root(zk.root());
+    let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
     Some((backend, zk))
 }
 
