@@ -32,6 +32,10 @@ const ATTEMPTS: usize = 1000;
 /// How many times the writer yields to other tasks between batches.
 const LINGER_YIELDS: usize = 4;
 
+/// The most a `multi` may carry (ZooKeeper's `jute.maxbuffer` is 1 MiB - 1 by default, and
+/// bounds a whole request).
+const MULTI_BYTES: usize = 960 * 1024;
+
 /// A batch's `multi` stays under this many bytes (estimated), well inside ZooKeeper's 1 MiB
 /// `jute.maxbuffer`; a transaction bigger than that on its own goes alone.
 const BATCH_BYTES: usize = 768 * 1024;
@@ -99,7 +103,15 @@ pub(crate) fn spawn_writer(inner: &Arc<Inner>, mut queue: mpsc::UnboundedReceive
             let Some(inner) = Weak::upgrade(&weak) else {
                 return;
             };
-            run(&inner, batch).await;
+            // Batches too big for one request are split in two, the older half first.
+            let mut pending = vec![batch];
+            while let Some(batch) = pending.pop() {
+                if let Some(mut too_big) = run(&inner, batch).await {
+                    let newer = too_big.split_off(too_big.len() / 2);
+                    pending.push(newer);
+                    pending.push(too_big);
+                }
+            }
             drop(inner);
             // Let the writers just answered go first: one that lost a compare-and-swap retries
             // at once with the value that won, and should be in the next batch before the
@@ -121,17 +133,23 @@ enum Outcome {
 
 enum Committed {
     Yes,
+    /// The `multi` would be over [`MULTI_BYTES`]: split the batch.
+    TooBig,
     LostRace,
     DeadLease(i64),
 }
 
-/// Decides and commits a batch, and answers each of its transactions.
-async fn run(inner: &Inner, batch: Vec<Request>) {
+/// Decides and commits a batch, and answers each of its transactions; returns it unanswered
+/// when its `multi` would be too big for one request (then split it).
+async fn run(inner: &Inner, batch: Vec<Request>) -> Option<Vec<Request>> {
     let mut dead = BTreeSet::new();
     for _ in 0..ATTEMPTS {
         let view = match read_view(inner, &batch).await {
             Ok(view) => view,
-            Err(err) => return answer_all(batch, &err),
+            Err(err) => {
+                answer_all(batch, &err);
+                return None;
+            }
         };
         let mut state = view.keys.clone();
         let mut revision = view.revision;
@@ -156,13 +174,19 @@ async fn run(inner: &Inner, batch: Vec<Request>) {
             match head_is(inner, view.revision).await {
                 Ok(true) => Committed::Yes,
                 Ok(false) => Committed::LostRace,
-                Err(err) => return answer_all(batch, &err),
+                Err(err) => {
+                    answer_all(batch, &err);
+                    return None;
+                }
             }
         } else {
             let _one_writer = inner.write_lock.lock().await;
             match commit(inner, &view, &state, &outcomes, &batch).await {
                 Ok(committed) => committed,
-                Err(err) => return answer_all(batch, &err),
+                Err(err) => {
+                    answer_all(batch, &err);
+                    return None;
+                }
             }
         };
         match committed {
@@ -181,9 +205,10 @@ async fn run(inner: &Inner, batch: Vec<Request>) {
                     };
                     let _ = request.reply.send(answer);
                 }
-                return;
+                return None;
             }
             Committed::LostRace => continue,
+            Committed::TooBig => return Some(batch),
             Committed::DeadLease(id) => {
                 dead.insert(id);
             }
@@ -198,6 +223,7 @@ async fn run(inner: &Inner, batch: Vec<Request>) {
             source: None,
         },
     );
+    None
 }
 
 /// Gives every transaction of the batch the error (a copy of it: errors are not `Clone`).
@@ -313,11 +339,15 @@ async fn commit(
     let mut last = view.revision;
     let mut changed: BTreeSet<&String> = BTreeSet::new();
     let mut leases: BTreeSet<i64> = BTreeSet::new();
+    // The request's size: paths and data, and a little per operation.
+    let mut size = 0;
+    let mut sized = |path: &str, data: usize| size += path.len() + data + 32;
     for outcome in outcomes {
         if let Outcome::Wrote(revision, plan) = outcome {
             let entry = encode(&LogEntry {
                 events: plan.events.clone(),
             });
+            sized(&inner.layout.log(*revision), entry.len());
             // The first of these is the compare-and-append: it fails if the revision is taken.
             multi
                 .add_create(&inner.layout.log(*revision), &entry, &PERSISTENT)
@@ -349,6 +379,7 @@ async fn commit(
             for n in plan.used.difference(&request.prewritten) {
                 if let Some(value) = request.prepared.get(n) {
                     for (path, bytes) in &value.chunks {
+                        sized(path, bytes.len());
                         multi.add_create(path, bytes, &PERSISTENT).map_err(bad)?;
                         ops += 1;
                     }
@@ -360,6 +391,7 @@ async fn commit(
         let before = view.keys.get(key).cloned().flatten();
         let after = state.get(key).cloned().flatten();
         let path = inner.layout.key(key);
+        sized(&path, after.as_ref().map_or(0, |r| encode(r).len()));
         match (&before, &after) {
             (Some(_), Some(record)) => {
                 multi
@@ -382,6 +414,8 @@ async fn commit(
         let old_lease = before.as_ref().and_then(|r| r.lease);
         let new_lease = after.as_ref().and_then(|r| r.lease);
         if old_lease != new_lease {
+            sized(&inner.layout.lease_key(0, key), 0);
+            sized(&inner.layout.lease_key(0, key), 0);
             if let Some(old) = old_lease {
                 multi
                     .add_delete(&inner.layout.lease_key(old, key), None)
@@ -396,6 +430,15 @@ async fn commit(
                 ops += 1;
             }
         }
+    }
+    sized("", 64 * leases.len() + 64);
+    if size > MULTI_BYTES {
+        return match batch.len() {
+            1 => Err(Error::InvalidArgument(format!(
+                "the transaction needs about {size} bytes in one ZooKeeper request, over the {MULTI_BYTES} this backend sends at once (ZooKeeper's jute.maxbuffer is 1 MiB): write fewer or smaller values per transaction"
+            ))),
+            _ => Ok(Committed::TooBig),
+        };
     }
     let answer = tokio::time::timeout(inner.conn.request_timeout(), multi.commit()).await;
     match answer {

@@ -36,8 +36,11 @@
 //! the key's record and the log entries, so a get reads one znode. Larger values live in znodes
 //! of their own, written once, that the key and the log refer to by id; so a value of any size
 //! up to the store's limit (1.5 MiB, as on etcd) fits under ZooKeeper's 1 MiB
-//! `jute.maxbuffer` — a transaction whose values pass 640 KiB writes them before its `multi`, in
-//! requests of their own.
+//! `jute.maxbuffer` — a transaction whose values pass 64 KiB in all writes every value to its
+//! znodes before its `multi`, in requests of their own. A batch whose `multi` would pass 960 KiB
+//! is split; a single transaction that would (128 overwrites of 4 KiB values, whose log entry
+//! holds every value before and after) fails with `InvalidArgument`, nothing written — the one
+//! transaction etcd takes that this backend refuses.
 //!
 //! ## Revisions and writes
 //!

@@ -23,8 +23,9 @@ pub(crate) struct NewValue {
 pub(crate) const INLINE: usize = 4096;
 
 impl NewValue {
-    pub fn new(inner: &Inner, value: &Bytes) -> NewValue {
-        if value.len() <= INLINE {
+    /// A value to write; kept in the records when `in_records` and small enough.
+    pub fn new(inner: &Inner, value: &Bytes, in_records: bool) -> NewValue {
+        if in_records && value.len() <= INLINE {
             let reference = match std::str::from_utf8(value) {
                 Ok(text) => ValueRef::Text(text.to_owned()),
                 Err(_) => ValueRef::Base64(base64::engine::general_purpose::STANDARD.encode(value)),

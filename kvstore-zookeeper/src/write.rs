@@ -1,12 +1,16 @@
-//! Write transactions, as callers see them: values are prepared (those too large to travel in
-//! the batch's `multi` are written ahead, in requests of their own), the transaction is queued
-//! for the writer (see `batch`), and the answer gets the values of what it read or deleted.
+//! Write transactions, as callers see them: values are prepared, the transaction is queued for
+//! the writer (see `batch`), and the answer gets the values of what it read or deleted.
+//!
+//! A transaction whose values add up to [`SMALL_TXN`] bytes at most keeps those up to 4 KiB in
+//! the records and sends the others' znodes in the batch's `multi`. A larger one writes every
+//! value to znodes of its own first, in requests of their own, so that its `multi` carries only
+//! records (a request must stay under ZooKeeper's `jute.maxbuffer`, 1 MiB).
 //!
 //! A write costs two round trips — one to read (head and keys sent together), one `multi` —
 //! shared by the transactions waiting together. The `multi` holds, per writing transaction, a
-//! log entry, and per put 2 operations (value and key znodes) or per delete 1 (key znode), plus
-//! the head, one existence check per lease attached to, and one per lease attachment that
-//! changes.
+//! log entry, per put the key's record (and its value's znodes, for a value over 4 KiB), per
+//! delete one operation, plus the head, one existence check per lease attached to, and one per
+//! lease attachment that changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,10 +27,8 @@ use crate::plan::Planned;
 use crate::records::KeyRecord;
 use crate::values::{self, NewValue};
 
-/// The values of one transaction may travel in the batch's `multi` up to this many bytes;
-/// larger ones are written first, in requests of their own (a request must stay under
-/// ZooKeeper's `jute.maxbuffer`, 1 MiB).
-const INLINE_VALUES: usize = 640 * 1024;
+/// A transaction whose values add up to more than this writes them ahead, to znodes.
+const SMALL_TXN: usize = 64 * 1024;
 
 /// Runs a transaction.
 pub(crate) async fn txn(
@@ -36,7 +38,7 @@ pub(crate) async fn txn(
 ) -> Result<TxnResponse> {
     let mut prepared: BTreeMap<usize, NewValue> = BTreeMap::new();
     let mut prewritten = BTreeSet::new();
-    let inline: usize = txn
+    let total: usize = txn
         .success
         .iter()
         .chain(&txn.failure)
@@ -47,8 +49,9 @@ pub(crate) async fn txn(
         .sum();
     for (n, op) in txn.success.iter().chain(&txn.failure).enumerate() {
         if let TxnOp::Put { value, .. } = op {
-            let value = NewValue::new(inner, value);
-            if inline > INLINE_VALUES {
+            let small = total <= SMALL_TXN;
+            let value = NewValue::new(inner, value, small);
+            if !small {
                 write_chunks(inner, &value).await?;
                 prewritten.insert(n);
             }

@@ -149,3 +149,42 @@ async fn znodes_changed_by_hand_are_a_typed_error_naming_the_znode() {
     let err = backend.current_revision().await.unwrap_err();
     assert!(err.to_string().contains("/head"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_small_values_in_one_transaction_or_many_at_once_fit_in_requests() {
+    let Some((backend, _zk)) = backend().await else {
+        return;
+    };
+    // JSON-like text, whose quotes double when escaped in the records.
+    let value = |n: usize| Bytes::from(format!("{{\"n\":{n},\"s\":\"{}\"}}", "\"".repeat(3800)));
+    // One transaction of 100 puts of ~3.8 KiB: 380 KiB of values.
+    let mut txn = Txn::default();
+    for n in 0..100 {
+        txn = txn.then(TxnOp::put(
+            format!("/many/one/{n:03}"),
+            value(n),
+            PutLease::Detach,
+        ));
+    }
+    backend.txn(txn).await.unwrap();
+    // 200 concurrent single puts: batches the writer must split to fit requests.
+    let puts = (0..200).map(|n| {
+        let backend = backend.clone();
+        async move { put(&backend, &format!("/many/each/{n:03}"), value(n)).await }
+    });
+    let revisions = futures::future::join_all(puts).await;
+    let mut sorted = revisions.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 200, "every put has a revision of its own");
+    for prefix in ["/many/one", "/many/each"] {
+        let read = backend
+            .range(RangeRequest::directory(prefix))
+            .await
+            .unwrap();
+        for kv in &read.kvs {
+            let n: usize = kv.key.rsplit('/').next().unwrap().parse().unwrap();
+            assert!(kv.value == value(n), "{}", kv.key);
+        }
+    }
+}
