@@ -54,10 +54,12 @@
 //! committed R+1 first: then nothing was written, and the batch is decided again on fresh
 //! reads. So the log is dense, every writing transaction gets a revision of its own (lock and
 //! election entries included), and a compare decided on the state at R holds at R+1. A
-//! transaction that writes nothing on a view read consistently (the head the same before and
-//! after) is answered at once — a compare-and-swap that lost hears it without waiting for the
-//! batch's commit, so contending writers take turns as on an etcd server. A lone put costs two
-//! round trips and a `multi` of 4 operations.
+//! batch that writes nothing is answered from its view when the head was the same before and
+//! after the keys were read. Compare-and-swap writers that lost hear it, with the value that
+//! won, when the batch commits, and queue again before the writer takes the next batch, so
+//! contending writers take turns. A lone put costs two
+//! round trips and a `multi` of 3 operations (the log entry, `head`, the key's record), one
+//! more per 512 KiB of a value over 4 KiB.
 //!
 //! ## Reads
 //!
