@@ -23,7 +23,7 @@ mod zookeeper {
 
     use criterion::{Criterion, Throughput};
     use kvstore::zookeeper::zookeeper_client as zk;
-    use kvstore::{Json, Store, ZooKeeperBackend, ZooKeeperConfig};
+    use kvstore::{Json, Store};
     use kvstore_testkit::zookeeper::TestZooKeeper;
     use tokio::runtime::Runtime;
 
@@ -54,11 +54,7 @@ mod zookeeper {
     }
 
     async fn setup(server: &TestZooKeeper) -> Setup {
-        let backend =
-            ZooKeeperBackend::connect(ZooKeeperConfig::new(server.endpoints()).root(server.root()))
-                .await
-                .expect("connect");
-        let store = Store::new(backend, Json);
+        let store = Store::new(server.backend().await, Json);
         let raw = zk::Client::connect(&server.endpoints().join(","))
             .await
             .expect("raw connect");

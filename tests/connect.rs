@@ -196,9 +196,7 @@ mod zookeeper {
         let written = store.create("/notes/z", &note("z")).await.unwrap();
         assert_eq!(store.get::<Note>("/notes/z").await.unwrap(), written);
         // The root is real: a backend under it sees the key, one under another root does not.
-        let same = ZooKeeperBackend::connect(ZooKeeperConfig::new(zk.endpoints()).root(zk.root()))
-            .await
-            .unwrap();
+        let same = zk.backend().await;
         let read = same.range(RangeRequest::key("/notes/z")).await.unwrap();
         assert_eq!(read.kvs.len(), 1);
         let other = ZooKeeperBackend::connect(

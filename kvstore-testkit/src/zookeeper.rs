@@ -227,4 +227,16 @@ impl TestZooKeeper {
     pub fn root(&self) -> &str {
         &self.root
     }
+
+    /// The configuration of a store under the test's root.
+    pub fn config(&self) -> kvstore_zookeeper::ZooKeeperConfig {
+        kvstore_zookeeper::ZooKeeperConfig::new(self.endpoints()).root(self.root())
+    }
+
+    /// A backend under the test's root; opening the session is retried while unavailable (a
+    /// new session must start within its timeout, which a loaded machine can miss).
+    pub async fn backend(&self) -> kvstore_zookeeper::ZooKeeperBackend {
+        let config = self.config();
+        crate::until_answered(|| kvstore_zookeeper::ZooKeeperBackend::connect(config.clone())).await
+    }
 }

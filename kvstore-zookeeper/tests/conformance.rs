@@ -6,9 +6,7 @@
 use kvstore_codec::Json;
 use kvstore_core::conformance::{Fixture, Isolation};
 use kvstore_core::{Codec, Store};
-use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
-use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
 /// A store under a root of the case's own (roots share nothing, compaction included, so every
 /// isolation can share the server); `None` (saying why) when ZooKeeper is not here.
@@ -20,9 +18,7 @@ async fn fixture<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>
             return None;
         }
     };
-    let config = ZooKeeperConfig::new(zk.endpoints()).root(zk.root());
-    // Retried while unavailable: a loaded machine can be slow to open a session.
-    let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
+    let backend = zk.backend().await;
     Some(Fixture::with_guard(Store::new(backend, codec), zk))
 }
 

@@ -11,7 +11,7 @@ use kvstore_core::backend::{
 };
 use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
-use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
+use kvstore_zookeeper::ZooKeeperBackend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_owners_lease_expires_once_with_several_clients_watching() {
@@ -23,9 +23,7 @@ async fn a_dead_owners_lease_expires_once_with_several_clients_watching() {
         }
     };
     let connect = || async {
-        let config = ZooKeeperConfig::new(zk.endpoints())
-            .root(zk.root())
-            .lease_check_interval(Duration::from_millis(100));
+        let config = zk.config().lease_check_interval(Duration::from_millis(100));
         until_answered(|| ZooKeeperBackend::connect(config.clone())).await
     };
     let owner = connect().await;

@@ -9,10 +9,9 @@ use kvstore_core::backend::{
     Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
 use kvstore_core::key::validate_key;
-use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
 use kvstore_zookeeper::zookeeper_client as zk;
-use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
+use kvstore_zookeeper::ZooKeeperBackend;
 
 async fn backend() -> Option<(ZooKeeperBackend, TestZooKeeper)> {
     let zk = match TestZooKeeper::shared().await {
@@ -22,9 +21,7 @@ async fn backend() -> Option<(ZooKeeperBackend, TestZooKeeper)> {
             return None;
         }
     };
-    let config = ZooKeeperConfig::new(zk.endpoints()).root(zk.root());
-    let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
-    Some((backend, zk))
+    Some((zk.backend().await, zk))
 }
 
 async fn put(backend: &ZooKeeperBackend, key: &str, value: Bytes) -> u64 {
