@@ -4,7 +4,8 @@
 //!   process, or etcd in a Docker container started through `testcontainers` — and
 //!   multi-member clusters of local processes for fault tests.
 //! - [`zookeeper`] (feature `zookeeper`): a standalone ZooKeeper server of the test's own, to
-//!   kill and restart, or an existing ensemble.
+//!   kill and restart; or a root znode of the test's own on a server shared with the tests
+//!   running at the same time (or on an existing ensemble), with its config and backend.
 //!
 //! A fixture that cannot get what it needs returns [`Skipped`] with the reason on a developer
 //! machine, and panics under `CI=true` ([`under_ci`]), where a missing server is a failure.
