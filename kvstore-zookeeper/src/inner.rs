@@ -16,3 +16,14 @@ pub(crate) struct Inner {
     /// One commit at a time from this client (the writer's and lease expiries').
     pub write_lock: tokio::sync::Mutex<()>,
 }
+
+impl Inner {
+    /// Publishes `head` to the watch streams if it is newer than the newest known.
+    pub fn learn_head(&self, head: u64) {
+        self.heads.send_if_modified(|known| {
+            let newer = head > *known;
+            *known = (*known).max(head);
+            newer
+        });
+    }
+}

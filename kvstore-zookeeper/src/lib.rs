@@ -247,11 +247,7 @@ impl Backend for ZooKeeperBackend {
         self.inner
             .progress
             .send_modify(|wanted| *wanted = (*wanted).max(head));
-        self.inner.heads.send_if_modified(|known| {
-            let newer = head > *known;
-            *known = (*known).max(head);
-            newer
-        });
+        self.inner.learn_head(head);
         Ok(())
     }
 

@@ -36,6 +36,13 @@ pub(crate) struct Snapshot {
     pub records: BTreeMap<String, KeyRecord>,
 }
 
+/// The request a snapshot sends after the head: the keys' names for a range, the key itself
+/// for a single key.
+enum FirstRead<L, K> {
+    List(L),
+    Key(K),
+}
+
 /// The keys' records in `[start, end)` (or the key `start`) at the head; with the compaction
 /// point when `compaction` (a read of the latest revision needs none: 0 then).
 pub(crate) async fn snapshot(
@@ -51,10 +58,10 @@ pub(crate) async fn snapshot(
     let sync = client.sync(&head_path);
     let first_head = client.get_data(&head_path);
     let compacted = compaction.then(|| client.get_data(&compacted_path));
-    let names = end.map(|_| client.list_children(&keys_dir));
-    let single = end
-        .is_none()
-        .then(|| client.get_data(&inner.layout.key(start)));
+    let first_read = match end {
+        Some(_) => FirstRead::List(client.list_children(&keys_dir)),
+        None => FirstRead::Key(client.get_data(&inner.layout.key(start))),
+    };
     let compacted = async {
         match compacted {
             Some(request) => {
@@ -75,8 +82,8 @@ pub(crate) async fn snapshot(
     let first_head = decode_counter(&head_path, &first_head)?;
 
     let mut records = BTreeMap::new();
-    let second_head = match (names, single) {
-        (_, Some(single)) => {
+    let second_head = match first_read {
+        FirstRead::Key(single) => {
             let second_head = client.get_data(&head_path);
             let path = inner.layout.key(start);
             if let Some((data, _)) = inner.conn.call_maybe("reading a key", single).await? {
@@ -84,28 +91,27 @@ pub(crate) async fn snapshot(
             }
             second_head
         }
-        (Some(names), None) => {
+        FirstRead::List(names) => {
             let names = inner.conn.call("listing keys", names).await?;
-            let wanted: Vec<(String, String)> = names
-                .into_iter()
-                .filter_map(|name| unescape(&name).map(|key| (key, name)))
-                .filter(|(key, _)| in_range(key, start, end))
+            let wanted: Vec<String> = names
+                .iter()
+                .filter_map(|name| unescape(name))
+                .filter(|key| in_range(key, start, end))
                 .collect();
             let reads = fetch::records::<KeyRecord>(
                 inner,
                 &client,
-                wanted.iter().map(|(key, _)| inner.layout.key(key)),
+                wanted.iter().map(|key| inner.layout.key(key)),
                 "reading a key",
             );
             let second_head = client.get_data(&head_path);
-            for ((key, _), record) in wanted.iter().zip(reads.await?) {
+            for (key, record) in wanted.iter().zip(reads.await?) {
                 if let Some(record) = record {
                     records.insert(key.clone(), record);
                 }
             }
             second_head
         }
-        (None, None) => unreachable!("a range read lists keys or reads one"),
     };
     let (second_head, _) = inner
         .conn

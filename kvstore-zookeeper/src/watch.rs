@@ -93,11 +93,7 @@ async fn publish_head(inner: &Inner) {
     {
         Ok((data, _)) => match decode_counter(&path, &data) {
             Ok(head) => {
-                inner.heads.send_if_modified(|known| {
-                    let newer = head > *known;
-                    *known = (*known).max(head);
-                    newer
-                });
+                inner.learn_head(head);
             }
             Err(err) => tracing::warn!(%err, "zookeeper: unreadable head revision"),
         },
@@ -108,11 +104,7 @@ async fn publish_head(inner: &Inner) {
 /// Opens a watch.
 pub(crate) async fn open(inner: &Arc<Inner>, request: WatchRequest) -> Result<EventStream> {
     let (head, compacted) = log::head(inner).await?;
-    inner.heads.send_if_modified(|known| {
-        let newer = head > *known;
-        *known = (*known).max(head);
-        newer
-    });
+    inner.learn_head(head);
     let next = match request.start_revision {
         0 => head + 1,
         r if r < compacted => {
