@@ -192,7 +192,7 @@ fn consistent(c: &mut Criterion) {
         let big = Cache::<Endpoint>::new(&store, BIG).unwrap();
         for cache in [&cache, &big] {
             let now = store.current_resource_version().await.unwrap();
-            cache.wait_for(&now).await.unwrap();
+            cache.wait_for(now).await.unwrap();
         }
         (store, cache, big)
     });

@@ -188,7 +188,9 @@ mod etcd {
             // A delete at the revision the caller read, returning the object.
             (Op::Delete, Side::Kvstore | Side::Batched) => {
                 let key = format!("{}/e{i:05}", batch.prefix);
-                let at = Preconditions::resource_version(batch.revisions[i as usize].to_string());
+                let at = Preconditions::resource_version(
+                    kvstore::ResourceVersion::new(batch.revisions[i as usize]).unwrap(),
+                );
                 black_box(store.delete::<Endpoint>(&key, &at).await.unwrap());
             }
             (Op::Delete, Side::Raw) => {

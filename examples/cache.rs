@@ -67,7 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                         s.metadata.name, s.replicas
                     )
                 }
-                CacheEvent::Updated { old, new } => println!(
+                CacheEvent::Modified { old, new } => println!(
                     "  controller: {} scaled {} -> {}",
                     new.metadata.name, old.replicas, new.replicas
                 ),
@@ -83,8 +83,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let scaled = store
         .guaranteed_update("/services/web", |s: &mut Service| s.replicas = 5)
         .await?;
-    let version = scaled.metadata.resource_version.clone().unwrap_or_default();
-    cache.wait_for(&version).await?;
+    let version = scaled
+        .metadata
+        .version()
+        .ok_or("a written object has a version")?;
+    cache.wait_for(version).await?;
     let web = cache.get("web").ok_or("web is cached")?;
     println!("cache: web has {} replicas at rv {version}", web.replicas);
 

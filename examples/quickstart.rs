@@ -43,18 +43,18 @@ fn user(name: &str, email: &str) -> User {
 
 fn describe(event: &WatchEvent<User>) -> String {
     match event {
-        WatchEvent::Created(u) => format!("created {} (rv {})", u.metadata.name, rv(u)),
-        WatchEvent::Updated(u) => format!(
-            "updated {} (rv {}) email={}",
+        WatchEvent::Added(u) => format!("added {} (rv {})", u.metadata.name, rv(u)),
+        WatchEvent::Modified(u) => format!(
+            "modified {} (rv {}) email={}",
             u.metadata.name,
             rv(u),
             u.email
         ),
         WatchEvent::Deleted(u) => format!("deleted {} (rv {})", u.metadata.name, rv(u)),
-        WatchEvent::InitialStateDone { resource_version } => {
+        WatchEvent::InitialStateDone(resource_version) => {
             format!("initial state done at rv {resource_version}")
         }
-        WatchEvent::Bookmark { resource_version } => format!("bookmark at rv {resource_version}"),
+        WatchEvent::Bookmark(resource_version) => format!("bookmark at rv {resource_version}"),
     }
 }
 

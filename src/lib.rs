@@ -9,7 +9,7 @@
 //! ## A tour
 //!
 //! ```
-//! use kvstore::{Json, ListOptions, MemoryBackend, Object, ObjectMeta, Store, WatchFrom};
+//! use kvstore::{Json, ListOptions, MemoryBackend, Object, ObjectMeta, Store, WatchOptions};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Object)]
@@ -37,7 +37,7 @@
 //! let list = users.list(&ListOptions::default()).await?;
 //! assert_eq!(list.items, vec![changed]);
 //!
-//! let mut events = users.watch(WatchFrom::Now).await?;
+//! let mut events = users.watch(&WatchOptions::default()).await?; // from now on
 //! users.guaranteed_update("alice", |u| u.email = "a@example.net".into()).await?;
 //! # use futures::StreamExt;
 //! let event = events.next().await.unwrap()?;

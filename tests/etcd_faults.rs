@@ -75,7 +75,7 @@ async fn watch_sees_every_write_exactly_once_across_an_etcd_restart() {
             .expect("the watch is open")
             .expect("no watch error");
         match event {
-            WatchEvent::Updated(c) => assert_eq!(c.value, expected, "in order, exactly once"),
+            WatchEvent::Modified(c) => assert_eq!(c.value, expected, "in order, exactly once"),
             other => panic!("unexpected {other:?}"),
         }
         expected += 1;
@@ -110,9 +110,9 @@ async fn a_watcher_behind_compaction_gets_gone_then_relists_and_resumes() {
         increment(&store, &format!("{prefix}/{i}")).await;
     }
     let now = store.current_resource_version().await.unwrap();
-    store.compact(&now).await.unwrap();
+    store.compact(now).await.unwrap();
 
-    let behind = WatchFrom::Version(listed.metadata.resource_version.clone());
+    let behind = WatchFrom::Version(listed.metadata.resource_version);
     let err = match store.watch_prefix::<Counter>(prefix, behind).await {
         Err(err) => err,
         Ok(mut events) => events.next().await.unwrap().unwrap_err(),
@@ -133,7 +133,7 @@ async fn a_watcher_behind_compaction_gets_gone_then_relists_and_resumes() {
         .unwrap();
     increment(&store, &format!("{prefix}/0")).await;
     match events.next().await.unwrap().unwrap() {
-        WatchEvent::Updated(c) => assert_eq!(c.value, 2),
+        WatchEvent::Modified(c) => assert_eq!(c.value, 2),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -376,7 +376,7 @@ async fn a_cache_converges_across_an_etcd_restart_mid_stream() {
         .unwrap();
     tokio::time::timeout(
         Duration::from_secs(30),
-        cache.wait_for(&listed.metadata.resource_version),
+        cache.wait_for(listed.metadata.resource_version),
     )
     .await
     .expect("the cache caught up")

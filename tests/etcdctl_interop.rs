@@ -82,7 +82,7 @@ async fn objects_round_trip_through_etcdctl() {
     assert_eq!(read.email, "bob@example.com");
     assert!(read.metadata.resource_version.is_some());
     match events.next().await.unwrap().unwrap() {
-        WatchEvent::Created(user) => assert_eq!(user, read),
+        WatchEvent::Added(user) => assert_eq!(user, read),
         other => panic!("unexpected {other:?}"),
     }
 }

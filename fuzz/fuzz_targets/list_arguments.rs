@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
-use kvstore_core::{ListOptions, Preconditions, Store, WatchFrom};
+use kvstore_core::{ListOptions, Preconditions, ResourceVersion, Store, WatchFrom};
 use kvstore_memory::MemoryBackend;
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
@@ -43,11 +43,11 @@ fuzz_target!(|text: &str| {
         if let Err(err) = store.list::<Widget>("/fuzz", &options).await {
             assert!(err.is_invalid_argument() || err.is_gone(), "{err}");
         }
-        let at = Preconditions::resource_version(text.to_owned());
-        let _ = store.delete::<Widget>("/fuzz/absent", &at).await;
+        if let Ok(rv) = text.parse::<ResourceVersion>() {
+            let at = Preconditions::resource_version(rv);
+            let _ = store.delete::<Widget>("/fuzz/absent", &at).await;
+            let _ = store.watch::<Widget>("/fuzz/w0", WatchFrom::Version(rv)).await;
+        }
         let _ = store.get::<Widget>(text).await;
-        let _ = store
-            .watch::<Widget>("/fuzz/w0", WatchFrom::Version(text.to_owned()))
-            .await;
     });
 });

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::error::Result;
+pub use crate::event_type::EventType;
 use crate::key::directory_range;
 pub use crate::lease::{whole_seconds, Lease, LeaseId};
 
@@ -370,25 +371,39 @@ impl WatchRequest {
     }
 }
 
-/// What happened to a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// The key was written (created when `kv.create_revision == kv.mod_revision`).
-    Put,
-    /// The key was deleted.
-    Delete,
-}
-
 /// One change of a key, as a watch delivers it (the typed [`WatchEvent`](crate::WatchEvent) is
-/// built from it).
+/// built from it). Build it with [`Event::put`] and [`Event::delete`], which choose the
+/// [`EventType`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// Put or delete.
-    pub kind: EventKind,
+    /// Added (the put created the key), modified (it replaced a value) or deleted.
+    pub kind: EventType,
     /// The key after the change; for a delete, its `mod_revision` is the delete revision.
     pub kv: KeyValue,
     /// The key before the change, when it existed (always present for a delete).
     pub prev_kv: Option<KeyValue>,
+}
+
+impl Event {
+    /// The event of a put: [`EventType::Added`] when it created the key
+    /// (`kv.create_revision == kv.mod_revision`), [`EventType::Modified`] otherwise.
+    pub fn put(kv: KeyValue, prev_kv: Option<KeyValue>) -> Self {
+        let kind = match kv.create_revision == kv.mod_revision {
+            true => EventType::Added,
+            false => EventType::Modified,
+        };
+        Event { kind, kv, prev_kv }
+    }
+
+    /// The event of a delete: `tombstone` is the key with the delete's revision as its
+    /// `mod_revision`, `previous` its last value.
+    pub fn delete(tombstone: KeyValue, previous: KeyValue) -> Self {
+        Event {
+            kind: EventType::Deleted,
+            kv: tombstone,
+            prev_kv: Some(previous),
+        }
+    }
 }
 
 /// What a watch delivers: a change, or word that every change up to a revision was delivered.

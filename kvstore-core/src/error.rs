@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::lease::LeaseId;
 use crate::meta::TypeMeta;
+use crate::resource_version::{InvalidResourceVersion, ResourceVersion};
 
 /// A boxed error kept as the source of another.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -44,7 +45,7 @@ pub enum Error {
         /// The key that was written.
         key: String,
         /// The resource version currently stored.
-        current: String,
+        current: ResourceVersion,
     },
     /// The requested revision is no longer retained (compacted); list again.
     #[error("revision {revision} is no longer available (compacted up to {compacted})")]
@@ -58,6 +59,19 @@ pub enum Error {
     /// later.
     #[error("store unavailable: {message}")]
     Unavailable {
+        /// What failed.
+        message: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A write was sent and then the connection was lost, or its deadline passed, before the
+    /// store answered: it may or may not have been applied. Not retryable as the same call in
+    /// general (a create could then find the caller's own object, a delete its own tombstone);
+    /// read the key to learn the outcome. [`Store::create`](crate::Store::create) does so
+    /// itself: it recognises its own object by uid.
+    #[error("outcome unknown: {message}")]
+    Ambiguous {
         /// What failed.
         message: String,
         /// The backend's own error.
@@ -213,6 +227,10 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable { .. })
     }
+    /// A write's outcome is unknown: it may or may not have been applied.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, Error::Ambiguous { .. })
+    }
     /// The key was rejected by validation.
     pub fn is_invalid_key(&self) -> bool {
         matches!(self, Error::InvalidKey { .. })
@@ -270,7 +288,10 @@ impl Error {
     /// [`Error::TooManyConflicts`] (a read-modify-write reads afresh on every call). False for
     /// everything else, [`Error::Conflict`] included: a compare-and-swap with the same stale
     /// resource version fails again; read the object and apply the change to it (or use
-    /// [`Store::guaranteed_update`](crate::Store::guaranteed_update)).
+    /// [`Store::guaranteed_update`](crate::Store::guaranteed_update)). False for
+    /// [`Error::Ambiguous`] too: the write may have been applied, so repeating it is safe only
+    /// where the operation is idempotent (an unconditional put of the same value, a
+    /// read-modify-write whose closure sets rather than adds).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -303,6 +324,14 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Ambiguous`] keeping `source`.
+    pub fn ambiguous(message: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Ambiguous {
+            message: message.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
     /// Builds an [`Error::Backend`] keeping `source`.
     pub fn backend(message: impl fmt::Display, source: impl Into<BoxError>) -> Self {
         Error::Backend {
@@ -320,7 +349,7 @@ impl Error {
     pub(crate) fn conflict(key: &str, current_revision: u64) -> Self {
         Error::Conflict {
             key: key.to_owned(),
-            current: current_revision.to_string(),
+            current: ResourceVersion::of(current_revision),
         }
     }
 
@@ -337,6 +366,12 @@ impl Error {
                 source,
             },
         }
+    }
+}
+
+impl From<InvalidResourceVersion> for Error {
+    fn from(err: InvalidResourceVersion) -> Self {
+        Error::InvalidArgument(err.to_string())
     }
 }
 

@@ -15,7 +15,8 @@
 //! |---|---|
 //! | [`meta`](ObjectMeta), `object`, [`scheme`](Scheme) | the object model: [`TypeMeta`], [`ObjectMeta`] (and the identity rule), [`Object`], [`ObjectList`]; a [`Scheme`] decodes values of registered kinds |
 //! | [`key`] | the key rules ([`key::validate_key`]) and prefixes as directories |
-//! | `selector`, `field_selector` | [`LabelSelector`], [`FieldSelector`] |
+//! | `selector`, `field_selector`, `store::selection` | [`LabelSelector`], [`FieldSelector`], and [`Selection`] (both together), which every list, watch, watcher and cache selects with |
+//! | `resource_version`, `event_type` | [`ResourceVersion`] (a store revision, as every API takes and returns it); [`EventType`] (added, modified, deleted: the one vocabulary of change) |
 //! | `error` | [`Error`], one enum named by what happened, its predicates and [`Error::is_retryable`]; [`CodecError`] |
 //! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
 //! | `lease` | [`LeaseId`], [`Lease`] |
@@ -41,6 +42,7 @@ pub mod codec;
 pub mod config;
 pub mod coordination;
 mod error;
+mod event_type;
 mod field_selector;
 pub mod key;
 mod lease;
@@ -49,6 +51,7 @@ mod meta;
 mod meta_prost;
 mod object;
 pub mod registry;
+mod resource_version;
 mod scheme;
 mod selector;
 mod store;
@@ -68,15 +71,17 @@ pub use coordination::{
     Session, MIN_TTL,
 };
 pub use error::{BoxError, CodecError, Error, Result};
+pub use event_type::EventType;
 pub use field_selector::{FieldRequirement, FieldSelector};
 pub use lease::{Lease, LeaseId};
 pub use meta::{ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
+pub use resource_version::{InvalidResourceVersion, ResourceVersion};
 pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, CreateOptions, ListOptions, Preconditions, Store, Transaction, TxnConflict,
-    TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS,
-    DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
+    Collection, CreateOptions, ListOptions, Preconditions, Selection, Store, Transaction,
+    TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream,
+    DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

@@ -8,6 +8,8 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
+use crate::resource_version::ResourceVersion;
+
 /// What an object is: its kind and API version. Written into every stored value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +84,12 @@ impl ObjectMeta {
     pub fn in_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self
+    }
+
+    /// The resource version as the store set it; `None` when unset, or when the string is no
+    /// resource version (set by hand).
+    pub fn version(&self) -> Option<ResourceVersion> {
+        self.resource_version.as_deref()?.parse().ok()
     }
 
     /// Gives the object the identity of a newly created one (see the type's docs), returning
@@ -167,8 +175,9 @@ fn field<S: SerializeStruct, T: Serialize>(
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListMeta {
-    /// The store revision the whole list (every page) was read at.
-    pub resource_version: String,
+    /// The store revision the whole list (every page) was read at: watch from it to follow
+    /// the list with every later change. Serialized as its string form.
+    pub resource_version: ResourceVersion,
     /// Opaque token for the next page; `None` on the last page.
     #[serde(rename = "continue", skip_serializing_if = "Option::is_none", default)]
     pub continue_token: Option<String>,

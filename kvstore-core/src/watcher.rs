@@ -12,50 +12,68 @@ use tracing::Instrument;
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
-use crate::field_selector::FieldSelector;
+use crate::event_type::EventType;
 use crate::key::validate_key;
 use crate::object::Object;
-use crate::selector::LabelSelector;
-use crate::store::{ListOptions, Selection, Store, WatchEvent};
+use crate::resource_version::ResourceVersion;
+use crate::store::{Keyed, ListOptions, Selection, Store, WatchEvent};
 
-/// What a [`Watcher`] reports.
+/// What a [`Watcher`] reports, in the words of [`WatchEvent`] (and [`EventType`]), each with
+/// the object's key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatcherEvent<K> {
-    /// A (re-)list begins: the [`WatcherEvent::InitApply`] objects up to
-    /// [`WatcherEvent::InitDone`] are the whole state and replace what came before.
-    Init,
-    /// An object of the listed state.
-    InitApply {
+    /// A (re-)list begins: the [`WatcherEvent::Added`] objects up to
+    /// [`WatcherEvent::InitialStateDone`] are the whole state and replace what came before.
+    InitialState,
+    /// An object was created, or began to be selected, or (after
+    /// [`WatcherEvent::InitialState`]) is part of the listed state.
+    Added {
         /// Its key.
         key: String,
         /// The object, with its resource version.
         object: K,
     },
-    /// The listed state is complete, at this resource version; changes follow.
-    InitDone {
-        /// The list's resource version.
-        resource_version: String,
-    },
-    /// An object was created or updated.
-    Applied {
+    /// An object was written again.
+    Modified {
         /// Its key.
         key: String,
         /// The object as written, with its resource version.
         object: K,
     },
-    /// An object was deleted.
+    /// An object was deleted, or stopped being selected.
     Deleted {
         /// Its key.
         key: String,
         /// The object as it was, with the resource version of the delete.
         object: K,
     },
+    /// The listed state is complete, at this resource version; changes follow.
+    InitialStateDone(ResourceVersion),
     /// Every change up to this resource version has been delivered (nothing under the prefix
     /// may have changed): the watcher now resumes from here.
-    Bookmark {
-        /// The revision the watcher has got to.
-        resource_version: String,
-    },
+    Bookmark(ResourceVersion),
+}
+
+impl<K> WatcherEvent<K> {
+    /// What happened to the object (`None` for the markers and bookmarks).
+    pub fn event_type(&self) -> Option<EventType> {
+        match self {
+            WatcherEvent::Added { .. } => Some(EventType::Added),
+            WatcherEvent::Modified { .. } => Some(EventType::Modified),
+            WatcherEvent::Deleted { .. } => Some(EventType::Deleted),
+            _ => None,
+        }
+    }
+
+    /// The key and object the event is about (`None` for the markers and bookmarks).
+    pub fn object(&self) -> Option<(&str, &K)> {
+        match self {
+            WatcherEvent::Added { key, object }
+            | WatcherEvent::Modified { key, object }
+            | WatcherEvent::Deleted { key, object } => Some((key, object)),
+            _ => None,
+        }
+    }
 }
 
 /// How a [`Watcher`] lists and retries.
@@ -67,10 +85,8 @@ pub struct WatcherConfig {
     pub initial_backoff: Duration,
     /// Longest pause between retries.
     pub max_backoff: Duration,
-    /// Only objects whose labels match; an object that stops matching is reported deleted.
-    pub label_selector: Option<LabelSelector>,
-    /// Only objects whose fields match; an object that stops matching is reported deleted.
-    pub field_selector: Option<FieldSelector>,
+    /// Which objects to watch; an object that stops matching is reported deleted.
+    pub selection: Selection,
     /// After this long without a change, ask the store for a bookmark, so that a quiet or
     /// filtered watcher's resume point stays within the retained history (etcd also sends
     /// bookmarks of its own, every ten minutes by default). `None`: never ask.
@@ -83,8 +99,7 @@ impl Default for WatcherConfig {
             page_size: 500,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
-            label_selector: None,
-            field_selector: None,
+            selection: Selection::default(),
             bookmark_interval: Some(Duration::from_secs(60)),
         }
     }
@@ -99,7 +114,7 @@ enum Phase<K> {
     /// About to watch after this revision.
     Resume(u64),
     /// Watching; the revision of the last change delivered.
-    Watching(BoxStream<'static, Result<(String, WatchEvent<K>)>>, u64),
+    Watching(BoxStream<'static, Result<Keyed<K>>>, u64),
 }
 
 struct State<C, K> {
@@ -118,7 +133,7 @@ struct State<C, K> {
 /// It lists the prefix page by page (one snapshot), then watches from the list's revision.
 /// When the watch breaks it resumes from the last revision it delivered, after a backoff; when
 /// that history was compacted ([`Error::Gone`]) it lists again and says so with
-/// [`WatcherEvent::Init`], so a consumer can rebuild its state atomically. Every change is
+/// [`WatcherEvent::InitialState`], so a consumer can rebuild its state atomically. Every change is
 /// delivered once, in order; a re-list replaces whatever changes it stands for. Errors are
 /// reported as items and the stream goes on (with backoff); it ends only after reporting
 /// [`Error::Closed`] when the store is closed.
@@ -194,14 +209,14 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
     async fn advance(&mut self) {
         match std::mem::replace(&mut self.phase, Phase::Relist) {
             Phase::Relist => {
-                self.ready.push_back(Ok(WatcherEvent::Init));
+                self.ready.push_back(Ok(WatcherEvent::InitialState));
                 self.phase = Phase::Paging(None);
             }
             Phase::Paging(token) => self.list_page(token).await,
             Phase::Resume(revision) => {
                 match self
                     .store
-                    .watch_prefix_keyed::<K>(&self.prefix, revision, self.selection())
+                    .watch_prefix_keyed::<K>(&self.prefix, revision, self.config.selection.clone())
                     .await
                 {
                     Ok(changes) => self.phase = Phase::Watching(changes, revision),
@@ -232,42 +247,27 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
     /// Handles what the watch delivered next.
     fn watched(
         &mut self,
-        next: Option<Result<(String, WatchEvent<K>)>>,
-        changes: BoxStream<'static, Result<(String, WatchEvent<K>)>>,
+        next: Option<Result<Keyed<K>>>,
+        changes: BoxStream<'static, Result<Keyed<K>>>,
         revision: u64,
     ) {
         match next {
-            Some(Ok((key, change))) => {
+            Some(Ok(Keyed {
+                key,
+                revision: at,
+                event,
+            })) => {
                 self.backoff.reset();
-                let (revision, event) = match change {
-                    WatchEvent::Created(object) | WatchEvent::Updated(object) => (
-                        revision_of(&object, revision),
-                        WatcherEvent::Applied { key, object },
-                    ),
-                    WatchEvent::Deleted(object) => (
-                        revision_of(&object, revision),
-                        WatcherEvent::Deleted { key, object },
-                    ),
-                    WatchEvent::Bookmark { resource_version } => {
-                        match resource_version.parse::<u64>() {
-                            Ok(at) if at > revision => {
-                                (at, WatcherEvent::Bookmark { resource_version })
-                            }
-                            // Nothing new.
-                            _ => {
-                                self.phase = Phase::Watching(changes, revision);
-                                return;
-                            }
-                        }
-                    }
-                    // Only asked-for initial states end with it; none is asked for here.
-                    WatchEvent::InitialStateDone { .. } => {
-                        self.phase = Phase::Watching(changes, revision);
-                        return;
-                    }
+                self.phase = Phase::Watching(changes, revision.max(at));
+                let event = match event {
+                    WatchEvent::Added(object) => WatcherEvent::Added { key, object },
+                    WatchEvent::Modified(object) => WatcherEvent::Modified { key, object },
+                    WatchEvent::Deleted(object) => WatcherEvent::Deleted { key, object },
+                    WatchEvent::Bookmark(rv) if at > revision => WatcherEvent::Bookmark(rv),
+                    // Nothing new; and only asked-for initial states end with a marker.
+                    WatchEvent::Bookmark(_) | WatchEvent::InitialStateDone(_) => return,
                 };
                 self.ready.push_back(Ok(event));
-                self.phase = Phase::Watching(changes, revision);
             }
             // An undecodable value: reported, and the watch goes on.
             Some(Err(err)) if err.is_codec() || matches!(err, Error::KindMismatch { .. }) => {
@@ -287,36 +287,22 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
         let options = ListOptions {
             limit: Some(self.config.page_size.max(1)),
             continue_token: token.clone(),
-            label_selector: self.config.label_selector.clone(),
-            field_selector: self.config.field_selector.clone(),
+            selection: self.config.selection.clone(),
         };
         match self.store.list_keyed::<K>(&self.prefix, &options).await {
-            Ok(page) => {
+            Ok((page, revision)) => {
                 self.backoff.reset();
                 for (key, object) in page.items {
                     self.ready
-                        .push_back(Ok(WatcherEvent::InitApply { key, object }));
+                        .push_back(Ok(WatcherEvent::Added { key, object }));
                 }
                 match page.metadata.continue_token {
                     Some(next) => self.phase = Phase::Paging(Some(next)),
                     None => {
-                        let resource_version = page.metadata.resource_version;
-                        match resource_version.parse() {
-                            Ok(revision) => self.phase = Phase::Resume(revision),
-                            Err(_) => {
-                                self.phase = Phase::Relist;
-                                self.fail(Error::Backend {
-                                    message: format!(
-                                        "list of {} returned resource version {resource_version:?}",
-                                        self.prefix
-                                    ),
-                                    source: None,
-                                });
-                                return;
-                            }
-                        }
-                        self.ready
-                            .push_back(Ok(WatcherEvent::InitDone { resource_version }));
+                        self.phase = Phase::Resume(revision);
+                        self.ready.push_back(Ok(WatcherEvent::InitialStateDone(
+                            ResourceVersion::of(revision),
+                        )));
                     }
                 }
             }
@@ -327,13 +313,6 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                 self.fail(err);
             }
         }
-    }
-
-    fn selection(&self) -> Selection {
-        Selection::new(
-            self.config.label_selector.as_ref(),
-            self.config.field_selector.as_ref(),
-        )
     }
 
     /// History was compacted: list again.
@@ -359,14 +338,4 @@ async fn request_bookmark<C: Codec>(store: Store<C>, prefix: &str) {
         Err(err) if err.is_unsupported() => {}
         Err(err) => tracing::debug!(%err, prefix, "bookmark request failed"),
     }
-}
-
-/// The numeric resource version of a delivered object (`fallback` if it has none).
-fn revision_of<K: Object>(object: &K, fallback: u64) -> u64 {
-    object
-        .metadata()
-        .resource_version
-        .as_deref()
-        .and_then(|rv| rv.parse().ok())
-        .unwrap_or(fallback)
 }

@@ -79,7 +79,7 @@ async fn concurrent_creates_share_revisions_and_are_each_seen_once() {
             .expect("every create is watched")
             .unwrap()
             .unwrap();
-        let WatchEvent::Created(object) = event else {
+        let WatchEvent::Added(object) = event else {
             panic!("expected a create, got {event:?}");
         };
         assert!(rv(&object) >= last);
@@ -87,8 +87,8 @@ async fn concurrent_creates_share_revisions_and_are_each_seen_once() {
         assert!(seen.insert(object.metadata.name.clone()), "seen twice");
     }
     // The cache holds exactly what the store holds.
-    let newest = revisions.iter().max().unwrap().to_string();
-    tokio::time::timeout(TIMEOUT, cache.wait_for(&newest))
+    let newest = kvstore_core::ResourceVersion::new(*revisions.iter().max().unwrap()).unwrap();
+    tokio::time::timeout(TIMEOUT, cache.wait_for(newest))
         .await
         .unwrap()
         .unwrap();

@@ -96,7 +96,7 @@ async fn expect_creates(watcher: &mut WatchStream<Widget>, count: usize) {
             .expect("the idle watcher delivers")
             .expect("the watch goes on")
             .unwrap();
-        let WatchEvent::Created(object) = &event else {
+        let WatchEvent::Added(object) = &event else {
             panic!("expected a create, got {event:?}");
         };
         let revision: u64 = object

@@ -112,7 +112,7 @@ async fn a_long_running_client_outlives_its_auth_token() {
             .expect("the watch goes on")
             .unwrap()
             .unwrap();
-        assert!(matches!(seen, WatchEvent::Created(w) if w == written));
+        assert!(matches!(seen, WatchEvent::Added(w) if w == written));
     }
     // A watch opened after the token expired works too.
     let mut late = store
@@ -128,5 +128,5 @@ async fn a_long_running_client_outlives_its_auth_token() {
         .expect("the late watch sees the write")
         .unwrap()
         .unwrap();
-    assert!(matches!(seen, WatchEvent::Created(w) if w == last));
+    assert!(matches!(seen, WatchEvent::Added(w) if w == last));
 }

@@ -81,7 +81,7 @@ async fn consistent_reads_with_progress_requests() {
             let cache = Cache::<Widget>::new(&store, prefix).unwrap();
             cache.wait_until_synced().await;
             let now = store.current_resource_version().await.unwrap();
-            tokio::time::timeout(Duration::from_secs(10), cache.wait_for(&now))
+            tokio::time::timeout(Duration::from_secs(10), cache.wait_for(now))
                 .await
                 .expect("a first bookmark")
                 .unwrap();

@@ -1,8 +1,7 @@
 //! The store's state and the transitions every operation makes on it, under one lock.
 
 use kvstore_core::backend::{
-    Event, EventKind, KeyValue, PutLease, RangeRequest, RangeResponse, Txn, TxnOp, TxnOpResult,
-    TxnResponse,
+    Event, KeyValue, PutLease, RangeRequest, RangeResponse, Txn, TxnOp, TxnOpResult, TxnResponse,
 };
 use kvstore_core::{Error, LeaseId, Result};
 use tokio::time::Instant;
@@ -42,7 +41,7 @@ impl Write<'_> {
         if let Some(lease) = lease {
             self.state.leases.attach(lease, key);
         }
-        self.record(EventKind::Put, kv, prev_kv);
+        self.record(Event::put(kv, prev_kv));
     }
 
     fn delete(&mut self, key: &str) -> Option<KeyValue> {
@@ -57,13 +56,13 @@ impl Write<'_> {
             mod_revision: self.revision,
             lease: None,
         };
-        self.record(EventKind::Delete, tombstone, Some(previous.clone()));
+        self.record(Event::delete(tombstone, previous.clone()));
         Some(previous)
     }
 
-    fn record(&mut self, kind: EventKind, kv: KeyValue, prev_kv: Option<KeyValue>) {
+    fn record(&mut self, event: Event) {
         self.wrote = true;
-        self.state.history.push(Event { kind, kv, prev_kv });
+        self.state.history.push(event);
     }
 
     /// Ends the write; returns the store revision and whether it changed.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use kvstore_core::backend::{
-    Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
+    Backend, EventType, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
 use kvstore_memory::MemoryBackend;
 
@@ -114,7 +114,7 @@ async fn leases_expire_exactly_on_tokio_time() {
     assert_eq!(backend.len(), 1, "alive just before its deadline");
     let started = tokio::time::Instant::now();
     let event = events.next().await.unwrap().unwrap().into_event().unwrap();
-    assert_eq!(event.kind, EventKind::Delete);
+    assert_eq!(event.kind, EventType::Deleted);
     assert!(started.elapsed() <= Duration::from_millis(10));
     assert_eq!(event.prev_kv.unwrap().key, "/ttl/a");
     assert!(backend.is_empty());

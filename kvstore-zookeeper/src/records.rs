@@ -2,7 +2,7 @@
 //! panics: bytes that do not decode are a typed error naming the znode.
 
 use bytes::Bytes;
-use kvstore_core::backend::{Event, EventKind, KeyValue};
+use kvstore_core::backend::{Event, EventType, KeyValue};
 use kvstore_core::{Error, LeaseId, Result};
 use serde::{Deserialize, Serialize};
 
@@ -116,13 +116,9 @@ impl LoggedEvent {
             .as_ref()
             .map(|p| p.key_value(&self.key, prev.unwrap_or_default()));
         match &self.put {
-            Some(put) => Event {
-                kind: EventKind::Put,
-                kv: put.key_value(&self.key, value),
-                prev_kv,
-            },
+            Some(put) => Event::put(put.key_value(&self.key, value), prev_kv),
             None => Event {
-                kind: EventKind::Delete,
+                kind: EventType::Deleted,
                 kv: KeyValue {
                     key: self.key.clone(),
                     value: Bytes::new(),

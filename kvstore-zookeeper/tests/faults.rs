@@ -83,7 +83,7 @@ async fn watch_sees_every_write_exactly_once_across_a_zookeeper_restart() {
             .expect("the watch is open")
             .expect("no watch error");
         match event {
-            WatchEvent::Updated(w) => assert_eq!(w.count, expected, "in order, exactly once"),
+            WatchEvent::Modified(w) => assert_eq!(w.count, expected, "in order, exactly once"),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use kvstore_core::backend::{
-    Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
+    Backend, EventType, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
 use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::TestZooKeeper;
@@ -57,7 +57,7 @@ async fn a_dead_owners_lease_expires_once_with_several_clients_watching() {
             .unwrap()
             .unwrap();
         if let WatchItem::Event(event) = item {
-            assert_eq!(event.kind, EventKind::Delete);
+            assert_eq!(event.kind, EventType::Deleted);
             assert_eq!(event.prev_kv.unwrap().lease, Some(lease.id));
             deleted.push((event.kv.mod_revision, event.kv.key));
         }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use kvstore_core::backend::{
-    Backend, EventKind, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
+    Backend, EventType, PutLease, RangeRequest, Txn, TxnOp, WatchItem, WatchRequest,
 };
 use kvstore_core::key::validate_key;
 use kvstore_testkit::zookeeper::TestZooKeeper;
@@ -60,7 +60,10 @@ async fn every_key_the_contract_accepts_is_stored_read_listed_and_watched() {
         let Some(event) = event.into_event() else {
             panic!("an event")
         };
-        assert_eq!((event.kind, event.kv.key.as_str()), (EventKind::Put, *key));
+        assert_eq!(
+            (event.kind, event.kv.key.as_str()),
+            (EventType::Added, *key)
+        );
     }
     let listed = backend.range(RangeRequest::directory("/k")).await.unwrap();
     let mut expected: Vec<&str> = keys.to_vec();

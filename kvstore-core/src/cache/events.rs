@@ -7,13 +7,13 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
-/// A change to the cached state.
+/// A change to the cached state, in the words of [`EventType`](crate::EventType).
 #[derive(Debug)]
 pub enum CacheEvent<K> {
     /// An object appeared (also: every object present when the subscription starts).
     Added(Arc<K>),
     /// An object changed.
-    Updated {
+    Modified {
         /// As it was.
         old: Arc<K>,
         /// As it is now.
@@ -27,7 +27,7 @@ impl<K> Clone for CacheEvent<K> {
     fn clone(&self) -> Self {
         match self {
             CacheEvent::Added(object) => CacheEvent::Added(Arc::clone(object)),
-            CacheEvent::Updated { old, new } => CacheEvent::Updated {
+            CacheEvent::Modified { old, new } => CacheEvent::Modified {
                 old: Arc::clone(old),
                 new: Arc::clone(new),
             },

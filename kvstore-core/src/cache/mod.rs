@@ -20,8 +20,9 @@ use crate::backend::Backend;
 use crate::codec::CodecFor;
 use crate::error::{Error, Result};
 use crate::object::Object;
+use crate::resource_version::ResourceVersion;
 use crate::selector::LabelSelector;
-use crate::store::{ListOptions, Selection, Store};
+use crate::store::{ListOptions, Store};
 use crate::watcher::{Watcher, WatcherConfig};
 
 /// How far the cache has got.
@@ -145,15 +146,13 @@ fn direct_read<C: CodecFor<K>, K: Object>(
 ) -> DirectRead<K> {
     let store = store.clone();
     let prefix = prefix.to_owned();
-    let (labels, fields) = (config.label_selector.clone(), config.field_selector.clone());
+    let selection = config.selection.clone();
     let page_size = config.page_size.max(1);
     Arc::new(move |name: Option<String>| {
-        let (store, prefix) = (store.clone(), prefix.clone());
-        let (labels, fields) = (labels.clone(), fields.clone());
+        let (store, prefix, selection) = (store.clone(), prefix.clone(), selection.clone());
         async move {
             if let Some(name) = name {
                 let key = format!("{prefix}/{name}");
-                let selection = Selection::new(labels.as_ref(), fields.as_ref());
                 return match store.get::<K>(&key).await {
                     Ok(object) if selection.admits(&object) => Ok(vec![(name, object)]),
                     Ok(_) => Ok(Vec::new()),
@@ -164,13 +163,12 @@ fn direct_read<C: CodecFor<K>, K: Object>(
             let mut options = ListOptions {
                 limit: Some(page_size),
                 continue_token: None,
-                label_selector: labels,
-                field_selector: fields,
+                selection,
             };
             let directory = format!("{prefix}/");
             let mut all = Vec::new();
             loop {
-                let page = store.list_keyed::<K>(&prefix, &options).await?;
+                let (page, _) = store.list_keyed::<K>(&prefix, &options).await?;
                 all.extend(page.items.into_iter().map(|(key, object)| {
                     let name = key.strip_prefix(&directory).unwrap_or(&key).to_owned();
                     (name, object)
@@ -247,8 +245,8 @@ impl<K: Object> Cache<K> {
     }
 
     /// The resource version the cache is at: that of the last change or list applied.
-    pub fn resource_version(&self) -> String {
-        self.shared.progress.borrow().revision.to_string()
+    pub fn resource_version(&self) -> ResourceVersion {
+        ResourceVersion::of(self.shared.progress.borrow().revision)
     }
 
     /// Whether the first list has been applied.
@@ -267,10 +265,10 @@ impl<K: Object> Cache<K> {
     /// or anywhere else in the store: pass the resource version of a write to read your own
     /// write. A version written elsewhere is reached through bookmarks, asked of the watch
     /// every second while waiting (on a store that cannot give them: with the next change under
-    /// the prefix, or the store's own bookmarks). An unparsable version is an
-    /// [`Error::InvalidArgument`]; a cache whose store was closed first is [`Error::Closed`].
-    pub async fn wait_for(&self, resource_version: &str) -> Result<()> {
-        let target = crate::store::parse_resource_version(resource_version)?;
+    /// the prefix, or the store's own bookmarks). A cache whose store was closed first is
+    /// [`Error::Closed`].
+    pub async fn wait_for(&self, resource_version: ResourceVersion) -> Result<()> {
+        let target = resource_version.revision();
         loop {
             if self.reached(target)? {
                 return Ok(());

@@ -68,31 +68,25 @@ impl<K: Object> Snapshot<K> {
 
     /// Applies one watcher event.
     pub(crate) fn apply(&mut self, event: WatcherEvent<K>) {
-        if matches!(
-            event,
-            WatcherEvent::InitDone { .. }
-                | WatcherEvent::Applied { .. }
-                | WatcherEvent::Deleted { .. }
-        ) {
-            self.in_order.take();
-        }
         match event {
-            WatcherEvent::Init => self.building = Some(HashMap::new()),
-            WatcherEvent::InitApply { key, object } => {
+            WatcherEvent::InitialState => self.building = Some(HashMap::new()),
+            WatcherEvent::Added { key, object } if self.building.is_some() => {
                 let name = self.name_of(key);
                 self.building
                     .get_or_insert_with(HashMap::new)
                     .insert(name, Arc::new(object));
             }
-            WatcherEvent::InitDone { resource_version } => {
+            WatcherEvent::InitialStateDone(resource_version) => {
+                self.in_order.take();
                 let fresh = self.building.take().unwrap_or_default();
                 let old = std::mem::replace(&mut self.objects, fresh);
                 self.indexes.rebuild(&self.objects);
-                self.revision = resource_version.parse().unwrap_or(self.revision);
+                self.revision = resource_version.revision();
                 self.synced = true;
                 self.announce_swap(old);
             }
-            WatcherEvent::Applied { key, object } => {
+            WatcherEvent::Added { key, object } | WatcherEvent::Modified { key, object } => {
+                self.in_order.take();
                 let name = self.name_of(key);
                 self.advance(&object);
                 let new = Arc::new(object);
@@ -102,12 +96,13 @@ impl<K: Object> Snapshot<K> {
                 }
                 self.indexes.insert(&name, &new);
                 let event = match old {
-                    Some(old) => CacheEvent::Updated { old, new },
+                    Some(old) => CacheEvent::Modified { old, new },
                     None => CacheEvent::Added(new),
                 };
                 self.announce(event);
             }
             WatcherEvent::Deleted { key, object } => {
+                self.in_order.take();
                 let name = self.name_of(key);
                 self.advance(&object);
                 let gone = match self.objects.remove(&name) {
@@ -119,22 +114,15 @@ impl<K: Object> Snapshot<K> {
                 };
                 self.announce(CacheEvent::Deleted(gone));
             }
-            WatcherEvent::Bookmark { resource_version } => {
-                if let Ok(revision) = resource_version.parse::<u64>() {
-                    self.revision = self.revision.max(revision);
-                }
+            WatcherEvent::Bookmark(resource_version) => {
+                self.revision = self.revision.max(resource_version.revision());
             }
         }
     }
 
     fn advance(&mut self, object: &K) {
-        if let Some(revision) = object
-            .metadata()
-            .resource_version
-            .as_deref()
-            .and_then(|rv| rv.parse().ok())
-        {
-            self.revision = self.revision.max(revision);
+        if let Some(rv) = object.metadata().version() {
+            self.revision = self.revision.max(rv.revision());
         }
     }
 
@@ -148,7 +136,7 @@ impl<K: Object> Snapshot<K> {
             match old.get(name) {
                 None => events.push(CacheEvent::Added(Arc::clone(new))),
                 Some(previous) if version(previous.as_ref()) != version(new.as_ref()) => events
-                    .push(CacheEvent::Updated {
+                    .push(CacheEvent::Modified {
                         old: Arc::clone(previous),
                         new: Arc::clone(new),
                     }),
@@ -235,12 +223,12 @@ mod tests {
             &snapshot.objects.clone(),
         );
         let apply = |snapshot: &mut Snapshot<Pod>, event| snapshot.apply(event);
-        apply(&mut snapshot, WatcherEvent::Init);
+        apply(&mut snapshot, WatcherEvent::InitialState);
         for (name, node) in [("a", "n1"), ("b", "n1"), ("c", "n2")] {
             let key = format!("/pods/{name}");
             apply(
                 &mut snapshot,
-                WatcherEvent::InitApply {
+                WatcherEvent::Added {
                     key,
                     object: pod(name, node, 1),
                 },
@@ -248,16 +236,14 @@ mod tests {
         }
         apply(
             &mut snapshot,
-            WatcherEvent::InitDone {
-                resource_version: "1".into(),
-            },
+            WatcherEvent::InitialStateDone(crate::ResourceVersion::new(1).unwrap()),
         );
         assert_eq!(on(&snapshot, "n1"), ["a", "b"]);
         // b moves, c goes, d arrives.
         let b = pod("b", "n2", 2);
         apply(
             &mut snapshot,
-            WatcherEvent::Applied {
+            WatcherEvent::Modified {
                 key: "/pods/b".into(),
                 object: b,
             },
@@ -273,7 +259,7 @@ mod tests {
         let d = pod("d", "n1", 4);
         apply(
             &mut snapshot,
-            WatcherEvent::Applied {
+            WatcherEvent::Added {
                 key: "/pods/d".into(),
                 object: d,
             },
@@ -281,20 +267,18 @@ mod tests {
         assert_eq!(on(&snapshot, "n1"), ["a", "d"]);
         assert_eq!(on(&snapshot, "n2"), ["b"]);
         // A re-list replaces everything, the index too.
-        apply(&mut snapshot, WatcherEvent::Init);
+        apply(&mut snapshot, WatcherEvent::InitialState);
         let e = pod("e", "n2", 9);
         apply(
             &mut snapshot,
-            WatcherEvent::InitApply {
+            WatcherEvent::Added {
                 key: "/pods/e".into(),
                 object: e,
             },
         );
         apply(
             &mut snapshot,
-            WatcherEvent::InitDone {
-                resource_version: "9".into(),
-            },
+            WatcherEvent::InitialStateDone(crate::ResourceVersion::new(9).unwrap()),
         );
         assert!(on(&snapshot, "n1").is_empty());
         assert_eq!(on(&snapshot, "n2"), ["e"]);

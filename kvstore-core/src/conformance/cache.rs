@@ -8,6 +8,7 @@ use futures::StreamExt;
 use super::faults::Partition;
 use super::{revision_of, synced_cache, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
 use crate::cache::{Cache, CacheEvent};
+use crate::resource_version::ResourceVersion;
 use crate::selector::LabelSelector;
 use crate::store::{ListOptions, Preconditions, Store};
 use crate::watcher::{Watcher, WatcherConfig, WatcherEvent};
@@ -37,7 +38,7 @@ fn cached(cache: &Cache<Widget>) -> Vec<Widget> {
 }
 
 /// Waits (bounded) until the cache has applied `resource_version`.
-async fn caught_up(cache: &Cache<Widget>, resource_version: &str) {
+async fn caught_up(cache: &Cache<Widget>, resource_version: ResourceVersion) {
     tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for(resource_version))
         .await
         .expect("the cache catches up")
@@ -51,7 +52,7 @@ async fn mixed_write<C: TestCodec>(
     prefix: &str,
     i: usize,
     live: &mut BTreeSet<String>,
-) -> (String, &'static str, String) {
+) -> (ResourceVersion, &'static str, String) {
     let name = format!("w{:02}", (i * 7919) % 40);
     let key = format!("{prefix}/{name}");
     let written = if !live.contains(&name) {
@@ -71,7 +72,7 @@ async fn mixed_write<C: TestCodec>(
         ("applied", store.update_unconditionally(&key, &update).await)
     };
     let object = written.1.unwrap();
-    (object.metadata.resource_version.unwrap(), written.0, key)
+    (rv(&object), written.0, key)
 }
 
 /// The cache converges to exactly the store's state (resource versions included) after 1,000
@@ -83,11 +84,11 @@ pub async fn cache_converges_after_mixed_writes<C: TestCodec>(store: Store<C>) {
         mixed_write(&store, &prefix, i, &mut live).await;
     }
     let cache = Cache::<Widget>::with_config(&store, &prefix, quick_retries()).unwrap();
-    let mut last = String::new();
+    let mut last = ResourceVersion::ZERO;
     for i in 10..1000 {
         last = mixed_write(&store, &prefix, i, &mut live).await.0;
     }
-    caught_up(&cache, &last).await;
+    caught_up(&cache, last).await;
     assert_eq!(cached(&cache), stored(&store, &prefix).await);
     assert_eq!(cache.len(), live.len());
 }
@@ -103,9 +104,9 @@ pub async fn watcher_delivers_each_change_once_in_order<C: TestCodec>(store: Sto
     let mut initial = Vec::new();
     let listed_at = loop {
         match next_item(&mut watcher).await {
-            WatcherEvent::Init => initial.clear(),
-            WatcherEvent::InitApply { object, .. } => initial.push(object),
-            WatcherEvent::InitDone { resource_version } => break resource_version,
+            WatcherEvent::InitialState => initial.clear(),
+            WatcherEvent::Added { object, .. } => initial.push(object),
+            WatcherEvent::InitialStateDone(resource_version) => break resource_version,
             other => panic!("before the initial state is done: {other:?}"),
         }
     };
@@ -117,21 +118,25 @@ pub async fn watcher_delivers_each_change_once_in_order<C: TestCodec>(store: Sto
     let mut seen = Vec::new();
     for _ in 0..written.len() {
         seen.push(match next_item(&mut watcher).await {
-            WatcherEvent::Applied { key, object } => (rv(&object), "applied", key),
+            WatcherEvent::Added { key, object } | WatcherEvent::Modified { key, object } => {
+                (rv(&object), "applied", key)
+            }
             WatcherEvent::Deleted { key, object } => (rv(&object), "deleted", key),
             other => panic!("unexpected {other:?}"),
         });
     }
     assert_eq!(seen, written);
-    let first: u64 = written[0].0.parse().unwrap();
-    assert!(first > listed_at.parse::<u64>().unwrap());
+    assert!(written[0].0 > listed_at);
     if let Ok(item) = tokio::time::timeout(Duration::from_millis(300), watcher.next()).await {
         panic!("a change delivered twice or invented: {item:?}");
     }
 }
 
-fn rv(object: &Widget) -> String {
-    object.metadata.resource_version.clone().unwrap()
+fn rv(object: &Widget) -> ResourceVersion {
+    object
+        .metadata
+        .version()
+        .expect("stored objects carry a resource version")
 }
 
 async fn next_item(watcher: &mut Watcher<Widget>) -> WatcherEvent<Widget> {
@@ -142,7 +147,7 @@ async fn next_item(watcher: &mut Watcher<Widget>) -> WatcherEvent<Widget> {
 }
 
 /// The cache (and a watcher) are cut off while writes go on and history is compacted: the
-/// watcher re-lists (a second `Init`), and both converge to exactly the store's state.
+/// watcher re-lists (a second `InitialState`), and both converge to exactly the store's state.
 pub async fn cache_relists_after_compaction_while_writes_continue<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let partition = Partition::default();
@@ -160,7 +165,7 @@ pub async fn cache_relists_after_compaction_while_writes_continue<C: TestCodec>(
         let (store, prefix) = (store.clone(), prefix.clone());
         tokio::spawn(async move {
             let mut live = BTreeSet::new();
-            let mut last = String::new();
+            let mut last = ResourceVersion::ZERO;
             for i in 0..300 {
                 last = mixed_write(&store, &prefix, i, &mut live).await.0;
                 progress_tx.send_replace(i + 1);
@@ -173,15 +178,15 @@ pub async fn cache_relists_after_compaction_while_writes_continue<C: TestCodec>(
     partition.cut();
     progress.wait_for(|&n| n >= 150).await.unwrap();
     let now = store.current_resource_version().await.unwrap();
-    store.compact(&now).await.unwrap();
+    store.compact(now).await.unwrap();
     partition.heal();
     let last = writer.await.unwrap();
 
-    caught_up(&cache, &last).await;
+    caught_up(&cache, last).await;
     let expected = stored(&store, &prefix).await;
     assert_eq!(cached(&cache), expected);
 
-    let last: u64 = last.parse().unwrap();
+    let last = last.revision();
     let replica = tokio::time::timeout(EVENT_TIMEOUT, replica.wait_for(|r| r.revision >= last))
         .await
         .expect("the watcher caught up")
@@ -210,21 +215,24 @@ struct Replica {
 /// Applies a watcher's events to a map, publishing the result after each.
 async fn replay(mut watcher: Watcher<Widget>, out: tokio::sync::watch::Sender<Replica>) {
     let mut replica = Replica::default();
-    let mut building = BTreeMap::new();
+    // The state a (re-)list is building, until its initial state is done.
+    let mut building = None;
     while let Some(item) = watcher.next().await {
         match item {
-            Ok(WatcherEvent::Init) => {
+            Ok(WatcherEvent::InitialState) => {
                 replica.lists += 1;
-                building.clear();
+                building = Some(BTreeMap::new());
             }
-            Ok(WatcherEvent::InitApply { key, object }) => {
-                building.insert(key, object);
+            Ok(WatcherEvent::Added { key, object }) if building.is_some() => {
+                building
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key, object);
             }
-            Ok(WatcherEvent::InitDone { resource_version }) => {
-                replica.state = std::mem::take(&mut building);
-                replica.revision = resource_version.parse().unwrap();
+            Ok(WatcherEvent::InitialStateDone(resource_version)) => {
+                replica.state = building.take().unwrap_or_default();
+                replica.revision = resource_version.revision();
             }
-            Ok(WatcherEvent::Applied { key, object }) => {
+            Ok(WatcherEvent::Added { key, object } | WatcherEvent::Modified { key, object }) => {
                 replica.revision = revision_of(&object);
                 replica.state.insert(key, object);
             }
@@ -232,8 +240,8 @@ async fn replay(mut watcher: Watcher<Widget>, out: tokio::sync::watch::Sender<Re
                 replica.revision = revision_of(&object);
                 replica.state.remove(&key);
             }
-            Ok(WatcherEvent::Bookmark { resource_version }) => {
-                replica.revision = resource_version.parse().unwrap();
+            Ok(WatcherEvent::Bookmark(resource_version)) => {
+                replica.revision = resource_version.revision();
             }
             Err(_) => continue,
         }
@@ -242,7 +250,7 @@ async fn replay(mut watcher: Watcher<Widget>, out: tokio::sync::watch::Sender<Re
 }
 
 /// Reads from the cache: by name, all, by label selector; its resource version; reading one's
-/// own write with `wait_for`; a bad version is an error.
+/// own write with `wait_for`; a bad version does not parse.
 pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     store
@@ -268,10 +276,10 @@ pub async fn cache_serves_reads_and_own_writes<C: TestCodec>(store: Store<C>) {
     let mut a = Widget::clone(&cache.get("a").unwrap());
     a.color = "green".to_owned();
     let written = store.update(&format!("{prefix}/a"), &a).await.unwrap();
-    caught_up(&cache, &rv(&written)).await;
+    caught_up(&cache, rv(&written)).await;
     assert_eq!(*cache.get("a").unwrap(), written);
-    assert!(revision_of(&written) <= cache.resource_version().parse::<u64>().unwrap());
-    let err = cache.wait_for("not-a-version").await.unwrap_err();
+    assert!(rv(&written) <= cache.resource_version());
+    let err = crate::Error::from("not-a-version".parse::<ResourceVersion>().unwrap_err());
     assert!(err.is_invalid_argument(), "{err}");
     assert!(Cache::<Widget>::new(&store, "no-slash")
         .unwrap_err()
@@ -300,7 +308,7 @@ pub async fn cache_events_report_changes<C: TestCodec>(store: Store<C>) {
     blue.color = "blue".to_owned();
     let updated = store.update(&key, &blue).await.unwrap();
     match next_change(&mut events).await {
-        CacheEvent::Updated { old, new } => {
+        CacheEvent::Modified { old, new } => {
             assert_eq!(*old, created);
             assert_eq!(*new, updated);
         }
@@ -353,7 +361,7 @@ pub async fn cache_index_lookups_stay_exact<C: TestCodec>(store: Store<C>) {
         .create(&format!("{prefix}/d"), &widget("d", "red"))
         .await
         .unwrap();
-    caught_up(&cache, &rv(&d)).await;
+    caught_up(&cache, rv(&d)).await;
     assert_eq!(by_color("red"), ["b", "d"]);
     assert_eq!(by_color("blue"), ["a"]);
     assert!(by_color("green").is_empty());

@@ -94,13 +94,14 @@ pub async fn close_ends_background_work<C: TestCodec>(store: Store<C>) {
         .unwrap()
         .is_some()
     {}
-    assert!(
-        tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for("999999999"))
-            .await
-            .unwrap()
-            .unwrap_err()
-            .is_closed()
-    );
+    assert!(tokio::time::timeout(
+        EVENT_TIMEOUT,
+        cache.wait_for(crate::ResourceVersion::new(999_999_999).unwrap())
+    )
+    .await
+    .unwrap()
+    .unwrap_err()
+    .is_closed());
     // The events queued before the end still come, then the stream ends.
     while tokio::time::timeout(EVENT_TIMEOUT, cache_events.next())
         .await

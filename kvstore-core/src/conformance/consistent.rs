@@ -8,6 +8,7 @@ use futures::StreamExt;
 use super::faults::Partition;
 use super::{next_event, synced_cache, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
 use crate::cache::Cache;
+use crate::resource_version::ResourceVersion;
 use crate::store::{Store, WatchEvent, WatchFrom, WatchOptions};
 use crate::watcher::{Watcher, WatcherConfig, WatcherEvent};
 
@@ -119,16 +120,23 @@ pub async fn consistent_read_of_a_quiet_prefix_answers_promptly<C: TestCodec>(st
     assert_eq!(rv(&listed[0]), rv(&only));
 
     if gives_bookmarks(&store).await {
-        tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for(&elsewhere.to_string()))
-            .await
-            .expect("the cache reaches a revision written outside its prefix")
-            .unwrap();
-        assert!(cache.resource_version().parse::<u64>().unwrap() >= elsewhere);
+        tokio::time::timeout(
+            EVENT_TIMEOUT,
+            cache.wait_for(ResourceVersion::new(elsewhere).unwrap()),
+        )
+        .await
+        .expect("the cache reaches a revision written outside its prefix")
+        .unwrap();
+        assert!(cache.resource_version().revision() >= elsewhere);
     } else {
         // Without bookmarks the next change under the prefix gets it there.
         let waiting = {
             let cache = cache.clone();
-            tokio::spawn(async move { cache.wait_for(&elsewhere.to_string()).await })
+            tokio::spawn(async move {
+                cache
+                    .wait_for(ResourceVersion::new(elsewhere).unwrap())
+                    .await
+            })
         };
         store
             .create(&format!("{prefix}/next"), &widget("next", "red"))
@@ -167,16 +175,16 @@ pub async fn watch_bookmarks_follow_the_changes_they_cover<C: TestCodec>(store: 
     if !gives_bookmarks(&store).await {
         assert!(matches!(
             next_event(&mut marked).await,
-            WatchEvent::Created(_)
+            WatchEvent::Added(_)
         ));
         return;
     }
-    assert!(matches!(next_event(&mut marked).await, WatchEvent::Created(w) if rv(&w) == rv(&a)));
+    assert!(matches!(next_event(&mut marked).await, WatchEvent::Added(w) if rv(&w) == rv(&a)));
     // Other watches of the store may answer earlier requests first: skip older bookmarks.
     loop {
         match next_event(&mut marked).await {
-            WatchEvent::Bookmark { resource_version } => {
-                if resource_version.parse::<u64>().unwrap() >= elsewhere {
+            WatchEvent::Bookmark(resource_version) => {
+                if resource_version.revision() >= elsewhere {
                     break;
                 }
             }
@@ -187,10 +195,10 @@ pub async fn watch_bookmarks_follow_the_changes_they_cover<C: TestCodec>(store: 
         .create(&format!("{prefix}/b"), &widget("b", "red"))
         .await
         .unwrap();
-    assert!(matches!(next_event(&mut marked).await, WatchEvent::Created(w) if rv(&w) == rv(&b)));
+    assert!(matches!(next_event(&mut marked).await, WatchEvent::Added(w) if rv(&w) == rv(&b)));
     // The plain watch saw the two changes and nothing else.
-    assert!(matches!(next_event(&mut plain).await, WatchEvent::Created(w) if rv(&w) == rv(&a)));
-    assert!(matches!(next_event(&mut plain).await, WatchEvent::Created(w) if rv(&w) == rv(&b)));
+    assert!(matches!(next_event(&mut plain).await, WatchEvent::Added(w) if rv(&w) == rv(&a)));
+    assert!(matches!(next_event(&mut plain).await, WatchEvent::Added(w) if rv(&w) == rv(&b)));
 }
 
 /// A watcher on a prefix nothing writes to keeps its resume point fresh with bookmarks, so
@@ -214,24 +222,24 @@ pub async fn quiet_watcher_resumes_past_compaction_without_relisting<C: TestCode
     let mut watcher = Watcher::<Widget>::new(&cut_off, &prefix, config).unwrap();
     assert!(matches!(
         next_report(&mut watcher).await,
-        Ok(WatcherEvent::Init)
+        Ok(WatcherEvent::InitialState)
     ));
     assert!(matches!(
         next_report(&mut watcher).await,
-        Ok(WatcherEvent::InitDone { .. })
+        Ok(WatcherEvent::InitialStateDone(_))
     ));
     let elsewhere = write_elsewhere(&store, 5).await;
     // The watcher's own bookmark request moves its resume point past the writes elsewhere.
     loop {
-        if let Ok(WatcherEvent::Bookmark { resource_version }) = next_report(&mut watcher).await {
-            if resource_version.parse::<u64>().unwrap() >= elsewhere {
+        if let Ok(WatcherEvent::Bookmark(resource_version)) = next_report(&mut watcher).await {
+            if resource_version.revision() >= elsewhere {
                 break;
             }
         }
     }
     partition.cut();
     let compacted = store.current_resource_version().await.unwrap();
-    store.compact(&compacted).await.unwrap();
+    store.compact(compacted).await.unwrap();
     partition.heal();
     let created = store
         .create(&format!("{prefix}/a"), &widget("a", "red"))
@@ -239,11 +247,11 @@ pub async fn quiet_watcher_resumes_past_compaction_without_relisting<C: TestCode
         .unwrap();
     loop {
         match next_report(&mut watcher).await {
-            Ok(WatcherEvent::Applied { object, .. }) => {
+            Ok(WatcherEvent::Added { object, .. }) => {
                 assert_eq!(rv(&object), rv(&created));
                 break;
             }
-            Ok(WatcherEvent::Init) => panic!("the watcher listed again"),
+            Ok(WatcherEvent::InitialState) => panic!("the watcher listed again"),
             Ok(_) | Err(_) => {} // the cut, retries, bookmarks
         }
     }

@@ -125,7 +125,7 @@ pub async fn update_with_stale_version_conflicts<C: TestCodec>(store: Store<C>) 
     match store.update(&key, &late).await.unwrap_err() {
         crate::Error::Conflict { key: k, current } => {
             assert_eq!(k, key);
-            assert_eq!(Some(current), fresh.metadata.resource_version);
+            assert_eq!(Some(current), fresh.metadata.version());
         }
         other => panic!("expected a conflict, got {other}"),
     }
@@ -193,12 +193,7 @@ pub async fn delete_returns_object_at_delete_revision<C: TestCodec>(store: Store
     assert_eq!(deleted.color, "red");
     assert_eq!(deleted.metadata.uid, created.metadata.uid);
     assert!(revision_of(&deleted) > revision_of(&created));
-    let now: u64 = store
-        .current_resource_version()
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
+    let now = store.current_resource_version().await.unwrap().revision();
     assert!(revision_of(&deleted) <= now);
     assert!(store.get::<Widget>(&key).await.unwrap_err().is_not_found());
 }
@@ -221,7 +216,7 @@ pub async fn delete_checks_preconditions<C: TestCodec>(store: Store<C>) {
     changed.color = "blue".into();
     let changed = store.update(&key, &changed).await.unwrap();
 
-    let stale = Preconditions::resource_version(created.metadata.resource_version.clone().unwrap());
+    let stale = Preconditions::resource_version(created.metadata.version().unwrap());
     assert!(store
         .delete::<Widget>(&key, &stale)
         .await
@@ -236,7 +231,7 @@ pub async fn delete_checks_preconditions<C: TestCodec>(store: Store<C>) {
     assert!(store.get::<Widget>(&key).await.is_ok());
 
     let exact = Preconditions {
-        resource_version: changed.metadata.resource_version.clone(),
+        resource_version: changed.metadata.version(),
         uid: created.metadata.uid,
     };
     let deleted = store.delete::<Widget>(&key, &exact).await.unwrap();
@@ -398,7 +393,7 @@ pub(super) async fn put_raw<C: TestCodec>(store: &Store<C>, key: &str, value: &'
 pub async fn delete_at_read_version<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/a", unique_prefix());
     let created = store.create(&key, &widget("a", "red")).await.unwrap();
-    let at = Preconditions::resource_version(created.metadata.resource_version.clone().unwrap());
+    let at = Preconditions::resource_version(created.metadata.version().unwrap());
     let deleted = store.delete::<Widget>(&key, &at).await.unwrap();
     assert_eq!(deleted.color, "red");
     assert!(super::revision_of(&deleted) > super::revision_of(&created));
@@ -410,7 +405,7 @@ pub async fn delete_at_read_version<C: TestCodec>(store: Store<C>) {
     let again = store.create(&key, &widget("a", "blue")).await.unwrap();
     match store.delete::<Widget>(&key, &at).await.unwrap_err() {
         crate::Error::Conflict { current, .. } => {
-            assert_eq!(Some(current), again.metadata.resource_version)
+            assert_eq!(Some(current), again.metadata.version())
         }
         other => panic!("expected a conflict, got {other}"),
     }

@@ -39,7 +39,7 @@ pub async fn ttl_expiry_deletes_and_notifies<C: TestCodec>(store: Store<C>) {
     assert!(lease.ttl >= TTL);
     assert!(matches!(
         next_event(&mut events).await,
-        WatchEvent::Created(_)
+        WatchEvent::Added(_)
     ));
     tokio::time::sleep(TTL / 4).await;
     assert_eq!(store.get::<Widget>(&key).await.unwrap(), created);
@@ -134,7 +134,7 @@ pub async fn update_keeps_the_lease<C: TestCodec>(store: Store<C>) {
     for _ in 0..3 {
         assert!(matches!(
             next_event(&mut events).await,
-            WatchEvent::Updated(_)
+            WatchEvent::Modified(_)
         ));
     }
     assert!(

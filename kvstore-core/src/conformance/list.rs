@@ -28,7 +28,7 @@ pub async fn list_is_ordered_with_store_revision<C: TestCodec>(store: Store<C>) 
         .await
         .unwrap();
     assert_eq!(names(&list), ["a", "b", "c"]);
-    let list_rv: u64 = list.metadata.resource_version.parse().unwrap();
+    let list_rv = list.metadata.resource_version.revision();
     assert!(list_rv >= super::revision_of(&elsewhere));
     assert!(list.metadata.continue_token.is_none());
     assert!(list
@@ -44,7 +44,9 @@ pub async fn list_missing_prefix_is_empty<C: TestCodec>(store: Store<C>) {
         .await
         .unwrap();
     assert!(list.is_empty());
-    assert_ne!(list.metadata.resource_version, "");
+    // It is still read at a revision of the store.
+    let now = store.current_resource_version().await.unwrap();
+    assert!(list.metadata.resource_version <= now);
 }
 
 /// `/users` lists `/users/...`, never `/users2/...` nor `/users` itself.
@@ -153,11 +155,11 @@ pub async fn list_filters_by_label_selector<C: TestCodec>(store: Store<C>) {
         );
         store.create(&format!("{prefix}/{i}"), &w).await.unwrap();
     }
-    let even = ListOptions::default().selector(LabelSelector::eq("parity", "even"));
+    let even = ListOptions::default().labels(LabelSelector::eq("parity", "even"));
     let all_even = store.list::<Widget>(&prefix, &even).await.unwrap();
     assert_eq!(names(&all_even), ["0", "2", "4", "6", "8"]);
     let odd: LabelSelector = "parity!=even".parse().unwrap();
-    let mut options = ListOptions::limit(2).selector(odd);
+    let mut options = ListOptions::limit(2).labels(odd);
     let mut seen = Vec::new();
     loop {
         let page = store.list::<Widget>(&prefix, &options).await.unwrap();
@@ -169,7 +171,7 @@ pub async fn list_filters_by_label_selector<C: TestCodec>(store: Store<C>) {
         }
     }
     assert_eq!(seen, ["1", "3", "5", "7", "9"]);
-    let none = ListOptions::default().selector("missing".parse().unwrap());
+    let none = ListOptions::default().labels("missing".parse().unwrap());
     assert!(store
         .list::<Widget>(&prefix, &none)
         .await
@@ -219,7 +221,7 @@ pub async fn list_continue_after_compaction_is_gone<C: TestCodec>(store: Store<C
             .unwrap();
     }
     let now = store.current_resource_version().await.unwrap();
-    store.compact(&now).await.unwrap();
+    store.compact(now).await.unwrap();
     let err = store
         .list::<Widget>(&prefix, &ListOptions::limit(1).continue_from(token))
         .await

@@ -198,13 +198,11 @@ pub async fn assert_quiet<K: Object + std::fmt::Debug>(stream: &mut WatchStream<
 
 /// The resource version of a stored object as a number.
 pub fn revision_of<K: Object>(object: &K) -> u64 {
-    let rv = object
+    object
         .metadata()
-        .resource_version
-        .as_deref()
-        .expect("stored objects carry a resource version");
-    rv.parse()
-        .expect("resource versions of these backends are numbers")
+        .version()
+        .expect("stored objects carry a resource version")
+        .revision()
 }
 
 /// How many keys (of any kind, or raw bytes) are under `prefix`.

@@ -4,6 +4,7 @@ use super::{assert_quiet, next_event, unique_prefix, widget, TestCodec, Widget, 
 use crate::cache::Cache;
 use crate::field_selector::FieldSelector;
 use crate::selector::LabelSelector;
+use crate::store::Selection;
 use crate::store::{ListOptions, Store, WatchEvent, WatchFrom, WatchOptions};
 use crate::watcher::WatcherConfig;
 use crate::ObjectMeta;
@@ -36,7 +37,7 @@ pub async fn list_filters_by_field_selector<C: TestCodec>(store: Store<C>) {
     let list = |fields: &str, labels: Option<&str>| {
         let mut options = ListOptions::default().fields(fields.parse::<FieldSelector>().unwrap());
         if let Some(labels) = labels {
-            options = options.selector(labels.parse::<LabelSelector>().unwrap());
+            options = options.labels(labels.parse::<LabelSelector>().unwrap());
         }
         let (store, p) = (store.clone(), p.clone());
         async move { store.list::<Widget>(&p, &options).await.unwrap().items }
@@ -58,7 +59,7 @@ pub async fn list_filters_by_field_selector<C: TestCodec>(store: Store<C>) {
     assert_eq!(names(&second.items), ["c"]);
 }
 
-/// A selected watch stays exact: objects entering the selection are Created, leaving it
+/// A selected watch stays exact: objects entering the selection are Added, leaving it
 /// Deleted (as they now are), changes outside it are not reported.
 pub async fn selected_watch_reports_entering_and_leaving<C: TestCodec>(store: Store<C>) {
     let p = unique_prefix();
@@ -72,7 +73,7 @@ pub async fn selected_watch_reports_entering_and_leaving<C: TestCodec>(store: St
         .unwrap();
     let options = WatchOptions {
         from: WatchFrom::InitialState,
-        field_selector: Some("color=red".parse().unwrap()),
+        selection: Selection::fields("color=red".parse().unwrap()),
         ..WatchOptions::default()
     };
     let mut events = store
@@ -80,11 +81,11 @@ pub async fn selected_watch_reports_entering_and_leaving<C: TestCodec>(store: St
         .await
         .unwrap();
     let tag = |event: WatchEvent<Widget>| match event {
-        WatchEvent::Created(w) => format!("created {} {}", w.metadata.name, w.color),
-        WatchEvent::Updated(w) => format!("updated {} {}", w.metadata.name, w.color),
+        WatchEvent::Added(w) => format!("created {} {}", w.metadata.name, w.color),
+        WatchEvent::Modified(w) => format!("updated {} {}", w.metadata.name, w.color),
         WatchEvent::Deleted(w) => format!("deleted {} {}", w.metadata.name, w.color),
-        WatchEvent::InitialStateDone { .. } => "initial state done".to_owned(),
-        WatchEvent::Bookmark { .. } => "bookmark".to_owned(),
+        WatchEvent::InitialStateDone(_) => "initial state done".to_owned(),
+        WatchEvent::Bookmark(_) => "bookmark".to_owned(),
     };
     assert_eq!(tag(next_event(&mut events).await), "created old red");
     assert_eq!(tag(next_event(&mut events).await), "initial state done");
@@ -145,7 +146,7 @@ pub async fn cache_of_a_selection_stays_exact<C: TestCodec>(store: Store<C>) {
         .await
         .unwrap();
     let config = WatcherConfig {
-        label_selector: Some("tier=front".parse().unwrap()),
+        selection: Selection::labels("tier=front".parse().unwrap()),
         ..WatcherConfig::default()
     };
     let cache = Cache::<Widget>::with_config(&store, &p, config).unwrap();
@@ -177,8 +178,8 @@ pub async fn cache_of_a_selection_stays_exact<C: TestCodec>(store: Store<C>) {
         .create(&format!("{p}/c"), &tagged("c", "red", "front"))
         .await
         .unwrap();
-    let rv = last.metadata.resource_version.clone().unwrap();
-    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for(&rv))
+    let rv = last.metadata.version().unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_for(rv))
         .await
         .unwrap()
         .unwrap();

@@ -40,7 +40,7 @@ pub async fn txn_applies_all_or_nothing<C: TestCodec>(store: Store<C>) {
         .create(&format!("{p}/c"), &gadget("c", 3))
         .delete::<Gadget>(
             &format!("{p}/b"),
-            &Preconditions::resource_version(b.metadata.resource_version.clone().unwrap()),
+            &Preconditions::resource_version(b.metadata.version().unwrap()),
         )
         .touch::<Widget>(&format!("{p}/t"))
         .commit()
@@ -48,19 +48,19 @@ pub async fn txn_applies_all_or_nothing<C: TestCodec>(store: Store<C>) {
         .unwrap();
     assert!(outcome.applied());
     assert!(outcome.conflicts().is_empty());
-    let rv = outcome.resource_version().unwrap().to_owned();
+    let rv = outcome.resource_version().unwrap();
     let updated: Widget = outcome.take(0).unwrap();
     let created: Gadget = outcome.take(1).unwrap();
     let deleted: Gadget = outcome.take(2).unwrap();
     let touched: Widget = outcome.take(3).unwrap();
     assert!(outcome.take::<Widget>(0).is_none(), "taken once");
     for version in [
-        &updated.metadata.resource_version,
-        &created.metadata.resource_version,
-        &deleted.metadata.resource_version,
-        &touched.metadata.resource_version,
+        updated.metadata.version(),
+        created.metadata.version(),
+        deleted.metadata.version(),
+        touched.metadata.version(),
     ] {
-        assert_eq!(version.as_deref(), Some(rv.as_str()));
+        assert_eq!(version, Some(rv));
     }
     assert_eq!(updated.color, "blue");
     assert!(created.metadata.uid.is_some());
@@ -100,7 +100,7 @@ pub async fn txn_applies_all_or_nothing<C: TestCodec>(store: Store<C>) {
     assert_eq!(outcome.resource_version(), None);
     assert_eq!(outcome.conflicts().len(), 1);
     assert_eq!(outcome.conflicts()[0].key, format!("{p}/a"));
-    assert_eq!(outcome.conflicts()[0].current.as_deref(), Some(rv.as_str()));
+    assert_eq!(outcome.conflicts()[0].current, Some(rv));
     assert!(!store.exists(&format!("{p}/d")).await.unwrap());
     assert_eq!(
         store.get::<Widget>(&format!("{p}/a")).await.unwrap(),
@@ -115,13 +115,13 @@ pub async fn txn_conditions_on_other_keys<C: TestCodec>(store: Store<C>) {
         .create(&format!("{p}/guard"), &widget("guard", "red"))
         .await
         .unwrap();
-    let rv = guard.metadata.resource_version.clone().unwrap();
+    let rv = guard.metadata.version().unwrap();
     let write = |name: &str| widget(name, "red");
     let outcome = store
         .txn()
         .require_exists(&format!("{p}/guard"))
         .require_absent(&format!("{p}/free"))
-        .require_version(&format!("{p}/guard"), &rv)
+        .require_version(&format!("{p}/guard"), rv)
         .create(&format!("{p}/x"), &write("x"))
         .commit()
         .await
@@ -219,14 +219,14 @@ pub async fn txn_changes_reach_watchers_together<C: TestCodec>(store: Store<C>) 
         .commit()
         .await
         .unwrap();
-    let rv = outcome.resource_version().unwrap().to_owned();
+    let rv = outcome.resource_version().unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
         let event = next_event(&mut events).await;
-        assert_eq!(event.resource_version(), Some(rv.as_str()), "{event:?}");
+        assert_eq!(event.resource_version(), Some(rv), "{event:?}");
         let (kind, object) = match event {
-            WatchEvent::Created(o) => ("created", o),
-            WatchEvent::Updated(o) => ("updated", o),
+            WatchEvent::Added(o) => ("created", o),
+            WatchEvent::Modified(o) => ("updated", o),
             other => panic!("unexpected {other:?}"),
         };
         seen.push(format!("{kind} {}", object.metadata.name));

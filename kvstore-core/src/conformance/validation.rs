@@ -4,6 +4,7 @@ use super::crud::put_raw;
 use super::{unique_prefix, widget, Gadget, TestCodec, Widget};
 use crate::backend::RangeRequest;
 use crate::lease::LeaseId;
+use crate::resource_version::ResourceVersion;
 use crate::store::{CreateOptions, ListOptions, Preconditions, Store, WatchFrom};
 use crate::{Error, Result};
 
@@ -225,6 +226,7 @@ pub async fn oversized_values_are_refused<C: TestCodec>(store: Store<C>) {
 pub async fn absurd_resource_versions_are_invalid_arguments<C: TestCodec>(store: Store<C>) {
     let key = format!("{}/w", unique_prefix());
     store.create(&key, &widget("w", "red")).await.unwrap();
+    let stored = store.get::<Widget>(&key).await.unwrap();
     for rv in [
         "",
         "0",
@@ -234,19 +236,32 @@ pub async fn absurd_resource_versions_are_invalid_arguments<C: TestCodec>(store:
         "18446744073709551615",
         "99999999999999999999",
     ] {
-        if rv != "0" {
-            let watched = store
-                .watch::<Widget>(&key, WatchFrom::Version(rv.to_owned()))
-                .await;
-            let err = watched
-                .err()
-                .unwrap_or_else(|| panic!("watch from {rv:?} was accepted"));
-            assert!(err.is_invalid_argument(), "{rv:?}: {err}");
+        match rv.parse::<ResourceVersion>() {
+            // Version 0 parses, and names no stored object.
+            Ok(zero) => {
+                assert_eq!(zero, ResourceVersion::ZERO);
+                let at = Preconditions::resource_version(zero);
+                let err = store.delete::<Widget>(&key, &at).await.unwrap_err();
+                assert!(err.is_invalid_argument(), "{rv:?}: {err}");
+            }
+            Err(err) => {
+                let err = crate::Error::from(err);
+                assert!(err.is_invalid_argument(), "{rv:?}: {err}");
+            }
         }
-        let at = Preconditions::resource_version(rv.to_owned());
-        let err = store.delete::<Widget>(&key, &at).await.unwrap_err();
+        // The wire form in an object's metadata is checked where a write takes it.
+        let mut absurd = stored.clone();
+        absurd.metadata.resource_version = Some(rv.to_owned());
+        let err = store.update(&key, &absurd).await.unwrap_err();
         assert!(err.is_invalid_argument(), "{rv:?}: {err}");
     }
+    let watched = store
+        .watch::<Widget>(&key, WatchFrom::Version(ResourceVersion::MAX))
+        .await;
+    let err = watched
+        .err()
+        .expect("a watch after the last revision is refused");
+    assert!(err.is_invalid_argument(), "{err}");
     assert!(
         store.get::<Widget>(&key).await.is_ok(),
         "nothing was deleted"

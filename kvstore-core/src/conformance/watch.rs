@@ -4,15 +4,16 @@ use super::crud::put_raw;
 use super::{
     assert_quiet, next_error, next_event, revision_of, unique_prefix, widget, TestCodec, Widget,
 };
-use crate::store::{Preconditions, Store, WatchEvent, WatchFrom};
+use crate::resource_version::ResourceVersion;
+use crate::store::{Preconditions, Store, WatchEvent, WatchFrom, WatchOptions};
 
 fn tag(event: &WatchEvent<Widget>) -> String {
     match event {
-        WatchEvent::Created(w) => format!("created {} {}", w.metadata.name, w.count),
-        WatchEvent::Updated(w) => format!("updated {} {}", w.metadata.name, w.count),
+        WatchEvent::Added(w) => format!("created {} {}", w.metadata.name, w.count),
+        WatchEvent::Modified(w) => format!("updated {} {}", w.metadata.name, w.count),
         WatchEvent::Deleted(w) => format!("deleted {} {}", w.metadata.name, w.count),
-        WatchEvent::InitialStateDone { .. } => "initial state done".to_owned(),
-        WatchEvent::Bookmark { resource_version } => format!("bookmark {resource_version}"),
+        WatchEvent::InitialStateDone(_) => "initial state done".to_owned(),
+        WatchEvent::Bookmark(resource_version) => format!("bookmark {resource_version}"),
     }
 }
 
@@ -52,7 +53,7 @@ pub async fn watch_delivers_every_change_in_order<C: TestCodec>(store: Store<C>)
     let mut last = 0;
     for _ in 0..5 {
         let event = next_event(&mut events).await;
-        let rv: u64 = event.resource_version().unwrap().parse().unwrap();
+        let rv: u64 = event.resource_version().unwrap().revision();
         assert!(rv > last, "revision order");
         last = rv;
         seen.push(tag(&event));
@@ -83,10 +84,10 @@ pub async fn watch_from_version_is_exclusive<C: TestCodec>(store: Store<C>) {
         .guaranteed_update(&key, |w: &mut Widget| w.count = 2)
         .await
         .unwrap();
-    let from = WatchFrom::Version(first.metadata.resource_version.clone().unwrap());
+    let from = WatchFrom::Version(first.metadata.version().unwrap());
     let mut events = store.watch_prefix::<Widget>(&prefix, from).await.unwrap();
     let event = next_event(&mut events).await;
-    assert_eq!(event, WatchEvent::Updated(second));
+    assert_eq!(event, WatchEvent::Modified(second));
     assert_eq!(tag(&next_event(&mut events).await), "updated a 2");
     assert_quiet(&mut events).await;
 }
@@ -106,11 +107,11 @@ pub async fn watch_resumes_after_drop<C: TestCodec>(store: Store<C>) {
             .await
             .unwrap();
     }
-    let mut last = String::new();
+    let mut last = ResourceVersion::ZERO;
     for expected in 1..=2 {
         let event = next_event(&mut events).await;
         assert_eq!(event.object().unwrap().count, expected);
-        last = event.resource_version().unwrap().to_owned();
+        last = event.resource_version().unwrap();
     }
     drop(events);
     for _ in 0..2 {
@@ -127,7 +128,7 @@ pub async fn watch_resumes_after_drop<C: TestCodec>(store: Store<C>) {
     assert_quiet(&mut resumed).await;
 }
 
-/// With initial state: Created per current object, the marker, then only later changes.
+/// With initial state: Added per current object, the marker, then only later changes.
 pub async fn watch_with_initial_state<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     for name in ["b", "a"] {
@@ -147,12 +148,12 @@ pub async fn watch_with_initial_state<C: TestCodec>(store: Store<C>) {
     assert_eq!(tag(&next_event(&mut events).await), "created a 0");
     assert_eq!(tag(&next_event(&mut events).await), "created b 0");
     let marker = next_event(&mut events).await;
-    let WatchEvent::InitialStateDone { resource_version } = &marker else {
+    let WatchEvent::InitialStateDone(resource_version) = &marker else {
         panic!("expected the initial state marker, got {marker:?}");
     };
     let created_c = next_event(&mut events).await;
     assert_eq!(tag(&created_c), "created c 0");
-    assert!(revision_of(created_c.object().unwrap()) > resource_version.parse::<u64>().unwrap());
+    assert!(revision_of(created_c.object().unwrap()) > resource_version.revision());
     assert_quiet(&mut events).await;
 
     let empty = unique_prefix();
@@ -162,7 +163,7 @@ pub async fn watch_with_initial_state<C: TestCodec>(store: Store<C>) {
         .unwrap();
     assert!(matches!(
         next_event(&mut events).await,
-        WatchEvent::InitialStateDone { .. }
+        WatchEvent::InitialStateDone(_)
     ));
 }
 
@@ -174,7 +175,7 @@ pub async fn watch_from_version_zero_is_the_initial_state<C: TestCodec>(store: S
         .create(&format!("{prefix}/a"), &widget("a", "red"))
         .await
         .unwrap();
-    let zero = || WatchFrom::Version("0".to_owned());
+    let zero = || WatchFrom::Version(ResourceVersion::ZERO);
     let mut by_prefix = store.watch_prefix::<Widget>(&prefix, zero()).await.unwrap();
     let mut by_key = store
         .watch::<Widget>(&format!("{prefix}/a"), zero())
@@ -183,7 +184,7 @@ pub async fn watch_from_version_zero_is_the_initial_state<C: TestCodec>(store: S
     let mut by_name = store
         .collection::<Widget>(&prefix)
         .unwrap()
-        .watch(zero())
+        .watch(&WatchOptions::starting(zero()))
         .await
         .unwrap();
     store
@@ -194,7 +195,7 @@ pub async fn watch_from_version_zero_is_the_initial_state<C: TestCodec>(store: S
         assert_eq!(tag(&next_event(events).await), "created a 0");
         assert!(matches!(
             next_event(events).await,
-            WatchEvent::InitialStateDone { .. }
+            WatchEvent::InitialStateDone(_)
         ));
         assert_eq!(tag(&next_event(events).await), "updated a 1");
         assert_quiet(events).await;
@@ -270,7 +271,7 @@ pub async fn watch_single_key<C: TestCodec>(store: Store<C>) {
     assert_eq!(tag(&next_event(&mut initial).await), "created a 0");
     assert!(matches!(
         next_event(&mut initial).await,
-        WatchEvent::InitialStateDone { .. }
+        WatchEvent::InitialStateDone(_)
     ));
 }
 
@@ -312,7 +313,7 @@ pub async fn concurrent_watches_each_start_where_asked<C: TestCodec>(store: Stor
         .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
         .await
         .unwrap();
-    let from = WatchFrom::Version(created.metadata.resource_version.clone().unwrap());
+    let from = WatchFrom::Version(created.metadata.version().unwrap());
     let mut replay = store.watch_prefix::<Widget>(&prefix, from).await.unwrap();
     store
         .guaranteed_update(&key, |w: &mut Widget| w.count = 2)
@@ -393,8 +394,8 @@ pub async fn watch_from_compacted_version_is_gone<C: TestCodec>(store: Store<C>)
             .unwrap();
     }
     let now = store.current_resource_version().await.unwrap();
-    store.compact(&now).await.unwrap();
-    let from = WatchFrom::Version(first.metadata.resource_version.clone().unwrap());
+    store.compact(now).await.unwrap();
+    let from = WatchFrom::Version(first.metadata.version().unwrap());
     let err = match store.watch_prefix::<Widget>(&prefix, from).await {
         Err(err) => err,
         Ok(mut events) => next_error(&mut events).await,

@@ -10,7 +10,7 @@ use tracing::instrument;
 use super::leased_key::LeasedKey;
 use super::session::LeaseLoss;
 use super::{check_ttl, queue};
-use crate::backend::{Backend, Compare, EventKind, WatchItem, WatchRequest};
+use crate::backend::{Backend, Compare, EventType, WatchItem, WatchRequest};
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::key::validate_key;
@@ -83,7 +83,7 @@ impl Lock {
             loop {
                 tokio::select! {
                     change = changes.next() => match change {
-                        Some(Ok(WatchItem::Event(event))) if event.kind == EventKind::Delete => {
+                        Some(Ok(WatchItem::Event(event))) if event.kind == EventType::Deleted => {
                             break
                         }
                         Some(Ok(_)) => continue,

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use super::options::{ListOptions, Preconditions, WatchFrom};
+use super::options::{ListOptions, Preconditions, WatchOptions};
 use super::watch::WatchStream;
 use super::Store;
 use crate::codec::{Codec, CodecFor};
@@ -163,8 +163,12 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         self.store.delete(&self.key_of(name)?, preconditions).await
     }
 
-    /// Watches the collection; see [`Store::watch_prefix`].
-    pub async fn watch(&self, from: WatchFrom) -> Result<WatchStream<K>> {
-        self.store.watch_prefix(&self.directory(), from).await
+    /// Watches the collection (every namespace unless restricted) with the options of
+    /// [`Store::watch_prefix_with`]: a start point, a [`Selection`](crate::Selection),
+    /// bookmarks. `&WatchOptions::starting(WatchFrom::InitialState)` is the usual start.
+    pub async fn watch(&self, options: &WatchOptions) -> Result<WatchStream<K>> {
+        self.store
+            .watch_prefix_with(&self.directory(), options)
+            .await
     }
 }

@@ -3,7 +3,7 @@
 use tracing::instrument;
 
 use super::options::Preconditions;
-use super::{parse_resource_version, set_resource_version, Store};
+use super::{set_resource_version, stored_revision, Store};
 use crate::backend::{Compare, Txn, TxnOp, TxnOpResult};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
@@ -27,8 +27,7 @@ impl<C: Codec> Store<C> {
     {
         let expected_revision = preconditions
             .resource_version
-            .as_deref()
-            .map(parse_resource_version)
+            .map(stored_revision)
             .transpose()?;
         if let (Some(revision), None) = (expected_revision, preconditions.uid) {
             return self.delete_at(key, revision).await;

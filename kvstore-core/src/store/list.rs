@@ -5,13 +5,14 @@ use tracing::instrument;
 use super::continue_token::ContinueToken;
 use super::options::ListOptions;
 use super::selection::Selectable;
-use super::{Selection, Store};
+use super::Store;
 use crate::backend::{KeyValue, RangeRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::Result;
 use crate::key::{directory_range, validate_key};
 use crate::meta::ListMeta;
 use crate::object::{Object, ObjectList};
+use crate::resource_version::ResourceVersion;
 use crate::scheme::DynObject;
 
 /// Keys read per round trip when a label selector may filter most of them out.
@@ -32,8 +33,10 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        self.list_with(prefix, options, |kv| self.decode::<K>(kv), |o| o)
-            .await
+        let (list, _) = self
+            .list_with_revision(prefix, options, |kv| self.decode::<K>(kv), |o| o)
+            .await?;
+        Ok(list)
     }
 
     /// Lists objects of any registered kind under `prefix`, decoded through the
@@ -44,20 +47,23 @@ impl<C: Codec> Store<C> {
         prefix: &str,
         options: &ListOptions,
     ) -> Result<ObjectList<DynObject>> {
-        self.list_with(prefix, options, |kv| self.decode_dynamic(kv), |o| o)
-            .await
+        let (list, _) = self
+            .list_with_revision(prefix, options, |kv| self.decode_dynamic(kv), |o| o)
+            .await?;
+        Ok(list)
     }
 
-    /// [`Store::list`] with each object's key (for the watcher and cache).
+    /// [`Store::list`] with each object's key, and the list's revision (for the watcher and
+    /// cache).
     pub(crate) async fn list_keyed<K: Object>(
         &self,
         prefix: &str,
         options: &ListOptions,
-    ) -> Result<ObjectList<(String, K)>>
+    ) -> Result<(ObjectList<(String, K)>, u64)>
     where
         C: CodecFor<K>,
     {
-        self.list_with(
+        self.list_with_revision(
             prefix,
             options,
             |kv| Ok((kv.key.clone(), self.decode::<K>(kv)?)),
@@ -66,13 +72,15 @@ impl<C: Codec> Store<C> {
         .await
     }
 
-    async fn list_with<T, S: Selectable>(
+    /// A page of what `decode` makes of the values under `prefix`, and the revision it was
+    /// read at (the list's resource version).
+    pub(crate) async fn list_with_revision<T, S: Selectable>(
         &self,
         prefix: &str,
         options: &ListOptions,
         decode: impl Fn(&KeyValue) -> Result<T>,
         selectable: impl Fn(&T) -> &S,
-    ) -> Result<ObjectList<T>> {
+    ) -> Result<(ObjectList<T>, u64)> {
         validate_key(prefix)?;
         let (range_start, range_end) = directory_range(prefix);
         let (mut revision, mut start) = match &options.continue_token {
@@ -83,11 +91,8 @@ impl<C: Codec> Store<C> {
             None => (0, range_start),
         };
         let limit = options.limit.filter(|&l| l > 0);
-        let selection = Selection::new(
-            options.label_selector.as_ref(),
-            options.field_selector.as_ref(),
-        );
-        let selector = (!selection.is_everything()).then_some(&selection);
+        let selection = &options.selection;
+        let selector = (!selection.is_everything()).then_some(selection);
         let mut items = Vec::new();
         let next_start = loop {
             let remaining = limit.map_or(0, |l| l - items.len());
@@ -134,12 +139,13 @@ impl<C: Codec> Store<C> {
                 None => break None,
             }
         };
-        Ok(ObjectList {
+        let list = ObjectList {
             metadata: ListMeta {
-                resource_version: revision.to_string(),
+                resource_version: ResourceVersion::of(revision),
                 continue_token: next_start.map(|start| ContinueToken { revision, start }.encode()),
             },
             items,
-        })
+        };
+        Ok((list, revision))
     }
 }

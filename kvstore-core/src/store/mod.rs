@@ -21,8 +21,9 @@ use bytes::Bytes;
 
 pub use collection::Collection;
 pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom, WatchOptions};
-pub(crate) use selection::Selection;
+pub use selection::Selection;
 pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
+pub(crate) use watch::Keyed;
 pub use watch::{WatchEvent, WatchStream};
 
 use crate::backend::{Backend, KeyValue};
@@ -30,6 +31,7 @@ use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::meta::TypeMeta;
 use crate::object::Object;
+use crate::resource_version::ResourceVersion;
 use crate::scheme::Scheme;
 
 /// How many times a read-modify-write tries before giving up, unless configured otherwise.
@@ -216,8 +218,10 @@ impl<C: Codec> Store<C> {
     }
 
     /// The store's current revision, as a resource version.
-    pub async fn current_resource_version(&self) -> Result<String> {
-        Ok(self.inner.backend.current_revision().await?.to_string())
+    pub async fn current_resource_version(&self) -> Result<ResourceVersion> {
+        Ok(ResourceVersion::of(
+            self.inner.backend.current_revision().await?,
+        ))
     }
 
     /// Asks every open watch of this store that delivers bookmarks
@@ -231,9 +235,11 @@ impl<C: Codec> Store<C> {
 
     /// Discards history up to `resource_version`: lists continued and watches started before it
     /// give [`Error::Gone`].
-    pub async fn compact(&self, resource_version: &str) -> Result<()> {
-        let revision = parse_resource_version(resource_version)?;
-        self.inner.backend.compact(revision).await
+    pub async fn compact(&self, resource_version: ResourceVersion) -> Result<()> {
+        self.inner
+            .backend
+            .compact(resource_version.revision())
+            .await
     }
 
     /// Encodes `object` as stored: without a resource version, sealed for its key
@@ -320,16 +326,34 @@ impl<C: Codec> Store<C> {
     }
 }
 
-/// The largest revision: etcd's revisions are signed 64-bit numbers, and every backend shares
-/// that range so that one resource version means the same everywhere.
-pub(crate) const MAX_REVISION: u64 = i64::MAX as u64;
-
-/// Parses a resource version given by a caller: 1 to [`MAX_REVISION`].
+/// Parses the resource version a caller left in an object's metadata (the wire form): that
+/// of a stored object, 1 to [`ResourceVersion::MAX`].
 pub(crate) fn parse_resource_version(resource_version: &str) -> Result<u64> {
-    match resource_version.parse::<u64>() {
-        Ok(revision) if revision > 0 && revision <= MAX_REVISION => Ok(revision),
+    match resource_version.parse::<ResourceVersion>() {
+        Ok(rv) if rv > ResourceVersion::ZERO => Ok(rv.revision()),
         _ => Err(Error::InvalidArgument(format!(
-            "{resource_version:?} is not a resource version"
+            "{resource_version:?} is not the resource version of a stored object"
+        ))),
+    }
+}
+
+/// The revision a compare-and-swap on `resource_version` names: version 0 is no stored
+/// object's ([`Error::InvalidArgument`]).
+pub(crate) fn stored_revision(resource_version: ResourceVersion) -> Result<u64> {
+    match resource_version.revision() {
+        0 => Err(Error::InvalidArgument(
+            "resource version 0 is no stored object's".to_owned(),
+        )),
+        revision => Ok(revision),
+    }
+}
+
+/// The first revision after `resource_version`: where a watch that has seen it goes on.
+pub(crate) fn revision_after(resource_version: ResourceVersion) -> Result<u64> {
+    match resource_version < ResourceVersion::MAX {
+        true => Ok(resource_version.revision() + 1),
+        false => Err(Error::InvalidArgument(format!(
+            "resource version {resource_version} has no successor"
         ))),
     }
 }
@@ -345,22 +369,4 @@ fn closable(backend: &Arc<dyn Backend>, lifecycle: &Arc<Lifecycle>) -> Arc<dyn B
         backend: Arc::clone(backend),
         lifecycle: Arc::clone(lifecycle),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_resource_version;
-
-    proptest::proptest! {
-        #[test]
-        fn only_positive_decimal_revisions_parse(text in ".{0,24}") {
-            match parse_resource_version(&text) {
-                Ok(revision) => {
-                    proptest::prop_assert!(revision > 0 && revision <= super::MAX_REVISION);
-                    proptest::prop_assert_eq!(text.parse::<u64>().ok(), Some(revision));
-                }
-                Err(err) => proptest::prop_assert!(err.is_invalid_argument()),
-            }
-        }
-    }
 }

@@ -2,8 +2,10 @@
 
 use uuid::Uuid;
 
+use super::selection::Selection;
 use crate::field_selector::FieldSelector;
 use crate::lease::LeaseId;
+use crate::resource_version::ResourceVersion;
 use crate::selector::LabelSelector;
 
 /// Options of a create.
@@ -29,10 +31,8 @@ pub struct ListOptions {
     pub limit: Option<usize>,
     /// The token from the previous page's [`ListMeta`](crate::ListMeta).
     pub continue_token: Option<String>,
-    /// Only objects whose labels match.
-    pub label_selector: Option<LabelSelector>,
-    /// Only objects whose fields match.
-    pub field_selector: Option<FieldSelector>,
+    /// Which objects to list.
+    pub selection: Selection,
 }
 
 impl ListOptions {
@@ -48,14 +48,19 @@ impl ListOptions {
         self.continue_token = Some(token.into());
         self
     }
+    /// Lists only what `selection` selects, builder style.
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
     /// Filters by labels, builder style.
-    pub fn selector(mut self, selector: LabelSelector) -> Self {
-        self.label_selector = Some(selector);
+    pub fn labels(mut self, selector: LabelSelector) -> Self {
+        self.selection.labels = Some(selector);
         self
     }
     /// Filters by fields, builder style.
     pub fn fields(mut self, selector: FieldSelector) -> Self {
-        self.field_selector = Some(selector);
+        self.selection.fields = Some(selector);
         self
     }
 }
@@ -65,7 +70,7 @@ impl ListOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Preconditions {
     /// The object must still be at this resource version.
-    pub resource_version: Option<String>,
+    pub resource_version: Option<ResourceVersion>,
     /// The object must have this uid (it was not deleted and re-created meanwhile).
     pub uid: Option<Uuid>,
 }
@@ -76,9 +81,9 @@ impl Preconditions {
         Self::default()
     }
     /// The object must be at `resource_version`.
-    pub fn resource_version(resource_version: impl Into<String>) -> Self {
+    pub fn resource_version(resource_version: ResourceVersion) -> Self {
         Preconditions {
-            resource_version: Some(resource_version.into()),
+            resource_version: Some(resource_version),
             uid: None,
         }
     }
@@ -97,34 +102,61 @@ pub enum WatchFrom {
     /// Only changes made after the watch starts.
     #[default]
     Now,
-    /// Every change after this resource version (exclusive). `"0"` is no store revision: it
-    /// means [`WatchFrom::InitialState`], as the Go libraries' `PrefixWatch(key, "0")` did.
-    Version(String),
-    /// A `Created` event per current object, then
+    /// Every change after this resource version (exclusive). Version 0 is no store revision:
+    /// it means [`WatchFrom::InitialState`], as the Go libraries' `PrefixWatch(key, "0")` did.
+    Version(ResourceVersion),
+    /// An [`Added`](crate::WatchEvent::Added) event per current object, then
     /// [`WatchEvent::InitialStateDone`](crate::WatchEvent::InitialStateDone), then changes.
     InitialState,
 }
 
 impl WatchFrom {
-    /// The start point a watch uses: resource version `"0"` is the initial state.
+    /// The start point a watch uses: resource version 0 is the initial state.
     pub(crate) fn resolve(self) -> WatchFrom {
         match self {
-            WatchFrom::Version(rv) if rv == "0" => WatchFrom::InitialState,
+            WatchFrom::Version(ResourceVersion::ZERO) => WatchFrom::InitialState,
             other => other,
         }
     }
 }
 
-/// Options of [`Store::watch_prefix_with`](crate::Store::watch_prefix_with).
+impl From<ResourceVersion> for WatchFrom {
+    fn from(resource_version: ResourceVersion) -> Self {
+        WatchFrom::Version(resource_version)
+    }
+}
+
+/// Options of a watch ([`Store::watch_prefix_with`](crate::Store::watch_prefix_with),
+/// [`Collection::watch`](crate::Collection::watch)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchOptions {
     /// Where the watch starts.
     pub from: WatchFrom,
-    /// Only objects whose labels match.
-    pub label_selector: Option<LabelSelector>,
-    /// Only objects whose fields match.
-    pub field_selector: Option<FieldSelector>,
+    /// Which objects to watch: one that stops matching is reported
+    /// [`Deleted`](crate::WatchEvent::Deleted), one that starts matching
+    /// [`Added`](crate::WatchEvent::Added).
+    pub selection: Selection,
     /// Also deliver [`WatchEvent::Bookmark`](crate::WatchEvent::Bookmark)s: the resource
     /// version the watch has got to when nothing under the prefix changed.
     pub bookmarks: bool,
+}
+
+impl WatchOptions {
+    /// A watch starting `from`, of everything, without bookmarks.
+    pub fn starting(from: impl Into<WatchFrom>) -> Self {
+        WatchOptions {
+            from: from.into(),
+            ..WatchOptions::default()
+        }
+    }
+    /// Watches only what `selection` selects, builder style.
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
+    /// Also delivers bookmarks, builder style.
+    pub fn with_bookmarks(mut self) -> Self {
+        self.bookmarks = true;
+        self
+    }
 }

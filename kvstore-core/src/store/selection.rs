@@ -1,4 +1,4 @@
-//! Which objects a list, watch or watcher is about: a label and a field selector together.
+//! [`Selection`]: which objects a list, watch, watcher or cache is about.
 
 use crate::field_selector::FieldSelector;
 use crate::meta::ObjectMeta;
@@ -30,23 +30,63 @@ impl Selectable for DynObject {
     }
 }
 
-/// A label and a field selector, both optional; everything when neither is set.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Selection {
-    labels: Option<LabelSelector>,
-    fields: Option<FieldSelector>,
+/// Which objects an operation is about: those whose labels match a [`LabelSelector`] and whose
+/// fields match a [`FieldSelector`], each optional; every object when neither is set (the
+/// default). The same type selects for [`ListOptions`](crate::ListOptions),
+/// [`WatchOptions`](crate::WatchOptions), [`WatcherConfig`](crate::WatcherConfig) and so caches.
+///
+/// ```
+/// use kvstore_core::{LabelSelector, Selection};
+/// let admins = Selection::labels("role=admin".parse::<LabelSelector>()?);
+/// assert!(!admins.is_everything());
+/// assert!(Selection::default().is_everything());
+/// # Ok::<(), kvstore_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only objects whose labels match.
+    pub labels: Option<LabelSelector>,
+    /// Only objects whose fields match.
+    pub fields: Option<FieldSelector>,
 }
 
 impl Selection {
-    pub(crate) fn new(labels: Option<&LabelSelector>, fields: Option<&FieldSelector>) -> Self {
+    /// The objects whose labels match `selector`.
+    pub fn labels(selector: LabelSelector) -> Self {
         Selection {
-            labels: labels.cloned(),
-            fields: fields.cloned(),
+            labels: Some(selector),
+            fields: None,
         }
     }
 
-    pub(crate) fn is_everything(&self) -> bool {
+    /// The objects whose fields match `selector`.
+    pub fn fields(selector: FieldSelector) -> Self {
+        Selection {
+            labels: None,
+            fields: Some(selector),
+        }
+    }
+
+    /// Also requires the fields to match `selector`, builder style.
+    pub fn and_fields(mut self, selector: FieldSelector) -> Self {
+        self.fields = Some(selector);
+        self
+    }
+
+    /// Also requires the labels to match `selector`, builder style.
+    pub fn and_labels(mut self, selector: LabelSelector) -> Self {
+        self.labels = Some(selector);
+        self
+    }
+
+    /// Whether it selects every object.
+    pub fn is_everything(&self) -> bool {
         self.labels.is_none() && self.fields.is_none()
+    }
+
+    /// Whether `object` is selected.
+    pub fn matches<K: Object>(&self, object: &K) -> bool {
+        self.admits(object)
     }
 
     pub(crate) fn admits(&self, object: &impl Selectable) -> bool {

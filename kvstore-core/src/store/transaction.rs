@@ -7,13 +7,14 @@ use bytes::Bytes;
 use tracing::instrument;
 
 use super::options::Preconditions;
-use super::{parse_resource_version, set_resource_version, Store};
+use super::{parse_resource_version, set_resource_version, stored_revision, Store};
 use crate::backend::{Compare, KeyValue, PutLease, Txn, TxnOp, TxnOpResult};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::meta::TypeMeta;
 use crate::object::Object;
+use crate::resource_version::ResourceVersion;
 
 /// The most operations (writes and conditions together) one transaction may hold, on every
 /// backend: etcd's default `--max-txn-ops`.
@@ -194,8 +195,8 @@ impl<'s, C: Codec> Transaction<'s, C> {
         if !self.key_ok(key) {
             return self;
         }
-        let revision = match (&preconditions.resource_version, preconditions.uid) {
-            (Some(rv), None) => match parse_resource_version(rv) {
+        let revision = match (preconditions.resource_version, preconditions.uid) {
+            (Some(rv), None) => match stored_revision(rv) {
                 Ok(revision) => revision,
                 Err(err) => return self.fail(err),
             },
@@ -268,11 +269,11 @@ impl<'s, C: Codec> Transaction<'s, C> {
     }
 
     /// Adds the condition that the value at `key` is still at `resource_version`.
-    pub fn require_version(mut self, key: &str, resource_version: &str) -> Self {
+    pub fn require_version(mut self, key: &str, resource_version: ResourceVersion) -> Self {
         if !self.key_ok(key) {
             return self;
         }
-        match parse_resource_version(resource_version) {
+        match stored_revision(resource_version) {
             Ok(revision) => {
                 self.conditions.push(Compare::mod_revision(key, revision));
                 self
@@ -347,7 +348,7 @@ impl<'s, C: Codec> Transaction<'s, C> {
                 }
                 return Ok(TxnOutcome {
                     applied: true,
-                    resource_version: Some(revision.to_string()),
+                    resource_version: Some(ResourceVersion::of(revision)),
                     objects,
                     conflicts: Vec::new(),
                 });
@@ -370,7 +371,9 @@ impl<'s, C: Codec> Transaction<'s, C> {
             };
             let conflict = |key: &str| TxnConflict {
                 key: key.to_owned(),
-                current: current.get(key).map(|kv| kv.mod_revision.to_string()),
+                current: current
+                    .get(key)
+                    .map(|kv| ResourceVersion::of(kv.mod_revision)),
             };
             let mut conflicts: Vec<TxnConflict> = Vec::new();
             let mut internal_only = true;
@@ -458,14 +461,14 @@ pub struct TxnConflict {
     /// The key.
     pub key: String,
     /// Its resource version when the transaction was evaluated; `None` when absent.
-    pub current: Option<String>,
+    pub current: Option<ResourceVersion>,
 }
 
 /// What a committed [`Transaction`] did.
 #[derive(Debug)]
 pub struct TxnOutcome {
     applied: bool,
-    resource_version: Option<String>,
+    resource_version: Option<ResourceVersion>,
     objects: Vec<Option<Box<dyn Any + Send>>>,
     conflicts: Vec<TxnConflict>,
 }
@@ -486,8 +489,8 @@ impl TxnOutcome {
     }
 
     /// The resource version every write of the transaction got, when applied.
-    pub fn resource_version(&self) -> Option<&str> {
-        self.resource_version.as_deref()
+    pub fn resource_version(&self) -> Option<ResourceVersion> {
+        self.resource_version
     }
 
     /// When not applied: each key whose condition failed, with its current version.

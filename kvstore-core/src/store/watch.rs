@@ -4,58 +4,87 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tracing::instrument;
 
 use super::options::{ListOptions, WatchFrom, WatchOptions};
-use super::{parse_resource_version, set_resource_version, Selection, Store};
-use crate::backend::{self, EventKind, RangeRequest, WatchItem, WatchRequest};
+use super::{revision_after, set_resource_version, Selection, Store};
+use crate::backend::{self, EventType, RangeRequest, WatchItem, WatchRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::{directory_range, validate_key};
 use crate::object::Object;
+use crate::resource_version::ResourceVersion;
 
 /// Objects read per page when a watch sends the initial state of a prefix.
 const INITIAL_STATE_PAGE: usize = 1000;
 
-/// One change of a watched object.
+/// One change of a watched object, in the words every layer uses ([`EventType`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent<K> {
-    /// The object was created (or, with [`WatchFrom::InitialState`], existed when the watch began).
-    Created(K),
-    /// The object was replaced.
-    Updated(K),
-    /// The object was deleted; this is its last state, with the delete's resource version.
+    /// The object was created, began to be selected, or (with [`WatchFrom::InitialState`])
+    /// existed when the watch began.
+    Added(K),
+    /// The object was written again.
+    Modified(K),
+    /// The object was deleted, or stopped being selected; this is its last state, with the
+    /// resource version of the change.
     Deleted(K),
     /// With [`WatchFrom::InitialState`]: every current object has been sent; the changes
     /// that follow come after this resource version.
-    InitialStateDone {
-        /// The revision the initial state was read at.
-        resource_version: String,
-    },
+    InitialStateDone(ResourceVersion),
     /// With [`WatchOptions::bookmarks`]: every change up to this resource version has been
     /// delivered, though writes up to it may have touched nothing watched. Resume from here.
-    Bookmark {
-        /// The revision the watch has got to.
-        resource_version: String,
-    },
+    Bookmark(ResourceVersion),
 }
 
 impl<K: Object> WatchEvent<K> {
     /// The object the event is about (`None` for the initial-state marker and bookmarks).
     pub fn object(&self) -> Option<&K> {
         match self {
-            WatchEvent::Created(o) | WatchEvent::Updated(o) | WatchEvent::Deleted(o) => Some(o),
-            WatchEvent::InitialStateDone { .. } | WatchEvent::Bookmark { .. } => None,
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => Some(o),
+            WatchEvent::InitialStateDone(_) | WatchEvent::Bookmark(_) => None,
         }
     }
 
-    /// The resource version the event happened at.
-    pub fn resource_version(&self) -> Option<&str> {
+    /// The object the event is about, owned.
+    pub fn into_object(self) -> Option<K> {
         match self {
-            WatchEvent::InitialStateDone { resource_version }
-            | WatchEvent::Bookmark { resource_version } => Some(resource_version),
-            other => other
-                .object()
-                .and_then(|o| o.metadata().resource_version.as_deref()),
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => Some(o),
+            WatchEvent::InitialStateDone(_) | WatchEvent::Bookmark(_) => None,
         }
     }
+
+    /// What happened to the object (`None` for the initial-state marker and bookmarks).
+    pub fn event_type(&self) -> Option<EventType> {
+        match self {
+            WatchEvent::Added(_) => Some(EventType::Added),
+            WatchEvent::Modified(_) => Some(EventType::Modified),
+            WatchEvent::Deleted(_) => Some(EventType::Deleted),
+            WatchEvent::InitialStateDone(_) | WatchEvent::Bookmark(_) => None,
+        }
+    }
+
+    /// The resource version the event happened at (an object's, from its metadata).
+    pub fn resource_version(&self) -> Option<ResourceVersion> {
+        match self {
+            WatchEvent::InitialStateDone(rv) | WatchEvent::Bookmark(rv) => Some(*rv),
+            other => other.object().and_then(|o| o.metadata().version()),
+        }
+    }
+
+    /// The event of `object` of type `kind`.
+    pub(crate) fn of(kind: EventType, object: K) -> Self {
+        match kind {
+            EventType::Added => WatchEvent::Added(object),
+            EventType::Modified => WatchEvent::Modified(object),
+            EventType::Deleted => WatchEvent::Deleted(object),
+        }
+    }
+}
+
+/// A typed change with the key and revision it happened at, as the watcher and cache need
+/// them (a bookmark has an empty key).
+pub(crate) struct Keyed<K> {
+    pub(crate) key: String,
+    pub(crate) revision: u64,
+    pub(crate) event: WatchEvent<K>,
 }
 
 /// A stream of typed changes in revision order; each change appears exactly once.
@@ -103,17 +132,15 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let options = WatchOptions {
-            from,
-            ..WatchOptions::default()
-        };
-        self.watch_prefix_with(prefix, &options).await
+        self.watch_prefix_with(prefix, &WatchOptions::starting(from))
+            .await
     }
 
-    /// [`Store::watch_prefix`] of the objects a label and a field selector select (pensando's
-    /// `WatchFiltered`). The selection stays exact as objects change: an object that stops
-    /// matching is reported as [`WatchEvent::Deleted`] (as it now is), one that starts matching
-    /// as [`WatchEvent::Created`], and changes outside the selection are not reported.
+    /// [`Store::watch_prefix`] with options: a [`Selection`](crate::Selection) (pensando's
+    /// `WatchFiltered`) and bookmarks. The selection stays exact as objects change: an object
+    /// that stops matching is reported as [`WatchEvent::Deleted`] (as it now is), one that
+    /// starts matching as [`WatchEvent::Added`], and changes outside the selection are not
+    /// reported.
     #[instrument(level = "debug", skip(self, options), fields(kind = K::KIND))]
     pub async fn watch_prefix_with<K: Object>(
         &self,
@@ -124,10 +151,7 @@ impl<C: Codec> Store<C> {
         C: CodecFor<K>,
     {
         validate_key(prefix)?;
-        let selection = Selection::new(
-            options.label_selector.as_ref(),
-            options.field_selector.as_ref(),
-        );
+        let selection = options.selection.clone();
         let from = options.from.clone().resolve();
         let initial = match from {
             WatchFrom::InitialState => {
@@ -160,11 +184,11 @@ impl<C: Codec> Store<C> {
         let mut objects = Vec::new();
         let mut options = ListOptions::limit(INITIAL_STATE_PAGE);
         loop {
-            let page = self.list::<K>(prefix, &options).await?;
-            let revision = parse_resource_version(&page.metadata.resource_version)?;
-            let next = page.metadata.continue_token;
+            let (page, revision) = self
+                .list_with_revision(prefix, &options, |kv| self.decode::<K>(kv), |o| o)
+                .await?;
             objects.extend(page.items);
-            match next {
+            match page.metadata.continue_token {
                 Some(token) => options.continue_token = Some(token),
                 None => return Ok((objects, revision)),
             }
@@ -185,11 +209,7 @@ impl<C: Codec> Store<C> {
     {
         let start_revision = match (&from, &initial) {
             (WatchFrom::Now, _) => 0,
-            (WatchFrom::Version(rv), _) => {
-                parse_resource_version(rv)?.checked_add(1).ok_or_else(|| {
-                    Error::InvalidArgument(format!("resource version {rv} is too large"))
-                })?
-            }
+            (WatchFrom::Version(rv), _) => revision_after(*rv)?,
             (WatchFrom::InitialState, Some((_, revision))) => revision + 1,
             (WatchFrom::InitialState, None) => 0,
         };
@@ -213,11 +233,9 @@ impl<C: Codec> Store<C> {
         Ok(match initial {
             None => changes.boxed(),
             Some((objects, revision)) => {
-                stream::iter(objects.into_iter().map(|o| Ok(WatchEvent::Created(o))))
+                stream::iter(objects.into_iter().map(|o| Ok(WatchEvent::Added(o))))
                     .chain(stream::once(async move {
-                        Ok(WatchEvent::InitialStateDone {
-                            resource_version: revision.to_string(),
-                        })
+                        Ok(WatchEvent::InitialStateDone(ResourceVersion::of(revision)))
                     }))
                     .chain(changes)
                     .boxed()
@@ -225,15 +243,15 @@ impl<C: Codec> Store<C> {
         })
     }
 
-    /// Changes under `prefix` after revision `after`, each with its key, and bookmarks (for the
-    /// watcher and cache; a bookmark's key is empty). An undecodable value is an error item
-    /// naming the key, and the stream goes on.
+    /// Changes under `prefix` after revision `after`, each with its key and revision, and
+    /// bookmarks (for the watcher and cache). An undecodable value is an error item naming the
+    /// key, and the stream goes on.
     pub(crate) async fn watch_prefix_keyed<K: Object>(
         &self,
         prefix: &str,
         after: u64,
         selection: Selection,
-    ) -> Result<BoxStream<'static, Result<(String, WatchEvent<K>)>>>
+    ) -> Result<BoxStream<'static, Result<Keyed<K>>>>
     where
         C: CodecFor<K>,
     {
@@ -253,12 +271,18 @@ impl<C: Codec> Store<C> {
             .filter_map(move |item| {
                 let typed = item.and_then(|item| match item {
                     WatchItem::Event(e) => {
-                        let key = e.kv.key.clone();
-                        Ok(store
-                            .typed_event::<K>(e, &selection)?
-                            .map(|event| (key, event)))
+                        let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
+                        Ok(store.typed_event::<K>(e, &selection)?.map(|event| Keyed {
+                            key,
+                            revision,
+                            event,
+                        }))
                     }
-                    WatchItem::Progress(revision) => Ok(Some((String::new(), bookmark(revision)))),
+                    WatchItem::Progress(revision) => Ok(Some(Keyed {
+                        key: String::new(),
+                        revision,
+                        event: bookmark(revision),
+                    })),
                 });
                 std::future::ready(typed.transpose())
             })
@@ -275,15 +299,12 @@ impl<C: Codec> Store<C> {
         C: CodecFor<K>,
     {
         match event.kind {
-            EventKind::Put => {
+            kind @ (EventType::Added | EventType::Modified) => {
                 let object = self.decode::<K>(&event.kv)?;
-                let created = event.kv.create_revision == event.kv.mod_revision;
                 if selection.is_everything() {
-                    return Ok(Some(match created {
-                        true => WatchEvent::Created(object),
-                        false => WatchEvent::Updated(object),
-                    }));
+                    return Ok(Some(WatchEvent::of(kind, object)));
                 }
+                let created = kind == EventType::Added;
                 // Whether the object was selected before: its previous value (one that does
                 // not decode as `K` was not).
                 let before = !created
@@ -293,13 +314,13 @@ impl<C: Codec> Store<C> {
                         .and_then(|prev| self.decode::<K>(prev).ok())
                         .is_some_and(|prev| selection.admits(&prev));
                 Ok(match (before, selection.admits(&object)) {
-                    (true, true) => Some(WatchEvent::Updated(object)),
-                    (false, true) => Some(WatchEvent::Created(object)),
+                    (true, true) => Some(WatchEvent::Modified(object)),
+                    (false, true) => Some(WatchEvent::Added(object)),
                     (true, false) => Some(WatchEvent::Deleted(object)),
                     (false, false) => None,
                 })
             }
-            EventKind::Delete => {
+            EventType::Deleted => {
                 let previous = event.prev_kv.ok_or_else(|| Error::Backend {
                     message: format!("delete event of {} carries no previous value", event.kv.key),
                     source: None,
@@ -317,7 +338,5 @@ impl<C: Codec> Store<C> {
 
 /// The bookmark of a watch that has got to `revision`.
 fn bookmark<K>(revision: u64) -> WatchEvent<K> {
-    WatchEvent::Bookmark {
-        resource_version: revision.to_string(),
-    }
+    WatchEvent::Bookmark(ResourceVersion::of(revision))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions};
 use futures::stream::{self, StreamExt};
-use kvstore_core::backend::{Event, EventKind, EventStream, WatchItem, WatchRequest};
+use kvstore_core::backend::{Event, EventStream, WatchItem, WatchRequest};
 use kvstore_core::{Error, Result};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, Instant};
@@ -223,16 +223,20 @@ impl Cursor {
                 .prev_kv()
                 .map(|p| self.target.ns.key_value(p))
                 .transpose()?;
-            let kind = match event.event_type() {
-                EventType::Put => EventKind::Put,
-                EventType::Delete => EventKind::Delete,
-            };
             if kv.mod_revision < self.next {
                 continue; // already delivered before a reconnect
             }
             last = Some(kv.mod_revision);
-            self.pending
-                .push_back(WatchItem::Event(Event { kind, kv, prev_kv }));
+            let event = match event.event_type() {
+                EventType::Put => Event::put(kv, prev_kv),
+                // Without its previous value (compacted meanwhile) the typed layer reports it.
+                EventType::Delete => Event {
+                    kind: kvstore_core::EventType::Deleted,
+                    kv,
+                    prev_kv,
+                },
+            };
+            self.pending.push_back(WatchItem::Event(event));
         }
         match last {
             Some(revision) => self.next = revision + 1,

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use bytes::Bytes;
 
 use super::state::{ElectionEvent, Leading, LossReason, Status};
-use crate::backend::{Backend, EventKind, WatchItem, WatchRequest};
+use crate::backend::{Backend, EventType, WatchItem, WatchRequest};
 use crate::backoff::Backoff;
 use crate::coordination::leased_key::LeasedKey;
 use crate::coordination::queue;
@@ -193,11 +193,11 @@ impl Campaign {
                         Some(Ok(WatchItem::Event(event))) => {
                             let kv = event.kv;
                             match event.kind {
-                                EventKind::Put => {
+                                EventType::Added | EventType::Modified => {
                                     let id = String::from_utf8_lossy(&kv.value).into_owned();
                                     queue.insert(kv.create_revision, (kv.key, id));
                                 }
-                                EventKind::Delete => {
+                                EventType::Deleted => {
                                     if kv.key == entry.key {
                                         return End::Lost(LossReason::EntryDeleted);
                                     }
