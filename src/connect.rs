@@ -6,6 +6,7 @@ use std::sync::{Arc, Once};
 use futures::FutureExt;
 use kvstore_codec::{AnyCodec, Json};
 use kvstore_core::backend::Backend;
+use kvstore_core::config::built_in;
 use kvstore_core::{registry, Codec, Error, Result, Store, StoreConfig};
 use kvstore_memory::MemoryBackend;
 
@@ -64,15 +65,11 @@ pub async fn backend(config: &StoreConfig) -> Result<Arc<dyn Backend>> {
 }
 
 fn unknown_scheme(scheme: &str) -> Error {
-    let message = match scheme {
-        "etcd" | "etcds" => {
-            "the etcd backend is not compiled in: enable the `etcd` feature of kvstore".to_owned()
-        }
-        "zk" => {
-            "the ZooKeeper backend is not compiled in: enable the `zookeeper` feature of kvstore"
-                .to_owned()
-        }
-        _ => format!(
+    let message = match built_in(scheme).and_then(|b| Some((b.package, b.feature?))) {
+        Some((package, feature)) => format!(
+            "the {scheme}:// backend ({package}) is not compiled in: enable the `{feature}` feature of kvstore"
+        ),
+        None => format!(
             "unknown store scheme {scheme:?} (known: {})",
             registry::schemes().join(", ")
         ),

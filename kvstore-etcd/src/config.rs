@@ -229,29 +229,21 @@ impl std::fmt::Debug for EtcdConfig {
 
 impl EtcdConfig {
     /// The etcd configuration a [`StoreConfig`] describes (`etcd://` URLs): endpoints as
-    /// `host:port` (or full URLs), namespace, timeouts, user, and TLS files (feature `tls`).
+    /// `host:port` (checked: [`StoreConfig::hosts`]), namespace, timeouts, user, and TLS files (feature `tls`).
     /// [`Error::InvalidConfig`] for what etcd cannot use.
     pub fn from_store_config(config: &StoreConfig) -> Result<EtcdConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
         config.refuse_options()?;
         config.refuse_path()?;
-        if config.endpoints.is_empty() {
-            return Err(invalid(
-                "etcd needs at least one endpoint (host:port)".to_owned(),
-            ));
-        }
         let scheme = if config.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        let endpoints = config.endpoints.iter().map(|endpoint| {
-            if endpoint.contains("://") {
-                endpoint.clone()
-            } else {
-                format!("{scheme}://{endpoint}")
-            }
-        });
+        let endpoints = config
+            .hosts()?
+            .into_iter()
+            .map(|endpoint| format!("{scheme}://{endpoint}"));
         let mut etcd = EtcdConfig::new(endpoints);
         if let Some(namespace) = &config.namespace {
             kvstore_core::key::validate_key(namespace)

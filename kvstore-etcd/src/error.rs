@@ -36,11 +36,14 @@ pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
                 || message.contains("authentication failed")
                 || message.contains("invalid auth token")
                 || message.contains("user name not found")
+                || message.contains("user name is empty")
             {
                 // etcd's messages name the user at most, never the password.
-                Error::Unauthenticated {
-                    message: message.to_owned(),
-                }
+                let message = match message.contains("user name is empty") {
+                    true => format!("etcd has authentication on and no user was given ({message})"),
+                    false => message.to_owned(),
+                };
+                Error::Unauthenticated { message }
             } else if status.code() == tonic::Code::PermissionDenied {
                 Error::PermissionDenied {
                     message: message.to_owned(),

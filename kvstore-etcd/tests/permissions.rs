@@ -80,6 +80,17 @@ async fn wrong_credentials_are_unauthenticated_within_the_connect_timeout() {
         assert!(!err.to_string().contains(password), "{err}");
         assert!(!format!("{err:?}").contains(password), "{err:?}");
     }
+    // No credentials at all: etcd's "user name is empty" is an authentication failure too.
+    let anonymous = EtcdConfig::new(endpoints).connect_timeout(connect_timeout);
+    let err = match EtcdBackend::connect(anonymous).await {
+        Err(err) => err,
+        Ok(backend) => Store::new(backend, Json)
+            .get::<Widget>("/app/a")
+            .await
+            .unwrap_err(),
+    };
+    assert!(err.is_unauthenticated(), "no credentials: {err}");
+    assert!(!err.is_retryable(), "{err}");
 }
 
 /// etcd started with a one-second token lifetime: the client's token expires between its

@@ -84,11 +84,7 @@ impl ZooKeeperConfig {
     pub fn from_store_config(config: &StoreConfig) -> Result<ZooKeeperConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
         config.refuse_options()?;
-        if config.endpoints.is_empty() {
-            return Err(invalid(
-                "zookeeper needs at least one endpoint (host:port)".to_owned(),
-            ));
-        }
+        let hosts = config.hosts()?;
         if config.username.is_some() || config.password.is_some() || config.tls.is_some() {
             return Err(invalid(
                 "the zookeeper backend does not support credentials or TLS yet".to_owned(),
@@ -99,7 +95,7 @@ impl ZooKeeperConfig {
                 "the zookeeper backend takes its root as the URL's path (zk://host:2181/root), not a namespace".to_owned(),
             ));
         }
-        let mut zk = ZooKeeperConfig::new(config.endpoints.iter().cloned());
+        let mut zk = ZooKeeperConfig::new(hosts.iter().map(ToString::to_string));
         if let Some(root) = &config.path {
             zk = zk.root(root.clone());
         }

@@ -14,7 +14,16 @@
 //! `request_timeout=500ms`, `codec=json|postcard|bincode`; any other parameter is kept in
 //! [`StoreConfig::options`] for the backend, which refuses what it does not know.
 //!
+//! Hosts are `host:port`, `host` (the backend's default port, see [`BUILT_IN`]) or `[v6]:port`,
+//! checked when the URL is parsed ([`Endpoint`]): `etcd://127.0.0.1:notaport` is refused.
+//!
 //! Passwords are a [`Secret`]: `Debug` and `Display` of a config never show them.
+
+mod built_in;
+mod endpoint;
+
+pub use built_in::{built_in, BuiltIn, BUILT_IN};
+pub use endpoint::Endpoint;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -158,6 +167,12 @@ impl StoreConfig {
         if !matches!(path, "" | "/") {
             config.path = Some(decode(path).map_err(|e| invalid(e.to_owned()))?);
         }
+        if config.takes_hosts() {
+            config.hosts().map_err(|e| match e {
+                Error::InvalidConfig { message } => invalid(message),
+                other => other,
+            })?;
+        }
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.into_owned();
             let duration = |value: &str| {
@@ -186,6 +201,33 @@ impl StoreConfig {
             }
         }
         Ok(config)
+    }
+
+    /// Whether the backend is a built-in one whose URL names hosts.
+    fn takes_hosts(&self) -> bool {
+        built_in(&self.backend).is_some_and(|b| b.default_port.is_some())
+    }
+
+    /// The endpoints as hosts and ports (the backend's default port where none is given):
+    /// [`Error::InvalidConfig`] naming the first that is not one, or when there is none.
+    pub fn hosts(&self) -> Result<Vec<Endpoint>> {
+        let default_port = built_in(&self.backend)
+            .and_then(|b| b.default_port)
+            .unwrap_or(0);
+        if self.endpoints.is_empty() {
+            return Err(Error::InvalidConfig {
+                message: format!("the {} backend needs at least one host", self.backend),
+            });
+        }
+        self.endpoints
+            .iter()
+            .map(|endpoint| match Endpoint::parse(endpoint, default_port) {
+                Ok(e) if e.port == 0 => Err(Error::InvalidConfig {
+                    message: format!("endpoint {endpoint:?}: no port"),
+                }),
+                other => other,
+            })
+            .collect()
     }
 
     /// [`Error::InvalidConfig`] unless the URL had no path: for backends that have no place
@@ -378,6 +420,11 @@ mod tests {
             "etcd://h:2379?connect_timeout=soon",
             "etcd://h:2379?ca=/ca.pem",
             "etcd://u:%FF@h:2379",
+            "etcd://127.0.0.1:notaport",
+            "etcd://h:2379,h2:99999",
+            "etcd://::1:2379",
+            "zk://h:0/root",
+            "etcd://",
         ] {
             let err = StoreConfig::from_url(url).unwrap_err();
             assert!(matches!(err, Error::InvalidConfig { .. }), "{url}: {err}");
