@@ -335,7 +335,9 @@ async fn a_cache_converges_across_an_etcd_restart_mid_stream() {
                     // Re-create what a previous round deleted.
                     loop {
                         match store.create(&key, &counter()).await {
-                            Err(err) if err.is_retryable() => {
+                            // A create settles a lost answer itself; when it cannot, it is
+                            // tried again (AlreadyExists then: the first try landed).
+                            Err(err) if err.is_retryable() || err.is_ambiguous() => {
                                 tokio::time::sleep(Duration::from_millis(50)).await
                             }
                             Ok(_) => break,
@@ -349,7 +351,7 @@ async fn a_cache_converges_across_an_etcd_restart_mid_stream() {
                             match store.delete::<Counter>(&key, &Default::default()).await {
                                 Ok(_) => break,
                                 Err(err) if err.is_not_found() => break,
-                                Err(err) if err.is_retryable() => {
+                                Err(err) if err.is_retryable() || err.is_ambiguous() => {
                                     tokio::time::sleep(Duration::from_millis(50)).await
                                 }
                                 Err(err) => panic!("{err}"),

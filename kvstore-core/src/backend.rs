@@ -300,6 +300,15 @@ impl Txn {
         self.failure.push(op);
         self
     }
+    /// Whether any operation writes (a put or a delete): such a transaction lost in flight
+    /// may have been applied ([`Error::Ambiguous`](crate::Error::Ambiguous)).
+    pub fn writes(&self) -> bool {
+        self.success
+            .iter()
+            .chain(&self.failure)
+            .any(|op| !matches!(op, TxnOp::Get { .. }))
+    }
+
     /// Asks for a revision of the transaction's own (see [`Txn::own_revision`]).
     pub fn with_own_revision(mut self) -> Self {
         self.own_revision = true;

@@ -69,7 +69,7 @@ impl EtcdBackend {
             etcd_client::Client::connect(&config.endpoints, Some(config.connect_options()));
         let client = tokio::time::timeout(config.connect_timeout, connecting)
             .await
-            .map_err(|_| error::timed_out("connect", config.connect_timeout))?
+            .map_err(|_| error::timed_out("connect", config.connect_timeout, Context::default()))?
             .map_err(|e| error::map(e, Context::default()))?;
         let backend = EtcdBackend {
             client,
@@ -107,7 +107,9 @@ impl EtcdBackend {
         };
         tokio::time::timeout(config.connect_timeout, first_request)
             .await
-            .map_err(|_| error::timed_out("connect", config.connect_timeout))??;
+            .map_err(|_| {
+                error::timed_out("connect", config.connect_timeout, Context::default())
+            })??;
         Ok(backend)
     }
 
@@ -138,7 +140,11 @@ impl EtcdBackend {
             .unwrap_or(LeaseId(0));
         // Built once (which checks the request); built again only for a resend.
         let mut first = Some(txn::request(&self.ns, &request)?);
-        let context = Context { lease, revision: 0 };
+        let context = Context {
+            lease,
+            revision: 0,
+            write: request.writes(),
+        };
         let response = self
             .call("txn", context, || {
                 let etcd_txn = first.take().map_or_else(
@@ -174,17 +180,24 @@ impl EtcdBackend {
     async fn txn_batch(&self, txns: &[Txn]) -> Result<Vec<TxnResponse>> {
         let mut first = Some(txn::batch(&self.ns, txns)?);
         let response = self
-            .call("txn batch", Context::default(), || {
-                let etcd_txn = first.take().map_or_else(
-                    || {
-                        txn::batch(&self.ns, txns)
-                            .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
-                    },
-                    Ok,
-                );
-                let mut kv = self.client.kv_client();
-                async move { kv.txn(etcd_txn?).await }
-            })
+            .call(
+                "txn batch",
+                Context {
+                    write: true,
+                    ..Context::default()
+                },
+                || {
+                    let etcd_txn = first.take().map_or_else(
+                        || {
+                            txn::batch(&self.ns, txns)
+                                .map_err(|e| etcd_client::Error::InvalidArgs(e.to_string()))
+                        },
+                        Ok,
+                    );
+                    let mut kv = self.client.kv_client();
+                    async move { kv.txn(etcd_txn?).await }
+                },
+            )
             .await?;
         txn::batch_response(&self.ns, txns, &response)
     }
@@ -209,7 +222,7 @@ impl EtcdBackend {
         let deadline = tokio::time::Instant::now() + self.request_timeout;
         loop {
             match tokio::time::timeout_at(deadline, request()).await {
-                Err(_) => return Err(error::timed_out(what, self.request_timeout)),
+                Err(_) => return Err(error::timed_out(what, self.request_timeout, context)),
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(err))
                     if error::never_sent(&err)
@@ -323,7 +336,10 @@ impl Backend for EtcdBackend {
     }
 
     async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
-        let context = Context { lease, revision: 0 };
+        let context = Context {
+            lease,
+            ..Context::default()
+        };
         let renew = || {
             let mut leases = self.client.lease_client();
             async move {
@@ -340,7 +356,10 @@ impl Backend for EtcdBackend {
     }
 
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        let context = Context { lease, revision: 0 };
+        let context = Context {
+            lease,
+            ..Context::default()
+        };
         self.call("lease revoke", context, || {
             let mut leases = self.client.lease_client();
             async move { leases.revoke(lease.0).await }

@@ -196,6 +196,15 @@ impl<S: Sender> Batcher<S> {
                     }));
                 }
             }
+            // The batch may have been applied: never sent again, each told so.
+            Err(err) if err.is_ambiguous() => {
+                for queued in batch {
+                    let _ = queued.answer.send(Err(Error::Ambiguous {
+                        message: err.to_string(),
+                        source: None,
+                    }));
+                }
+            }
             Err(err) => {
                 // Refused as a whole: nothing was written. Each gets its own answer.
                 tracing::debug!(%err, "etcd refused a write batch; sending its transactions alone");

@@ -9,10 +9,25 @@ pub(crate) struct Context {
     pub revision: u64,
     /// The lease the call used, if any.
     pub lease: LeaseId,
+    /// Whether the call writes: a failure after it may have reached etcd is then
+    /// [`Error::Ambiguous`], not [`Error::Unavailable`].
+    pub write: bool,
 }
 
-/// Maps an etcd-client error to a kvstore error, keeping it as the source.
+/// Maps an etcd-client error to a kvstore error, keeping it as the source. A write that may have
+/// reached etcd before failing (anything but a refused connection) is [`Error::Ambiguous`].
 pub(crate) fn map(error: etcd_client::Error, context: Context) -> Error {
+    let sent = !never_sent(&error);
+    match map_any(error, context) {
+        Error::Unavailable { message, source } if context.write && sent => Error::Ambiguous {
+            message: format!("{message}; the write may or may not have been applied"),
+            source,
+        },
+        other => other,
+    }
+}
+
+fn map_any(error: etcd_client::Error, context: Context) -> Error {
     use etcd_client::Error as E;
     match error {
         E::GRpcStatus(status) => {
@@ -98,11 +113,19 @@ pub(crate) fn refused_watch(reason: &str) -> Error {
     }
 }
 
-/// The error for a request that did not answer within the request timeout.
-pub(crate) fn timed_out(what: &str, timeout: std::time::Duration) -> Error {
-    Error::Unavailable {
-        message: format!("etcd {what} did not answer within {timeout:?}"),
-        source: None,
+/// The error for a request that did not answer within the request timeout: a write that was
+/// in flight may have been applied ([`Error::Ambiguous`]).
+pub(crate) fn timed_out(what: &str, timeout: std::time::Duration, context: Context) -> Error {
+    let message = format!("etcd {what} did not answer within {timeout:?}");
+    match context.write {
+        true => Error::Ambiguous {
+            message: format!("{message}; the write may or may not have been applied"),
+            source: None,
+        },
+        false => Error::Unavailable {
+            message,
+            source: None,
+        },
     }
 }
 
@@ -157,5 +180,52 @@ pub(crate) fn never_sent(error: &etcd_client::Error) -> bool {
             status.code() == tonic::Code::Unavailable && status.message().contains("connect error")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{map, timed_out, Context};
+    use std::time::Duration;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn a_write_lost_in_flight_is_ambiguous_a_read_unavailable() {
+        let write = Context {
+            write: true,
+            ..Context::default()
+        };
+        for code in [
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::Cancelled,
+            tonic::Code::Unknown,
+        ] {
+            let lost = || status(code, "transport is closing");
+            let err = map(lost(), write);
+            assert!(err.is_ambiguous() && !err.is_retryable(), "{code:?}: {err}");
+            let err = map(lost(), Context::default());
+            assert!(
+                err.is_unavailable() && err.is_retryable(),
+                "{code:?}: {err}"
+            );
+        }
+        // A refused connection sent nothing: the write is unavailable, and retryable.
+        let refused = status(
+            tonic::Code::Unavailable,
+            "error trying to connect: connect error",
+        );
+        assert!(map(refused, write).is_unavailable());
+        // Answers that say what happened stay what they are.
+        let denied = status(
+            tonic::Code::PermissionDenied,
+            "etcdserver: permission denied",
+        );
+        assert!(map(denied, write).is_permission_denied());
+        assert!(timed_out("txn", Duration::from_secs(1), write).is_ambiguous());
+        assert!(timed_out("range", Duration::from_secs(1), Context::default()).is_unavailable());
     }
 }

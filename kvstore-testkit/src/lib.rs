@@ -43,7 +43,9 @@ pub fn random_u64() -> u64 {
 }
 
 /// Runs `op` until it succeeds, again (after 50 ms) while its error is retryable — a server
-/// restarting, a lost connection — for fault tests. Panics on an error that is not retryable,
+/// restarting, a refused connection — or ambiguous (a connection lost after a write was sent:
+/// repeating it may apply it twice, which the fault tests that use this allow for), for fault
+/// tests. Panics on an error that is not retryable,
 /// on a call that takes more than 15 s (an operation must fail or succeed, never hang), and
 /// when the store has not answered after 400 tries.
 pub async fn until_answered<T, F, Fut>(mut op: F) -> T
@@ -57,7 +59,7 @@ where
             .expect("an operation must fail or succeed, never hang");
         match attempt {
             Ok(answer) => return answer,
-            Err(err) if err.is_retryable() => {
+            Err(err) if err.is_retryable() || err.is_ambiguous() => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             Err(err) => panic!("unexpected error: {err}"),

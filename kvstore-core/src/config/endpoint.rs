@@ -71,7 +71,9 @@ impl Endpoint {
         }
         let name_chars = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
         if !rest.starts_with('[') && !host.chars().all(name_chars) {
-            return Err(invalid("a host name has only letters, digits, '-', '.' and '_'"));
+            return Err(invalid(
+                "a host name has only letters, digits, '-', '.' and '_'",
+            ));
         }
         let port = match port {
             None => default_port,

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::faults::Partition;
 use super::{revision_of, unique_prefix, widget, Gadget, TestCodec, Widget};
 use crate::backend::{PutLease, Txn, TxnOp};
 use crate::scheme::Scheme;
@@ -411,6 +412,48 @@ pub async fn delete_at_read_version<C: TestCodec>(store: Store<C>) {
     }
 }
 
+/// A write whose answer is lost is `Ambiguous`, never retryable as such; a create learns its
+/// own outcome: its own object (same uid) is success, an absent key is created once, another
+/// object is `AlreadyExists`.
+pub async fn create_learns_the_outcome_of_a_lost_answer<C: TestCodec>(store: Store<C>) {
+    let p = unique_prefix();
+    let faults = Partition::default();
+    let client = faults.wrap(&store);
+    let (a, b) = (format!("{p}/a"), format!("{p}/b"));
+
+    faults.lose_next_answer(true);
+    let created = client.create(&a, &widget("a", "red")).await.unwrap();
+    assert_eq!(
+        store.get::<Widget>(&a).await.unwrap(),
+        created,
+        "applied once, recognised"
+    );
+
+    faults.lose_next_answer(false);
+    let created = client.create(&b, &widget("b", "red")).await.unwrap();
+    assert_eq!(
+        store.get::<Widget>(&b).await.unwrap(),
+        created,
+        "created on the second try"
+    );
+
+    faults.lose_next_answer(false);
+    let err = client.create(&a, &widget("a", "blue")).await.unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+    assert_eq!(store.get::<Widget>(&a).await.unwrap().color, "red");
+
+    let mut changed = created.clone();
+    changed.color = "green".to_owned();
+    faults.lose_next_answer(true);
+    let err = client.update(&b, &changed).await.unwrap_err();
+    assert!(err.is_ambiguous() && !err.is_retryable(), "{err}");
+    assert_eq!(
+        store.get::<Widget>(&b).await.unwrap().color,
+        "green",
+        "it was applied"
+    );
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -422,6 +465,7 @@ macro_rules! __conformance_crud_cases {
             create_existing_is_already_exists: Shared,
             create_with_resource_version_is_rejected: Shared,
             create_sets_uid_and_timestamp: Shared,
+            create_learns_the_outcome_of_a_lost_answer: Shared,
             get_missing_is_not_found: Shared,
             exists_and_health: Shared,
             resource_versions_increase_across_keys: Shared,

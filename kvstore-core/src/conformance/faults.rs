@@ -1,6 +1,8 @@
-//! Injected faults: a backend wrapper that cuts one client off from the store.
+//! Injected faults: a backend wrapper that cuts one client off from the store, or loses the
+//! answers to its writes.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,16 +18,20 @@ use crate::store::Store;
 
 /// Cuts a client off from the store, as a network partition would: while cut, every call
 /// through the wrapped store fails with [`Error::Unavailable`], and open watches end with that
-/// error. Other clients of the same backend are not affected.
+/// error. It can also lose the answer to a write, as a connection lost after sending does
+/// ([`Partition::lose_next_answer`]). Other clients of the same backend are not affected.
 #[derive(Debug, Clone)]
 pub struct Partition {
     cut: Arc<watch::Sender<bool>>,
+    /// For each of the next writes whose answer is lost: whether it is applied first.
+    losses: Arc<Mutex<VecDeque<bool>>>,
 }
 
 impl Default for Partition {
     fn default() -> Self {
         Partition {
             cut: Arc::new(watch::channel(false).0),
+            losses: Arc::default(),
         }
     }
 }
@@ -36,7 +42,17 @@ impl Partition {
         store.on_backend(Arc::new(Partitioned {
             inner: Arc::clone(store.backend()),
             cut: Arc::clone(&self.cut),
+            losses: Arc::clone(&self.losses),
         }))
+    }
+
+    /// The next write transaction through the wrapped store gets [`Error::Ambiguous`] instead
+    /// of its answer, after being `applied` (or not sent at all).
+    pub fn lose_next_answer(&self, applied: bool) {
+        self.losses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(applied);
     }
 
     /// Cuts the client off.
@@ -53,6 +69,7 @@ impl Partition {
 struct Partitioned {
     inner: Arc<dyn Backend>,
     cut: Arc<watch::Sender<bool>>,
+    losses: Arc<Mutex<VecDeque<bool>>>,
 }
 
 fn cut_off() -> Error {
@@ -82,7 +99,24 @@ impl Backend for Partitioned {
     }
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         self.check()?;
-        self.inner.txn(txn).await
+        let loss = match txn.writes() {
+            true => self
+                .losses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front(),
+            false => None,
+        };
+        let Some(applied) = loss else {
+            return self.inner.txn(txn).await;
+        };
+        if applied {
+            self.inner.txn(txn).await?;
+        }
+        Err(Error::Ambiguous {
+            message: "the answer was lost by a test partition".to_owned(),
+            source: None,
+        })
     }
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
         self.check()?;

@@ -15,6 +15,11 @@ impl<C: crate::codec::Codec> Store<C> {
     /// timestamp, see [`ObjectMeta`](crate::ObjectMeta), and its resource version).
     /// [`Error::AlreadyExists`] if the key exists; the object must not carry a resource version.
     /// One round trip.
+    ///
+    /// When the store loses the answer ([`Error::Ambiguous`]: the create may or may not have
+    /// been applied), the create finds out itself: it reads the key, and an object there with
+    /// the uid it gave is its own (returned as created); an absent key is created again, on the
+    /// same condition. Only when that cannot be learnt either is the error `Ambiguous`.
     #[instrument(level = "debug", skip(self, object), fields(kind = K::KIND))]
     pub async fn create<K: Object>(&self, key: &str, object: &K) -> Result<K>
     where
@@ -47,7 +52,12 @@ impl<C: crate::codec::Codec> Store<C> {
         let value = self.encode(key, &mut object)?;
         let lease = options.lease.map_or(PutLease::Detach, PutLease::Attach);
         let txn = Txn::when([Compare::absent(key)]).then(TxnOp::put(key, value, lease));
-        let response = self.inner.backend.txn(txn).await?;
+        let response = match self.inner.backend.txn(txn.clone()).await {
+            Err(err) if err.is_ambiguous() => {
+                return self.settle_create(key, object, txn, err).await
+            }
+            other => other?,
+        };
         if !response.succeeded {
             return Err(Error::AlreadyExists {
                 key: key.to_owned(),
@@ -55,5 +65,52 @@ impl<C: crate::codec::Codec> Store<C> {
         }
         set_resource_version(&mut object, response.revision);
         Ok(object)
+    }
+
+    /// Learns the outcome of a create whose answer was lost: its own object (same uid) at the
+    /// key is success, another object is [`Error::AlreadyExists`], an absent key is created
+    /// again (the same transaction: it still creates only an absent key, so a first attempt
+    /// that lands late cannot create twice). `lost` when the outcome stays unknown.
+    async fn settle_create<K: Object>(
+        &self,
+        key: &str,
+        mut object: K,
+        txn: Txn,
+        lost: Error,
+    ) -> Result<K>
+    where
+        C: CodecFor<K>,
+    {
+        const ATTEMPTS: usize = 3;
+        let uid = object.metadata().uid;
+        for _ in 0..ATTEMPTS {
+            match self.get_raw(key).await {
+                Ok(kv) => {
+                    return match self.decode::<K>(&kv) {
+                        Ok(stored) if stored.metadata().uid == uid => {
+                            tracing::debug!(key, "a create whose answer was lost had been applied");
+                            Ok(stored)
+                        }
+                        _ => Err(Error::AlreadyExists {
+                            key: key.to_owned(),
+                        }),
+                    };
+                }
+                Err(err) if err.is_not_found() => {}
+                // Still nothing known.
+                Err(_) => return Err(lost),
+            }
+            match self.inner.backend.txn(txn.clone()).await {
+                Ok(response) if response.succeeded => {
+                    set_resource_version(&mut object, response.revision);
+                    return Ok(object);
+                }
+                // Created meanwhile, perhaps by the first attempt: read again.
+                Ok(_) => {}
+                Err(err) if err.is_ambiguous() => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Err(lost)
     }
 }

@@ -81,7 +81,7 @@ impl Target {
         };
         let (stream, first) = timeout(self.request_timeout, opened)
             .await
-            .map_err(|_| error::timed_out("watch", self.request_timeout))?
+            .map_err(|_| error::timed_out("watch", self.request_timeout, Default::default()))?
             .map_err(|e| error::map(e, context))?;
         let first = first.ok_or_else(|| Error::Unavailable {
             message: "etcd closed the watch before confirming it".to_owned(),
