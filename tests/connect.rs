@@ -79,7 +79,10 @@ async fn bad_urls_say_what_is_wrong() {
         ("memory://x?codec=yaml", "unknown codec \"yaml\""),
         ("no scheme", "expected scheme://"),
         // Hosts are checked whether or not the backend is compiled in.
-        ("etcd://127.0.0.1:notaport", "endpoint \"127.0.0.1:notaport\""),
+        (
+            "etcd://127.0.0.1:notaport",
+            "endpoint \"127.0.0.1:notaport\"",
+        ),
         ("etcd://h1:2379,h2:0", "endpoint \"h2:0\": the port"),
         ("zk://zk-1:70000/root", "endpoint \"zk-1:70000\""),
         ("etcd://::1", "in brackets"),

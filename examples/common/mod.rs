@@ -9,6 +9,7 @@ use kvstore::{Json, Store, StoreConfig};
 /// in-memory store (`memory://`); see `kvstore::StoreConfig` for the URL forms, e.g.
 /// `etcd://127.0.0.1:2379?namespace=/kvstore-example`. Returns it with its URL (any password
 /// shown as `***`).
+#[allow(dead_code)] // config_file reads its store from a configuration file instead
 pub async fn store(example: &str) -> Result<(Store<Json>, String), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = match args.as_slice() {
