@@ -74,14 +74,15 @@ pub use error::{BoxError, CodecError, Error, Result};
 pub use event_type::EventType;
 pub use field_selector::{FieldRequirement, FieldSelector};
 pub use lease::{Lease, LeaseId};
-pub use meta::{ListMeta, ObjectMeta, TypeMeta};
+pub use meta::{Identity, ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
 pub use resource_version::{InvalidResourceVersion, ResourceVersion};
 pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, CreateOptions, ListOptions, Preconditions, Selection, Store, Transaction,
-    TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream,
+    Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions, OnClose, Preconditions,
+    RevokeOnClose, Selection, Store, Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions,
+    WatchStream,
     DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

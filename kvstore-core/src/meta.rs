@@ -93,8 +93,9 @@ impl ObjectMeta {
     }
 
     /// Gives the object the identity of a newly created one (see the type's docs), returning
-    /// it.
-    pub(crate) fn stamp_creation(&mut self) -> Identity {
+    /// it: what a create does, for runtime that writes objects itself (e.g. an ephemeral
+    /// object, which keeps its identity across writes with [`ObjectMeta::keep_identity`]).
+    pub fn stamp_creation(&mut self) -> Identity {
         let identity = Identity {
             uid: Uuid::new_v4(),
             creation_timestamp: Utc::now(),
@@ -104,17 +105,19 @@ impl ObjectMeta {
     }
 
     /// Gives the object an identity it was created with.
-    pub(crate) fn keep_identity(&mut self, identity: Identity) {
+    pub fn keep_identity(&mut self, identity: Identity) {
         self.uid = Some(identity.uid);
         self.creation_timestamp = Some(identity.creation_timestamp);
     }
 }
 
-/// The identity the store gives an object when it creates it.
+/// The identity the store gives an object when it creates it: a fresh uid and the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Identity {
-    uid: Uuid,
-    creation_timestamp: DateTime<Utc>,
+pub struct Identity {
+    /// The object's uid.
+    pub uid: Uuid,
+    /// When it was created.
+    pub creation_timestamp: DateTime<Utc>,
 }
 
 impl Serialize for ObjectMeta {

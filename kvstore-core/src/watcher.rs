@@ -16,7 +16,9 @@ use crate::event_type::EventType;
 use crate::key::validate_key;
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
-use crate::store::{Keyed, ListOptions, Selection, Store, WatchEvent};
+use crate::store::{
+    KeyedEvent, KeyedWatchStream, ListOptions, Selection, Store, WatchEvent, WatchFrom, WatchOptions,
+};
 
 /// What a [`Watcher`] reports, in the words of [`WatchEvent`] (and [`EventType`]), each with
 /// the object's key.
@@ -112,9 +114,9 @@ enum Phase<K> {
     /// Listing; the token of the next page.
     Paging(Option<String>),
     /// About to watch after this revision.
-    Resume(u64),
+    Resume(ResourceVersion),
     /// Watching; the revision of the last change delivered.
-    Watching(BoxStream<'static, Result<Keyed<K>>>, u64),
+    Watching(KeyedWatchStream<K>, ResourceVersion),
 }
 
 struct State<C, K> {
@@ -214,11 +216,12 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
             }
             Phase::Paging(token) => self.list_page(token).await,
             Phase::Resume(revision) => {
-                match self
-                    .store
-                    .watch_prefix_keyed::<K>(&self.prefix, revision, self.config.selection.clone())
-                    .await
-                {
+                let options = WatchOptions {
+                    from: WatchFrom::Version(revision),
+                    selection: self.config.selection.clone(),
+                    bookmarks: true,
+                };
+                match self.store.watch_prefix_keyed::<K>(&self.prefix, &options).await {
                     Ok(changes) => self.phase = Phase::Watching(changes, revision),
                     Err(err) if err.is_gone() => self.relist(err),
                     Err(err) => {
@@ -247,16 +250,17 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
     /// Handles what the watch delivered next.
     fn watched(
         &mut self,
-        next: Option<Result<Keyed<K>>>,
-        changes: BoxStream<'static, Result<Keyed<K>>>,
-        revision: u64,
+        next: Option<Result<KeyedEvent<K>>>,
+        changes: KeyedWatchStream<K>,
+        revision: ResourceVersion,
     ) {
         match next {
-            Some(Ok(Keyed {
+            Some(Ok(KeyedEvent {
                 key,
-                revision: at,
+                resource_version,
                 event,
             })) => {
+                let at = resource_version;
                 self.backoff.reset();
                 self.phase = Phase::Watching(changes, revision.max(at));
                 let event = match event {
@@ -290,7 +294,7 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
             selection: self.config.selection.clone(),
         };
         match self.store.list_keyed::<K>(&self.prefix, &options).await {
-            Ok((page, revision)) => {
+            Ok(page) => {
                 self.backoff.reset();
                 for (key, object) in page.items {
                     self.ready
@@ -299,10 +303,10 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                 match page.metadata.continue_token {
                     Some(next) => self.phase = Phase::Paging(Some(next)),
                     None => {
-                        self.phase = Phase::Resume(revision);
-                        self.ready.push_back(Ok(WatcherEvent::InitialStateDone(
-                            ResourceVersion::of(revision),
-                        )));
+                        let listed_at = page.metadata.resource_version;
+                        self.phase = Phase::Resume(listed_at);
+                        self.ready
+                            .push_back(Ok(WatcherEvent::InitialStateDone(listed_at)));
                     }
                 }
             }

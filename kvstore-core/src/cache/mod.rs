@@ -29,7 +29,7 @@ use crate::watcher::{Watcher, WatcherConfig};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Progress {
     synced: bool,
-    revision: u64,
+    revision: ResourceVersion,
     /// The feed ended: the store was closed.
     stopped: bool,
 }
@@ -154,7 +154,7 @@ fn direct_read<C: CodecFor<K>, K: Object>(
             if let Some(name) = name {
                 let key = format!("{prefix}/{name}");
                 return match store.get::<K>(&key).await {
-                    Ok(object) if selection.admits(&object) => Ok(vec![(name, object)]),
+                    Ok(object) if selection.matches(&object) => Ok(vec![(name, object)]),
                     Ok(_) => Ok(Vec::new()),
                     Err(err) if err.is_not_found() => Ok(Vec::new()),
                     Err(err) => Err(err),
@@ -168,7 +168,7 @@ fn direct_read<C: CodecFor<K>, K: Object>(
             let directory = format!("{prefix}/");
             let mut all = Vec::new();
             loop {
-                let (page, _) = store.list_keyed::<K>(&prefix, &options).await?;
+                let page = store.list_keyed::<K>(&prefix, &options).await?;
                 all.extend(page.items.into_iter().map(|(key, object)| {
                     let name = key.strip_prefix(&directory).unwrap_or(&key).to_owned();
                     (name, object)
@@ -246,7 +246,7 @@ impl<K: Object> Cache<K> {
 
     /// The resource version the cache is at: that of the last change or list applied.
     pub fn resource_version(&self) -> ResourceVersion {
-        ResourceVersion::of(self.shared.progress.borrow().revision)
+        self.shared.progress.borrow().revision
     }
 
     /// Whether the first list has been applied.
@@ -292,7 +292,7 @@ impl<K: Object> Cache<K> {
     fn reached(&self, target: u64) -> Result<bool> {
         let progress = *self.shared.progress.borrow();
         match progress {
-            p if p.synced && p.revision >= target => Ok(true),
+            p if p.synced && p.revision.revision() >= target => Ok(true),
             p if p.stopped => Err(self.closed()),
             _ => Ok(false),
         }
@@ -301,7 +301,7 @@ impl<K: Object> Cache<K> {
     /// Waits until the cache has applied `target`.
     async fn wait_until(&self, target: u64) -> Result<()> {
         let mut progress = self.shared.progress.subscribe();
-        let reached = |p: &Progress| p.synced && p.revision >= target;
+        let reached = |p: &Progress| p.synced && p.revision.revision() >= target;
         let done = match progress.wait_for(|p| reached(p) || p.stopped).await {
             Ok(p) => reached(&p),
             Err(_) => false,

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::events::CacheEvent;
 use super::index::Indexes;
 use crate::object::Object;
+use crate::resource_version::ResourceVersion;
 use crate::watcher::WatcherEvent;
 
 /// Objects by name (the key below the prefix).
@@ -19,7 +20,7 @@ pub(crate) struct Snapshot<K> {
     directory: String,
     pub(crate) objects: Objects<K>,
     /// The revision of the last change applied (or of the last list).
-    pub(crate) revision: u64,
+    pub(crate) revision: ResourceVersion,
     /// Whether a list has completed.
     pub(crate) synced: bool,
     /// The state a re-list is building, swapped in when it completes.
@@ -38,7 +39,7 @@ impl<K: Object> Snapshot<K> {
         Snapshot {
             directory: format!("{prefix}/"),
             objects: HashMap::new(),
-            revision: 0,
+            revision: ResourceVersion::ZERO,
             synced: false,
             building: None,
             subscribers: Vec::new(),
@@ -81,7 +82,7 @@ impl<K: Object> Snapshot<K> {
                 let fresh = self.building.take().unwrap_or_default();
                 let old = std::mem::replace(&mut self.objects, fresh);
                 self.indexes.rebuild(&self.objects);
-                self.revision = resource_version.revision();
+                self.revision = resource_version;
                 self.synced = true;
                 self.announce_swap(old);
             }
@@ -115,14 +116,14 @@ impl<K: Object> Snapshot<K> {
                 self.announce(CacheEvent::Deleted(gone));
             }
             WatcherEvent::Bookmark(resource_version) => {
-                self.revision = self.revision.max(resource_version.revision());
+                self.revision = self.revision.max(resource_version);
             }
         }
     }
 
     fn advance(&mut self, object: &K) {
         if let Some(rv) = object.metadata().version() {
-            self.revision = self.revision.max(rv.revision());
+            self.revision = self.revision.max(rv);
         }
     }
 

@@ -67,7 +67,7 @@ impl<C: Codec> Ephemeral<C> {
         validate_key(key)?;
         check_ttl("ephemeral", ttl)?;
         let entry =
-            LeasedKey::grant(store.backend(), store.lifecycle(), ttl, |_| key.to_owned()).await?;
+            LeasedKey::grant(store.backend(), &store.on_close(), ttl, |_| key.to_owned()).await?;
         Ok(Ephemeral {
             store: store.clone(),
             entry,
@@ -114,14 +114,14 @@ impl<C: Codec> Ephemeral<C> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get_or_insert_with(|| object.metadata_mut().stamp_creation());
         object.metadata_mut().keep_identity(identity);
-        let value = self.store.encode(&self.entry.key, &mut object)?;
+        let value = self.store.encode_value(&self.entry.key, &object)?;
         let put = TxnOp::put(
             &self.entry.key,
             value,
             PutLease::Attach(self.entry.lease_id()),
         );
         let response = self.store.backend().txn(Txn::default().then(put)).await?;
-        crate::store::set_resource_version(&mut object, response.revision);
+        object.metadata_mut().resource_version = Some(response.revision.to_string());
         Ok(object)
     }
 

@@ -10,7 +10,7 @@ use super::session::{LeaseLoss, LeaseState, Session};
 use crate::backend::{Backend, Compare};
 use crate::error::{Error, Result};
 use crate::lease::LeaseId;
-use crate::store::Lifecycle;
+use crate::store::OnClose;
 
 pub(crate) struct LeasedKey {
     pub(crate) key: String,
@@ -25,11 +25,11 @@ impl LeasedKey {
     /// A fresh session of `ttl` for the key `key(lease)`; nothing is written yet.
     pub(crate) async fn grant(
         backend: &Arc<dyn Backend>,
-        lifecycle: &Arc<Lifecycle>,
+        on_close: &OnClose,
         ttl: Duration,
         key: impl FnOnce(LeaseId) -> String,
     ) -> Result<LeasedKey> {
-        let session = Session::grant(backend, lifecycle, ttl).await?;
+        let session = Session::grant(backend, on_close, ttl).await?;
         Ok(Self::on(session, key, 0))
     }
 

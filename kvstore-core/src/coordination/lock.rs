@@ -15,7 +15,7 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::lease::LeaseId;
-use crate::store::{Lifecycle, Store};
+use crate::store::{OnClose, Store};
 
 /// A lock named by a key prefix, on leases of a TTL (etcd's `concurrency.Mutex`).
 ///
@@ -36,7 +36,7 @@ use crate::store::{Lifecycle, Store};
 #[derive(Clone)]
 pub struct Lock {
     backend: Arc<dyn Backend>,
-    lifecycle: Arc<Lifecycle>,
+    on_close: OnClose,
     prefix: String,
     ttl: Duration,
 }
@@ -59,7 +59,7 @@ impl Lock {
         check_ttl("lock", ttl)?;
         Ok(Lock {
             backend: Arc::clone(store.backend()),
-            lifecycle: Arc::clone(store.lifecycle()),
+            on_close: store.on_close(),
             prefix: prefix.to_owned(),
             ttl,
         })
@@ -117,7 +117,7 @@ impl Lock {
     async fn enqueue(&self) -> Result<LeasedKey> {
         queue::enqueue(
             &self.backend,
-            &self.lifecycle,
+            &self.on_close,
             &self.prefix,
             self.ttl,
             Bytes::new(),

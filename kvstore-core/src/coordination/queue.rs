@@ -12,12 +12,12 @@ use super::session::Session;
 use crate::backend::{Backend, Compare, KeyValue, Lease, PutLease, RangeRequest, Txn, TxnOp};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
-use crate::store::Lifecycle;
+use crate::store::OnClose;
 
 /// Writes a new entry `prefix/<lease>` holding `value` on a fresh lease of `ttl`.
 pub(crate) async fn enqueue(
     backend: &Arc<dyn Backend>,
-    lifecycle: &Arc<Lifecycle>,
+    on_close: &OnClose,
     prefix: &str,
     ttl: Duration,
     value: Bytes,
@@ -25,7 +25,7 @@ pub(crate) async fn enqueue(
     validate_key(prefix)?;
     // The key is named after the lease, so it is known once the lease is granted. An error
     // below drops the entry, which revokes the lease.
-    let mut entry = LeasedKey::grant(backend, lifecycle, ttl, |lease| {
+    let mut entry = LeasedKey::grant(backend, on_close, ttl, |lease| {
         format!("{prefix}/{:016x}", lease.0)
     })
     .await?;
@@ -52,7 +52,7 @@ pub(crate) async fn enqueue(
 /// still alive: renews it and keeps it alive from now on.
 pub(crate) async fn adopt(
     backend: &Arc<dyn Backend>,
-    lifecycle: &Arc<Lifecycle>,
+    on_close: &OnClose,
     kv: &KeyValue,
 ) -> Result<Option<LeasedKey>> {
     let Some(lease) = kv.lease else {
@@ -62,7 +62,7 @@ pub(crate) async fn adopt(
         Ok(ttl) => {
             let session = Session::start(
                 Arc::clone(backend),
-                Arc::clone(lifecycle),
+                on_close.clone(),
                 Lease { id: lease, ttl },
             );
             let key = kv.key.clone();

@@ -13,7 +13,7 @@ use crate::backoff::Backoff;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::lease::{whole_seconds, Lease, LeaseId};
-use crate::store::{Lifecycle, Store};
+use crate::store::{OnClose, RevokeOnClose, Store};
 
 /// Why a lease is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,8 @@ pub enum LeaseState {
 /// [`Session::revoke`] ends it at once, deleting its keys.
 pub struct Session {
     backend: Arc<dyn Backend>,
-    lifecycle: Arc<Lifecycle>,
+    /// The store revokes the lease when it is closed, while the session lives.
+    _revoked_on_close: RevokeOnClose,
     lease: Lease,
     state: watch::Receiver<LeaseState>,
     task: JoinHandle<()>,
@@ -86,47 +87,47 @@ impl fmt::Debug for Session {
 impl Session {
     /// Grants a lease of `ttl` (rounded up to whole seconds) and keeps it alive.
     pub async fn new<C: Codec>(store: &Store<C>, ttl: Duration) -> Result<Session> {
-        Self::grant(store.backend(), store.lifecycle(), ttl).await
+        Self::grant(store.backend(), &store.on_close(), ttl).await
     }
 
     /// Keeps an existing `lease` alive. Must be called within a tokio runtime.
     pub fn keep_alive<C: Codec>(store: &Store<C>, lease: Lease) -> Session {
         Self::start(
             Arc::clone(store.backend()),
-            Arc::clone(store.lifecycle()),
+            store.on_close(),
             lease,
         )
     }
 
     pub(crate) async fn grant(
         backend: &Arc<dyn Backend>,
-        lifecycle: &Arc<Lifecycle>,
+        on_close: &OnClose,
         ttl: Duration,
     ) -> Result<Session> {
         let lease = backend.lease_grant(whole_seconds(ttl)).await?;
         Ok(Self::start(
             Arc::clone(backend),
-            Arc::clone(lifecycle),
+            on_close.clone(),
             lease,
         ))
     }
 
     pub(crate) fn start(
         backend: Arc<dyn Backend>,
-        lifecycle: Arc<Lifecycle>,
+        on_close: OnClose,
         lease: Lease,
     ) -> Session {
         let (tx, state) = watch::channel(LeaseState::Alive);
-        lifecycle.keep(lease.id);
+        let revoked_on_close = on_close.revoke(lease.id);
         let task = tokio::spawn(renew_until_lost(
             Arc::clone(&backend),
-            Arc::clone(&lifecycle),
+            on_close,
             lease,
             tx,
         ));
         Session {
             backend,
-            lifecycle,
+            _revoked_on_close: revoked_on_close,
             lease,
             state,
             task,
@@ -210,7 +211,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
-        self.lifecycle.forget(self.lease.id);
     }
 }
 
@@ -219,7 +219,7 @@ const RETRY: Duration = Duration::from_millis(200);
 
 async fn renew_until_lost(
     backend: Arc<dyn Backend>,
-    lifecycle: Arc<Lifecycle>,
+    on_close: OnClose,
     lease: Lease,
     state: watch::Sender<LeaseState>,
 ) {
@@ -236,7 +236,7 @@ async fn renew_until_lost(
                 let _ = state.send(LeaseState::Lost(LeaseLoss::NotRenewed { ttl: lease.ttl }));
                 return;
             }
-            () = lifecycle.closed() => {
+            () = on_close.closed() => {
                 let _ = state.send(LeaseState::Lost(LeaseLoss::StoreClosed));
                 return;
             }

@@ -91,6 +91,56 @@ impl Lifecycle {
     }
 }
 
+/// What a store does when it is closed, as the runtime built on it sees it ([`Store::on_close`](super::Store::on_close)):
+/// whether it was closed, a future that resolves when it is, and the leases it revokes then.
+/// Sessions register their leases here, so that closing a store removes its ephemeral objects,
+/// lock and election entries at once. Cheap to clone.
+#[derive(Clone)]
+pub struct OnClose(pub(crate) Arc<Lifecycle>);
+
+impl std::fmt::Debug for OnClose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnClose")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl OnClose {
+    /// Whether the store was closed.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// Resolves once the store is closed.
+    pub async fn closed(&self) {
+        self.0.closed().await;
+    }
+
+    /// The store revokes `lease` when it is closed, until the returned guard is dropped.
+    pub fn revoke(&self, lease: LeaseId) -> RevokeOnClose {
+        self.0.keep(lease);
+        RevokeOnClose {
+            lifecycle: Arc::clone(&self.0),
+            lease,
+        }
+    }
+}
+
+/// While it lives, closing the store revokes its lease ([`OnClose::revoke`]).
+#[derive(Debug)]
+#[must_use = "the lease is no longer revoked on close once this is dropped"]
+pub struct RevokeOnClose {
+    lifecycle: Arc<Lifecycle>,
+    lease: LeaseId,
+}
+
+impl Drop for RevokeOnClose {
+    fn drop(&mut self) {
+        self.lifecycle.forget(self.lease);
+    }
+}
+
 fn closed() -> Error {
     Error::Closed {
         what: "the store".to_owned(),

@@ -53,23 +53,22 @@ impl<C: Codec> Store<C> {
         Ok(list)
     }
 
-    /// [`Store::list`] with each object's key, and the list's revision (for the watcher and
-    /// cache).
-    pub(crate) async fn list_keyed<K: Object>(
+    /// [`Store::list`] with each object's key: what a consumer keeping its own copy of a
+    /// prefix needs (the [`Watcher`](crate::Watcher) is built on it).
+    #[instrument(level = "debug", skip(self, options), fields(kind = K::KIND))]
+    pub async fn list_keyed<K: Object>(
         &self,
         prefix: &str,
         options: &ListOptions,
-    ) -> Result<(ObjectList<(String, K)>, u64)>
+    ) -> Result<ObjectList<(String, K)>>
     where
         C: CodecFor<K>,
     {
-        self.list_with_revision(
-            prefix,
-            options,
-            |kv| Ok((kv.key.clone(), self.decode::<K>(kv)?)),
-            |(_, o)| o,
-        )
-        .await
+        let decode = |kv: &KeyValue| Ok((kv.key.clone(), self.decode::<K>(kv)?));
+        let (list, _) = self
+            .list_with_revision(prefix, options, decode, |(_, o)| o)
+            .await?;
+        Ok(list)
     }
 
     /// A page of what `decode` makes of the values under `prefix`, and the revision it was

@@ -23,8 +23,7 @@ pub use collection::Collection;
 pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom, WatchOptions};
 pub use selection::Selection;
 pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
-pub(crate) use watch::Keyed;
-pub use watch::{WatchEvent, WatchStream};
+pub use watch::{KeyedEvent, KeyedWatchStream, WatchEvent, WatchStream};
 
 use crate::backend::{Backend, KeyValue};
 use crate::codec::{Codec, CodecFor};
@@ -42,7 +41,8 @@ pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
 /// around the value, so that every backend accepts exactly what etcd accepts.
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 1_572_864 - 8_192;
 
-pub(crate) use lifecycle::Lifecycle;
+use lifecycle::Lifecycle;
+pub use lifecycle::{OnClose, RevokeOnClose};
 
 struct Inner<C> {
     /// The backend as users see it: closed with the store.
@@ -206,8 +206,10 @@ impl<C: Codec> Store<C> {
         self.inner.lifecycle.is_closed()
     }
 
-    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
-        &self.inner.lifecycle
+    /// What the store does when it is closed: for the runtime built on a store (sessions
+    /// register their leases there, watches end when it resolves).
+    pub fn on_close(&self) -> OnClose {
+        OnClose(Arc::clone(&self.inner.lifecycle))
     }
 
     /// Checks that the store answers (cerana's `Ping`): one cheap round trip, within the
@@ -240,6 +242,28 @@ impl<C: Codec> Store<C> {
             .backend
             .compact(resource_version.revision())
             .await
+    }
+
+    /// The value a typed write of `object` at `key` stores: encoded without its resource
+    /// version, sealed for the key ([`Codec::seal`]), within the value-size limit
+    /// ([`Error::ValueTooLarge`]). For writes through [`Store::backend`] (raw transactions,
+    /// fenced writes); [`Store::decode_value`] reads it back.
+    pub fn encode_value<K: Object>(&self, key: &str, object: &K) -> Result<Bytes>
+    where
+        C: CodecFor<K>,
+    {
+        let mut object = object.clone();
+        self.encode(key, &mut object)
+    }
+
+    /// The object a stored value holds, with the value's mod revision as its resource
+    /// version: [`Error::KindMismatch`] for a value of another kind, a codec error for bytes
+    /// that do not decode, each naming the key. For reads through [`Store::backend`].
+    pub fn decode_value<K: Object>(&self, kv: &KeyValue) -> Result<K>
+    where
+        C: CodecFor<K>,
+    {
+        self.decode(kv)
     }
 
     /// Encodes `object` as stored: without a resource version, sealed for its key

@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use super::options::{ListOptions, WatchFrom, WatchOptions};
 use super::{revision_after, set_resource_version, Selection, Store};
-use crate::backend::{self, EventType, RangeRequest, WatchItem, WatchRequest};
+use crate::backend::{self, EventType, KeyValue, RangeRequest, WatchItem, WatchRequest};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::{directory_range, validate_key};
@@ -79,13 +79,22 @@ impl<K: Object> WatchEvent<K> {
     }
 }
 
-/// A typed change with the key and revision it happened at, as the watcher and cache need
-/// them (a bookmark has an empty key).
-pub(crate) struct Keyed<K> {
-    pub(crate) key: String,
-    pub(crate) revision: u64,
-    pub(crate) event: WatchEvent<K>,
+/// A typed change with the key it happened at and its resource version, as
+/// [`Store::watch_prefix_keyed`] delivers it: what a consumer needs to keep its own copy of a
+/// prefix (the [`Watcher`](crate::Watcher) and [`Cache`](crate::Cache) are built on it). The
+/// markers ([`WatchEvent::InitialStateDone`], [`WatchEvent::Bookmark`]) have an empty key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedEvent<K> {
+    /// The object's key (empty for the markers).
+    pub key: String,
+    /// The revision of the change (of the marker).
+    pub resource_version: ResourceVersion,
+    /// The change.
+    pub event: WatchEvent<K>,
 }
+
+/// A stream of [`KeyedEvent`]s, with the guarantees of a [`WatchStream`].
+pub type KeyedWatchStream<K> = BoxStream<'static, Result<KeyedEvent<K>>>;
 
 /// A stream of typed changes in revision order; each change appears exactly once.
 ///
@@ -110,15 +119,16 @@ impl<C: Codec> Store<C> {
                 let objects = response
                     .kvs
                     .iter()
-                    .map(|kv| self.decode::<K>(kv))
+                    .map(|kv| Ok((kv.key.clone(), kv.mod_revision, self.decode::<K>(kv)?)))
                     .collect::<Result<Vec<_>>>()?;
                 Some((objects, response.revision))
             }
             _ => None,
         };
-        let everything = Selection::default();
-        self.watch_range(key.to_owned(), None, from, initial, everything, false)
-            .await
+        let changes = self
+            .watch_range(key.to_owned(), None, from, initial, Selection::default(), false)
+            .await?;
+        Ok(changes.map(|item| item.map(|keyed| keyed.event)).boxed())
     }
 
     /// Watches every key under the directory `prefix` (never its siblings such as
@@ -150,18 +160,25 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
+        let changes = self.watch_prefix_keyed(prefix, options).await?;
+        Ok(changes.map(|item| item.map(|keyed| keyed.event)).boxed())
+    }
+
+    /// [`Store::watch_prefix_with`], each change with its key and resource version.
+    #[instrument(level = "debug", skip(self, options), fields(kind = K::KIND))]
+    pub async fn watch_prefix_keyed<K: Object>(
+        &self,
+        prefix: &str,
+        options: &WatchOptions,
+    ) -> Result<KeyedWatchStream<K>>
+    where
+        C: CodecFor<K>,
+    {
         validate_key(prefix)?;
         let selection = options.selection.clone();
         let from = options.from.clone().resolve();
         let initial = match from {
-            WatchFrom::InitialState => {
-                let (objects, revision) = self.list_everything::<K>(prefix).await?;
-                let objects = objects
-                    .into_iter()
-                    .filter(|o| selection.admits(o))
-                    .collect();
-                Some((objects, revision))
-            }
+            WatchFrom::InitialState => Some(self.list_everything::<K>(prefix, &selection).await?),
             _ => None,
         };
         let (start, end) = directory_range(prefix);
@@ -176,16 +193,22 @@ impl<C: Codec> Store<C> {
         .await
     }
 
-    /// Every object under `prefix`, page by page at one revision.
-    async fn list_everything<K: Object>(&self, prefix: &str) -> Result<(Vec<K>, u64)>
+    /// Every selected object under `prefix` with its key and revision, page by page at one
+    /// revision (returned too).
+    async fn list_everything<K: Object>(
+        &self,
+        prefix: &str,
+        selection: &Selection,
+    ) -> Result<Initial<K>>
     where
         C: CodecFor<K>,
     {
         let mut objects = Vec::new();
-        let mut options = ListOptions::limit(INITIAL_STATE_PAGE);
+        let mut options = ListOptions::limit(INITIAL_STATE_PAGE).select(selection.clone());
         loop {
+            let decode = |kv: &KeyValue| Ok((kv.key.clone(), kv.mod_revision, self.decode::<K>(kv)?));
             let (page, revision) = self
-                .list_with_revision(prefix, &options, |kv| self.decode::<K>(kv), |o| o)
+                .list_with_revision(prefix, &options, decode, |(_, _, o)| o)
                 .await?;
             objects.extend(page.items);
             match page.metadata.continue_token {
@@ -200,10 +223,10 @@ impl<C: Codec> Store<C> {
         key: String,
         range_end: Option<String>,
         from: WatchFrom,
-        initial: Option<(Vec<K>, u64)>,
+        initial: Option<Initial<K>>,
         selection: Selection,
         bookmarks: bool,
-    ) -> Result<WatchStream<K>>
+    ) -> Result<KeyedWatchStream<K>>
     where
         C: CodecFor<K>,
     {
@@ -225,68 +248,30 @@ impl<C: Codec> Store<C> {
         let store = self.clone();
         let changes = changes.filter_map(move |item| {
             let typed = item.and_then(|item| match item {
-                WatchItem::Event(e) => store.typed_event::<K>(e, &selection),
-                WatchItem::Progress(revision) => Ok(bookmarks.then(|| bookmark(revision))),
+                WatchItem::Event(e) => {
+                    let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
+                    Ok(store
+                        .typed_event::<K>(e, &selection)?
+                        .map(|event| keyed(key, revision, event)))
+                }
+                WatchItem::Progress(revision) => Ok(bookmarks
+                    .then(|| keyed(String::new(), revision, WatchEvent::Bookmark(ResourceVersion::of(revision))))),
             });
             std::future::ready(typed.transpose())
         });
         Ok(match initial {
             None => changes.boxed(),
             Some((objects, revision)) => {
-                stream::iter(objects.into_iter().map(|o| Ok(WatchEvent::Added(o))))
-                    .chain(stream::once(async move {
-                        Ok(WatchEvent::InitialStateDone(ResourceVersion::of(revision)))
-                    }))
+                let added = objects
+                    .into_iter()
+                    .map(|(key, at, o)| Ok(keyed(key, at, WatchEvent::Added(o))));
+                let done = WatchEvent::InitialStateDone(ResourceVersion::of(revision));
+                stream::iter(added)
+                    .chain(stream::once(async move { Ok(keyed(String::new(), revision, done)) }))
                     .chain(changes)
                     .boxed()
             }
         })
-    }
-
-    /// Changes under `prefix` after revision `after`, each with its key and revision, and
-    /// bookmarks (for the watcher and cache). An undecodable value is an error item naming the
-    /// key, and the stream goes on.
-    pub(crate) async fn watch_prefix_keyed<K: Object>(
-        &self,
-        prefix: &str,
-        after: u64,
-        selection: Selection,
-    ) -> Result<BoxStream<'static, Result<Keyed<K>>>>
-    where
-        C: CodecFor<K>,
-    {
-        validate_key(prefix)?;
-        let (key, range_end) = directory_range(prefix);
-        let changes = self
-            .inner
-            .backend
-            .watch(WatchRequest {
-                key,
-                range_end: Some(range_end),
-                start_revision: after.saturating_add(1),
-            })
-            .await?;
-        let store = self.clone();
-        Ok(changes
-            .filter_map(move |item| {
-                let typed = item.and_then(|item| match item {
-                    WatchItem::Event(e) => {
-                        let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
-                        Ok(store.typed_event::<K>(e, &selection)?.map(|event| Keyed {
-                            key,
-                            revision,
-                            event,
-                        }))
-                    }
-                    WatchItem::Progress(revision) => Ok(Some(Keyed {
-                        key: String::new(),
-                        revision,
-                        event: bookmark(revision),
-                    })),
-                });
-                std::future::ready(typed.transpose())
-            })
-            .boxed())
     }
 
     /// The typed event for a change, as the selection sees it (`None`: not its business).
@@ -336,7 +321,14 @@ impl<C: Codec> Store<C> {
     }
 }
 
-/// The bookmark of a watch that has got to `revision`.
-fn bookmark<K>(revision: u64) -> WatchEvent<K> {
-    WatchEvent::Bookmark(ResourceVersion::of(revision))
+/// The objects of an initial state, each with its key and revision, and the revision they
+/// were read at.
+type Initial<K> = (Vec<(String, u64, K)>, u64);
+
+fn keyed<K>(key: String, revision: u64, event: WatchEvent<K>) -> KeyedEvent<K> {
+    KeyedEvent {
+        key,
+        resource_version: ResourceVersion::of(revision),
+        event,
+    }
 }

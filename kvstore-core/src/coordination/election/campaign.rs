@@ -17,27 +17,27 @@ use crate::coordination::leased_key::LeasedKey;
 use crate::coordination::queue;
 use crate::coordination::session::LeaseLoss;
 use crate::error::{Error, Result};
-use crate::store::Lifecycle;
+use crate::store::OnClose;
 
 /// Stands in the queue of election `name`: takes over a live entry holding `id`, or writes a
 /// new one.
 pub(super) async fn join(
     backend: &Arc<dyn Backend>,
-    lifecycle: &Arc<Lifecycle>,
+    on_close: &OnClose,
     name: &str,
     id: &str,
     ttl: Duration,
 ) -> Result<LeasedKey> {
     let (members, _) = queue::members(backend, name).await?;
     for kv in members.iter().filter(|kv| kv.value == id.as_bytes()) {
-        if let Some(entry) = queue::adopt(backend, lifecycle, kv).await? {
+        if let Some(entry) = queue::adopt(backend, on_close, kv).await? {
             tracing::debug!(election = name, id, key = %kv.key, "took over a live entry");
             return Ok(entry);
         }
     }
     queue::enqueue(
         backend,
-        lifecycle,
+        on_close,
         name,
         ttl,
         Bytes::copy_from_slice(id.as_bytes()),
@@ -71,7 +71,7 @@ type Queue = BTreeMap<u64, (String, String)>;
 
 pub(super) struct Campaign {
     pub(super) backend: Arc<dyn Backend>,
-    pub(super) lifecycle: Arc<Lifecycle>,
+    pub(super) on_close: OnClose,
     pub(super) name: String,
     pub(super) id: String,
     pub(super) ttl: Duration,
@@ -117,7 +117,7 @@ impl Campaign {
         loop {
             match join(
                 &self.backend,
-                &self.lifecycle,
+                &self.on_close,
                 &self.name,
                 &self.id,
                 self.ttl,

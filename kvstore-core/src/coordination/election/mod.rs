@@ -82,14 +82,14 @@ impl Election {
             )));
         }
         let backend = Arc::clone(store.backend());
-        let lifecycle = Arc::clone(store.lifecycle());
-        let entry = join(&backend, &lifecycle, name, id, ttl).await?;
+        let on_close = store.on_close();
+        let entry = join(&backend, &on_close, name, id, ttl).await?;
         let (status_tx, status) = watch::channel(Status::default());
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let campaign = Campaign {
             backend,
-            lifecycle,
+            on_close,
             name: name.to_owned(),
             id: id.to_owned(),
             ttl,
