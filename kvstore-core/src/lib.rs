@@ -81,8 +81,7 @@ pub use scheme::{DynObject, Scheme};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
     Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions, OnClose, Preconditions,
-    RevokeOnClose, Selection, Store, Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions,
-    WatchStream,
-    DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
+    RevokeOnClose, Selection, Store, Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom,
+    WatchOptions, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

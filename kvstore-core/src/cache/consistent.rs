@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
 use crate::backend::Backend;
@@ -108,8 +107,3 @@ pub(crate) enum Source {
     /// The store, read directly.
     Store,
 }
-
-/// Reads of the store a cache falls back on: one object by name (`Some`), or every object
-/// (`None`), as the cache's selection sees them.
-pub(crate) type DirectRead<K> =
-    Arc<dyn Fn(Option<String>) -> BoxFuture<'static, Result<Vec<(String, K)>>> + Send + Sync>;

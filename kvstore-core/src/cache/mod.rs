@@ -9,11 +9,12 @@ mod snapshot;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use futures::{FutureExt, StreamExt};
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use self::consistent::{DirectRead, RevisionProbe, Source, CATCH_UP_TIMEOUT};
+use self::consistent::{RevisionProbe, Source, CATCH_UP_TIMEOUT};
 pub use self::events::{CacheEvent, CacheEvents};
 use self::snapshot::Snapshot;
 use crate::backend::Backend;
@@ -22,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
 use crate::selector::LabelSelector;
-use crate::store::{ListOptions, Store};
-use crate::watcher::{Watcher, WatcherConfig};
+use crate::store::{Collection, Store};
+use crate::watcher::{DirectRead, Watcher, WatcherConfig, WatcherEvent};
 
 /// How far the cache has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,71 +121,44 @@ impl<K: Object> Cache<K> {
         prefix: &str,
         config: WatcherConfig,
     ) -> Result<Cache<K>> {
-        let direct = direct_read(store, prefix, &config);
-        let watcher = Watcher::new(store, prefix, config)?;
+        Ok(Self::from_watcher(Watcher::new(store, prefix, config)?))
+    }
+
+    /// A cache of the objects of `collection` (every namespace unless the handle is restricted
+    /// to one), named as the collection names them below its directory: `alice` in a
+    /// collection restricted to a namespace, `team-a/alice` across namespaces.
+    pub fn for_collection<C: CodecFor<K>>(collection: &Collection<K, C>) -> Result<Cache<K>> {
+        Ok(Self::from_watcher(Watcher::for_collection(
+            collection,
+            WatcherConfig::default(),
+        )?))
+    }
+
+    /// A cache fed by `watcher`, shaped as it may be ([`Watcher::shape`]); consistent reads
+    /// fall back on reading what the watcher watches. Spawned on the current tokio runtime.
+    pub fn from_watcher(watcher: Watcher<K>) -> Cache<K> {
+        let (origin, events) = watcher.into_parts();
         let shared = Arc::new(Shared {
-            snapshot: RwLock::new(Snapshot::new(prefix)),
+            snapshot: RwLock::new(Snapshot::new(&origin.prefix)),
             progress: watch::channel(Progress::default()).0,
         });
-        let task = tokio::spawn(feed(Arc::clone(&shared), watcher, prefix.to_owned()));
-        let backend = Arc::clone(store.backend());
-        Ok(Cache {
+        let task = tokio::spawn(feed(Arc::clone(&shared), events, origin.prefix.clone()));
+        Cache {
             shared,
             _feeder: Arc::new(Feeder(task.abort_handle())),
-            probe: RevisionProbe::new(Arc::clone(&backend)),
-            backend,
-            direct,
-        })
+            probe: RevisionProbe::new(Arc::clone(&origin.backend)),
+            backend: Arc::clone(&origin.backend),
+            direct: Arc::clone(&origin.read),
+        }
     }
 }
 
-/// How a cache of `prefix` reads the store directly: as its watcher would list it.
-fn direct_read<C: CodecFor<K>, K: Object>(
-    store: &Store<C>,
-    prefix: &str,
-    config: &WatcherConfig,
-) -> DirectRead<K> {
-    let store = store.clone();
-    let prefix = prefix.to_owned();
-    let selection = config.selection.clone();
-    let page_size = config.page_size.max(1);
-    Arc::new(move |name: Option<String>| {
-        let (store, prefix, selection) = (store.clone(), prefix.clone(), selection.clone());
-        async move {
-            if let Some(name) = name {
-                let key = format!("{prefix}/{name}");
-                return match store.get::<K>(&key).await {
-                    Ok(object) if selection.matches(&object) => Ok(vec![(name, object)]),
-                    Ok(_) => Ok(Vec::new()),
-                    Err(err) if err.is_not_found() => Ok(Vec::new()),
-                    Err(err) => Err(err),
-                };
-            }
-            let mut options = ListOptions {
-                limit: Some(page_size),
-                continue_token: None,
-                selection,
-            };
-            let directory = format!("{prefix}/");
-            let mut all = Vec::new();
-            loop {
-                let page = store.list_keyed::<K>(&prefix, &options).await?;
-                all.extend(page.items.into_iter().map(|(key, object)| {
-                    let name = key.strip_prefix(&directory).unwrap_or(&key).to_owned();
-                    (name, object)
-                }));
-                match page.metadata.continue_token {
-                    Some(token) => options.continue_token = Some(token),
-                    None => return Ok(all),
-                }
-            }
-        }
-        .boxed()
-    })
-}
-
-async fn feed<K: Object>(shared: Arc<Shared<K>>, mut watcher: Watcher<K>, prefix: String) {
-    while let Some(item) = watcher.next().await {
+async fn feed<K: Object>(
+    shared: Arc<Shared<K>>,
+    mut events: BoxStream<'static, Result<WatcherEvent<K>>>,
+    prefix: String,
+) {
+    while let Some(item) = events.next().await {
         match item {
             Ok(event) => {
                 let progress = {

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use super::faults::Partition;
 use super::{revision_of, synced_cache, unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
 use crate::cache::{Cache, CacheEvent};
+use crate::event_type::EventType;
 use crate::resource_version::ResourceVersion;
 use crate::selector::LabelSelector;
 use crate::store::{ListOptions, Preconditions, Store};
@@ -371,6 +372,87 @@ pub async fn cache_index_lookups_stay_exact<C: TestCodec>(store: Store<C>) {
         .is_invalid_argument());
 }
 
+/// A cache and a watcher made from a collection name objects as the collection does: by name
+/// in a collection restricted to a namespace, by `namespace/name` across namespaces.
+pub async fn caches_of_a_collection_use_its_names<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let all = store.collection::<Widget>(&prefix).unwrap();
+    let team_a = all.namespaced("team-a").unwrap();
+    let team_b = all.namespaced("team-b").unwrap();
+    team_a.create(&widget("alice", "red")).await.unwrap();
+    let last = team_b.create(&widget("alice", "blue")).await.unwrap();
+
+    let of_a = Cache::for_collection(&team_a).unwrap();
+    let of_all = Cache::for_collection(&all).unwrap();
+    for cache in [&of_a, &of_all] {
+        caught_up(cache, rv(&last)).await;
+    }
+    assert_eq!(of_a.get("alice").unwrap().color, "red");
+    assert_eq!(of_a.len(), 1, "only its namespace");
+    assert_eq!(of_all.get("team-b/alice").unwrap().color, "blue");
+    assert_eq!(of_all.len(), 2);
+
+    let mut watcher = Watcher::for_collection(&team_a, WatcherConfig::default()).unwrap();
+    assert_eq!(watcher.prefix(), team_a.directory());
+    assert!(matches!(
+        next_item(&mut watcher).await,
+        WatcherEvent::InitialState
+    ));
+    match next_item(&mut watcher).await {
+        WatcherEvent::Added { key, object } => {
+            assert_eq!(key, team_a.key_of("alice").unwrap());
+            assert_eq!(object.color, "red");
+        }
+        other => panic!("expected the listed object, got {other:?}"),
+    }
+}
+
+/// One watch feeds a cache and a controller: a watcher shaped to copy its events feeds the
+/// cache, and the copy sees every change the cache applies.
+pub async fn one_watcher_feeds_a_cache_and_a_controller<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let (copies, mut controller) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = Watcher::<Widget>::new(&store, &prefix, WatcherConfig::default())
+        .unwrap()
+        .shape(|events| {
+            events.inspect(move |event| {
+                if let Ok(event) = event {
+                    let _ = copies.send(event.clone());
+                }
+            })
+        });
+    let cache = Cache::from_watcher(watcher);
+    tokio::time::timeout(EVENT_TIMEOUT, cache.wait_until_synced())
+        .await
+        .expect("synced");
+    let key = format!("{prefix}/a");
+    store.create(&key, &widget("a", "red")).await.unwrap();
+    let last = store
+        .guaranteed_update(&key, |w: &mut Widget| w.color = "blue".into())
+        .await
+        .unwrap();
+    caught_up(&cache, rv(&last)).await;
+    assert_eq!(cache.get("a").unwrap().color, "blue");
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let event = tokio::time::timeout(EVENT_TIMEOUT, controller.recv())
+            .await
+            .expect("the controller is told")
+            .expect("the copy goes on");
+        seen.push(event.event_type());
+    }
+    assert_eq!(
+        seen,
+        [
+            None,
+            None,
+            Some(EventType::Added),
+            Some(EventType::Modified)
+        ],
+        "the initial state (empty), then each change once"
+    );
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -384,6 +466,8 @@ macro_rules! __conformance_cache_cases {
             cache_serves_reads_and_own_writes: Shared,
             cache_events_report_changes: Shared,
             cache_index_lookups_stay_exact: Shared,
+            caches_of_a_collection_use_its_names: Shared,
+            one_watcher_feeds_a_cache_and_a_controller: Shared,
         }
     };
 }

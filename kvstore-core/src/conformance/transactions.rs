@@ -139,14 +139,14 @@ pub async fn txn_conditions_on_other_keys<C: TestCodec>(store: Store<C>) {
     let mut conflicts: Vec<_> = outcome
         .conflicts()
         .iter()
-        .map(|c| (c.key.clone(), c.current.clone()))
+        .map(|c| (c.key.clone(), c.current))
         .collect();
     conflicts.sort();
     assert_eq!(
         conflicts,
         [
             (format!("{p}/free"), None),
-            (format!("{p}/guard"), Some(rv.clone()))
+            (format!("{p}/guard"), Some(rv))
         ]
     );
     assert!(!store.exists(&format!("{p}/y")).await.unwrap());

@@ -92,11 +92,7 @@ impl Session {
 
     /// Keeps an existing `lease` alive. Must be called within a tokio runtime.
     pub fn keep_alive<C: Codec>(store: &Store<C>, lease: Lease) -> Session {
-        Self::start(
-            Arc::clone(store.backend()),
-            store.on_close(),
-            lease,
-        )
+        Self::start(Arc::clone(store.backend()), store.on_close(), lease)
     }
 
     pub(crate) async fn grant(
@@ -105,26 +101,13 @@ impl Session {
         ttl: Duration,
     ) -> Result<Session> {
         let lease = backend.lease_grant(whole_seconds(ttl)).await?;
-        Ok(Self::start(
-            Arc::clone(backend),
-            on_close.clone(),
-            lease,
-        ))
+        Ok(Self::start(Arc::clone(backend), on_close.clone(), lease))
     }
 
-    pub(crate) fn start(
-        backend: Arc<dyn Backend>,
-        on_close: OnClose,
-        lease: Lease,
-    ) -> Session {
+    pub(crate) fn start(backend: Arc<dyn Backend>, on_close: OnClose, lease: Lease) -> Session {
         let (tx, state) = watch::channel(LeaseState::Alive);
         let revoked_on_close = on_close.revoke(lease.id);
-        let task = tokio::spawn(renew_until_lost(
-            Arc::clone(&backend),
-            on_close,
-            lease,
-            tx,
-        ));
+        let task = tokio::spawn(renew_until_lost(Arc::clone(&backend), on_close, lease, tx));
         Session {
             backend,
             _revoked_on_close: revoked_on_close,

@@ -68,6 +68,11 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         })
     }
 
+    /// The store the collection is on.
+    pub fn store(&self) -> &Store<C> {
+        &self.store
+    }
+
     /// The directory this handle lists and watches.
     pub fn directory(&self) -> String {
         match &self.namespace {

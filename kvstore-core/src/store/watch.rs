@@ -126,7 +126,14 @@ impl<C: Codec> Store<C> {
             _ => None,
         };
         let changes = self
-            .watch_range(key.to_owned(), None, from, initial, Selection::default(), false)
+            .watch_range(
+                key.to_owned(),
+                None,
+                from,
+                initial,
+                Selection::default(),
+                false,
+            )
             .await?;
         Ok(changes.map(|item| item.map(|keyed| keyed.event)).boxed())
     }
@@ -206,7 +213,8 @@ impl<C: Codec> Store<C> {
         let mut objects = Vec::new();
         let mut options = ListOptions::limit(INITIAL_STATE_PAGE).select(selection.clone());
         loop {
-            let decode = |kv: &KeyValue| Ok((kv.key.clone(), kv.mod_revision, self.decode::<K>(kv)?));
+            let decode =
+                |kv: &KeyValue| Ok((kv.key.clone(), kv.mod_revision, self.decode::<K>(kv)?));
             let (page, revision) = self
                 .list_with_revision(prefix, &options, decode, |(_, _, o)| o)
                 .await?;
@@ -254,8 +262,13 @@ impl<C: Codec> Store<C> {
                         .typed_event::<K>(e, &selection)?
                         .map(|event| keyed(key, revision, event)))
                 }
-                WatchItem::Progress(revision) => Ok(bookmarks
-                    .then(|| keyed(String::new(), revision, WatchEvent::Bookmark(ResourceVersion::of(revision))))),
+                WatchItem::Progress(revision) => Ok(bookmarks.then(|| {
+                    keyed(
+                        String::new(),
+                        revision,
+                        WatchEvent::Bookmark(ResourceVersion::of(revision)),
+                    )
+                })),
             });
             std::future::ready(typed.transpose())
         });
@@ -267,7 +280,9 @@ impl<C: Codec> Store<C> {
                     .map(|(key, at, o)| Ok(keyed(key, at, WatchEvent::Added(o))));
                 let done = WatchEvent::InitialStateDone(ResourceVersion::of(revision));
                 stream::iter(added)
-                    .chain(stream::once(async move { Ok(keyed(String::new(), revision, done)) }))
+                    .chain(stream::once(async move {
+                        Ok(keyed(String::new(), revision, done))
+                    }))
                     .chain(changes)
                     .boxed()
             }

@@ -1,7 +1,10 @@
 //! [`Watcher`]: a self-healing list-then-watch stream of one kind under a prefix.
 
+mod origin;
+
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -9,6 +12,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use tracing::Instrument;
 
+pub(crate) use self::origin::{DirectRead, Origin};
 use crate::backoff::Backoff;
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
@@ -17,7 +21,8 @@ use crate::key::validate_key;
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
 use crate::store::{
-    KeyedEvent, KeyedWatchStream, ListOptions, Selection, Store, WatchEvent, WatchFrom, WatchOptions,
+    Collection, KeyedEvent, KeyedWatchStream, ListOptions, Selection, Store, WatchEvent, WatchFrom,
+    WatchOptions,
 };
 
 /// What a [`Watcher`] reports, in the words of [`WatchEvent`] (and [`EventType`]), each with
@@ -139,25 +144,38 @@ struct State<C, K> {
 /// delivered once, in order; a re-list replaces whatever changes it stands for. Errors are
 /// reported as items and the stream goes on (with backoff); it ends only after reporting
 /// [`Error::Closed`] when the store is closed.
+///
+/// A watcher is a `Stream`, and composes: [`Watcher::shape`] gives its events any shape (filter,
+/// inspect, tee them to a controller) while it stays a watcher, and a
+/// [`Cache`](crate::Cache) can be fed from it ([`Cache::from_watcher`](crate::Cache::from_watcher)).
 pub struct Watcher<K> {
     events: BoxStream<'static, Result<WatcherEvent<K>>>,
+    origin: Arc<Origin<K>>,
 }
 
 impl<K> std::fmt::Debug for Watcher<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher").finish_non_exhaustive()
+        f.debug_struct("Watcher")
+            .field("prefix", &self.origin.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl<K: Object> Watcher<K> {
     /// A watcher of the objects of kind `K` under `prefix` of `store`; an invalid prefix is an
-    /// [`Error::InvalidKey`].
+    /// [`Error::InvalidKey`]. Events name each object by its key.
     pub fn new<C: CodecFor<K>>(
         store: &Store<C>,
         prefix: &str,
         config: WatcherConfig,
     ) -> Result<Self> {
         validate_key(prefix)?;
+        let origin = Arc::new(Origin::new(
+            store,
+            prefix,
+            &config.selection,
+            config.page_size.max(1),
+        ));
         let span = tracing::debug_span!("watcher", prefix, kind = K::KIND);
         let backoff = Backoff::new(config.initial_backoff, config.max_backoff);
         let state = State {
@@ -182,7 +200,68 @@ impl<K: Object> Watcher<K> {
         });
         Ok(Watcher {
             events: events.boxed(),
+            origin,
         })
+    }
+
+    /// A watcher of the objects of `collection` (every namespace unless the handle is
+    /// restricted to one): the same as [`Watcher::new`] on its directory.
+    pub fn for_collection<C: CodecFor<K>>(
+        collection: &Collection<K, C>,
+        config: WatcherConfig,
+    ) -> Result<Self> {
+        Self::new(collection.store(), &collection.directory(), config)
+    }
+
+    /// The same watcher, its events shaped by `shape` (filtered, inspected, copied to a
+    /// controller...): it still watches the same prefix, so a cache fed from it still reads
+    /// the store for consistent reads. The shape must keep the markers
+    /// ([`WatcherEvent::InitialState`], [`WatcherEvent::InitialStateDone`]) for a cache to
+    /// rebuild its state after a re-list.
+    ///
+    /// One watch feeding both a cache and a controller:
+    ///
+    /// ```
+    /// # async fn demo<K, C>(store: kvstore_core::Store<C>) -> kvstore_core::Result<()>
+    /// # where K: kvstore_core::Object, C: kvstore_core::CodecFor<K> {
+    /// use futures::StreamExt;
+    /// use kvstore_core::{Cache, Watcher, WatcherConfig};
+    ///
+    /// let (changes, mut controller) = tokio::sync::mpsc::unbounded_channel();
+    /// let watcher = Watcher::<K>::new(&store, "/pods", WatcherConfig::default())?.shape(|events| {
+    ///     events.inspect(move |event| {
+    ///         if let Ok(event) = event {
+    ///             let _ = changes.send(event.event_type());
+    ///         }
+    ///     })
+    /// });
+    /// let cache = Cache::from_watcher(watcher);
+    /// # let _ = (cache, controller.try_recv());
+    /// # Ok(()) }
+    /// ```
+    pub fn shape<S>(
+        self,
+        shape: impl FnOnce(BoxStream<'static, Result<WatcherEvent<K>>>) -> S,
+    ) -> Self
+    where
+        S: Stream<Item = Result<WatcherEvent<K>>> + Send + 'static,
+    {
+        Watcher {
+            events: shape(self.events).boxed(),
+            origin: self.origin,
+        }
+    }
+
+    /// The watched prefix.
+    pub fn prefix(&self) -> &str {
+        &self.origin.prefix
+    }
+
+    /// What it watches and how to read that directly, and its events.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (Arc<Origin<K>>, BoxStream<'static, Result<WatcherEvent<K>>>) {
+        (self.origin, self.events)
     }
 }
 
@@ -221,7 +300,11 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                     selection: self.config.selection.clone(),
                     bookmarks: true,
                 };
-                match self.store.watch_prefix_keyed::<K>(&self.prefix, &options).await {
+                match self
+                    .store
+                    .watch_prefix_keyed::<K>(&self.prefix, &options)
+                    .await
+                {
                     Ok(changes) => self.phase = Phase::Watching(changes, revision),
                     Err(err) if err.is_gone() => self.relist(err),
                     Err(err) => {
@@ -267,8 +350,14 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                     WatchEvent::Added(object) => WatcherEvent::Added { key, object },
                     WatchEvent::Modified(object) => WatcherEvent::Modified { key, object },
                     WatchEvent::Deleted(object) => WatcherEvent::Deleted { key, object },
-                    WatchEvent::Bookmark(rv) if at > revision => WatcherEvent::Bookmark(rv),
-                    // Nothing new; and only asked-for initial states end with a marker.
+                    // A watch resumed after revision 0 starts with the current objects (as
+                    // `Added`), then its marker: both say every change up to it was delivered.
+                    WatchEvent::Bookmark(rv) | WatchEvent::InitialStateDone(rv)
+                        if at > revision =>
+                    {
+                        WatcherEvent::Bookmark(rv)
+                    }
+                    // Nothing new.
                     WatchEvent::Bookmark(_) | WatchEvent::InitialStateDone(_) => return,
                 };
                 self.ready.push_back(Ok(event));
