@@ -68,7 +68,7 @@ pub use codec::{Codec, CodecFor};
 pub use config::{Secret, StoreConfig, TlsFiles};
 pub use coordination::{
     Election, ElectionEvent, Ephemeral, LeaseLoss, LeaseState, Lock, LockGuard, LossReason,
-    Session, MIN_TTL,
+    Observer, Session, MIN_TTL,
 };
 pub use error::{BoxError, CodecError, Error, Result};
 pub use event_type::EventType;

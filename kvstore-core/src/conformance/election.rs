@@ -9,7 +9,7 @@ use super::faults::Partition;
 use super::leases::TTL;
 use super::{fenced_put, keys_under, unique_prefix, TestCodec, EVENT_TIMEOUT};
 use crate::backend::{Txn, TxnOp};
-use crate::coordination::{Election, ElectionEvent, LossReason};
+use crate::coordination::{Election, ElectionEvent, LossReason, Observer};
 use crate::store::Store;
 
 /// The next event of a contender, failing the case on an error or after [`EVENT_TIMEOUT`].
@@ -248,6 +248,45 @@ pub async fn contest_rejects_unsafe_arguments<C: TestCodec>(store: Store<C>) {
     assert_eq!(keys_under(&store, &name).await, 0, "nothing joined");
 }
 
+/// The next leader an observer tells of, failing the case on an error or after
+/// [`EVENT_TIMEOUT`].
+async fn next_leader(observer: &mut Observer) -> Option<String> {
+    match tokio::time::timeout(EVENT_TIMEOUT, observer.next()).await {
+        Ok(Some(Ok(leader))) => leader,
+        other => panic!("expected the observed leader, got {other:?}"),
+    }
+}
+
+/// An observer follows the leader without campaigning: told the current leader (nobody at
+/// first), then each change, and never elected itself.
+pub async fn observers_follow_the_leader_without_campaigning<C: TestCodec>(store: Store<C>) {
+    let name = format!("{}/election", unique_prefix());
+    let mut observer = Election::observe(&store, &name).unwrap();
+    assert_eq!(next_leader(&mut observer).await, None, "nobody leads yet");
+    let all = contenders(&store, &name, &["a", "b"]).await;
+    assert_eq!(next_leader(&mut observer).await.as_deref(), Some("a"));
+    all[0].resign().await.unwrap();
+    assert_eq!(next_leader(&mut observer).await.as_deref(), Some("b"));
+    assert_eq!(observer.leader().as_deref(), Some("b"));
+    let [a, b]: [Election; 2] = all.try_into().unwrap();
+    b.stop().await.unwrap();
+    assert_eq!(
+        next_leader(&mut observer).await.as_deref(),
+        Some("a"),
+        "a queued again"
+    );
+    a.stop().await.unwrap();
+    assert_eq!(next_leader(&mut observer).await, None);
+    assert_eq!(
+        keys_under(&store, &name).await,
+        0,
+        "the observer stands nowhere"
+    );
+    assert!(Election::observe(&store, "no-slash")
+        .unwrap_err()
+        .is_invalid_key());
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -262,6 +301,7 @@ macro_rules! __conformance_election_cases {
             contest_restart_with_same_id_does_not_flap: Shared,
             contests_are_independent: Shared,
             contest_rejects_unsafe_arguments: Shared,
+            observers_follow_the_leader_without_campaigning: Shared,
         }
     };
 }

@@ -6,7 +6,8 @@
 //! - [`Ephemeral`]: an object bound to a session's lease (service registration, presence);
 //! - [`Lock`] → [`LockGuard`]: a fair, fenced lock;
 //! - [`Election`]: leader election with a stream of [`ElectionEvent`]s
-//!   ([`Store::contest`](crate::Store::contest) is the Go-facing shortcut).
+//!   ([`Store::contest`](crate::Store::contest) is the Go-facing shortcut), and [`Observer`]:
+//!   who leads, followed without campaigning ([`Election::observe`]).
 //!
 //! TTLs below [`MIN_TTL`] are refused: below it a renewal every third of the TTL is not
 //! reliable.
@@ -41,7 +42,7 @@ mod session;
 
 use std::time::Duration;
 
-pub use election::{Election, ElectionEvent, LossReason};
+pub use election::{Election, ElectionEvent, LossReason, Observer};
 pub use ephemeral::Ephemeral;
 pub use lock::{Lock, LockGuard};
 pub use session::{LeaseLoss, LeaseState, Session};

@@ -2,14 +2,19 @@
 //! ordered by create revision. The oldest live entry is at the head (holds the lock, leads the
 //! election).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 
 use super::leased_key::LeasedKey;
 use super::session::Session;
-use crate::backend::{Backend, Compare, KeyValue, Lease, PutLease, RangeRequest, Txn, TxnOp};
+use crate::backend::{
+    Backend, Compare, EventStream, EventType, KeyValue, Lease, PutLease, RangeRequest, Txn, TxnOp,
+    WatchItem, WatchRequest,
+};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::store::OnClose;
@@ -82,4 +87,79 @@ pub(crate) async fn members(
     let mut kvs = response.kvs;
     kvs.sort_by_key(|kv| kv.create_revision);
     Ok((kvs, response.revision))
+}
+
+/// A queue as last seen: entries by create revision, each with its key and value (an election
+/// contender's id).
+pub(crate) type Queue = BTreeMap<u64, (String, String)>;
+
+/// What changed in a followed queue.
+pub(crate) enum Change {
+    /// An entry was written (or nothing changed: progress).
+    Written,
+    /// The entry with this key went away.
+    Deleted(String),
+}
+
+/// A queue kept up to date by a watch of its prefix: read once, then followed change by change.
+pub(crate) struct Follower {
+    queue: Queue,
+    changes: EventStream,
+}
+
+impl Follower {
+    /// Reads the queue at `prefix` and watches it from there.
+    pub(crate) async fn start(backend: &Arc<dyn Backend>, prefix: &str) -> Result<Follower> {
+        let (members, revision) = members(backend, prefix).await?;
+        let queue = members
+            .into_iter()
+            .map(|kv| {
+                let id = String::from_utf8_lossy(&kv.value).into_owned();
+                (kv.create_revision, (kv.key, id))
+            })
+            .collect();
+        let changes = backend
+            .watch(WatchRequest::directory(prefix, revision + 1))
+            .await?;
+        Ok(Follower { queue, changes })
+    }
+
+    /// The queue as last seen.
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Whether an entry with `key` stands in the queue.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.queue.values().any(|(k, _)| k == key)
+    }
+
+    /// The key and value of the head of the queue.
+    pub(crate) fn head(&self) -> Option<(u64, &str, &str)> {
+        let (&token, (key, id)) = self.queue.first_key_value()?;
+        Some((token, key, id))
+    }
+
+    /// Applies the next change; `None` when the watch ended, an error when it broke.
+    pub(crate) async fn next(&mut self) -> Option<Result<Change>> {
+        let item = match self.changes.next().await? {
+            Ok(item) => item,
+            Err(err) => return Some(Err(err)),
+        };
+        let WatchItem::Event(event) = item else {
+            return Some(Ok(Change::Written));
+        };
+        let kv = event.kv;
+        Some(Ok(match event.kind {
+            EventType::Added | EventType::Modified => {
+                let id = String::from_utf8_lossy(&kv.value).into_owned();
+                self.queue.insert(kv.create_revision, (kv.key, id));
+                Change::Written
+            }
+            EventType::Deleted => {
+                self.queue.retain(|_, (key, _)| *key != kv.key);
+                Change::Deleted(kv.key)
+            }
+        }))
+    }
 }

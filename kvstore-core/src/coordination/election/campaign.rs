@@ -1,20 +1,18 @@
 //! The background task of an [`Election`](super::Election): follows the election's queue,
 //! tells the contender when it leads or who does, and queues again after losing its entry.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use bytes::Bytes;
 
 use super::state::{ElectionEvent, Leading, LossReason, Status};
-use crate::backend::{Backend, EventType, WatchItem, WatchRequest};
+use crate::backend::Backend;
 use crate::backoff::Backoff;
 use crate::coordination::leased_key::LeasedKey;
-use crate::coordination::queue;
+use crate::coordination::queue::{self, Change, Follower, Queue};
 use crate::coordination::session::LeaseLoss;
 use crate::error::{Error, Result};
 use crate::store::OnClose;
@@ -65,9 +63,6 @@ enum End {
     /// The entry is gone or its lease lost.
     Lost(LossReason),
 }
-
-/// The queue of an election as last seen: entries by create revision, with their ids.
-type Queue = BTreeMap<u64, (String, String)>;
 
 pub(super) struct Campaign {
     pub(super) backend: Arc<dyn Backend>,
@@ -143,9 +138,8 @@ impl Campaign {
     async fn follow(&mut self, entry: &LeasedKey) -> End {
         let mut backoff = Backoff::new(RETRY, self.ttl);
         loop {
-            let snapshot = queue::members(&self.backend, &self.name).await;
-            let (members, revision) = match snapshot {
-                Ok(snapshot) => snapshot,
+            let mut follower = match Follower::start(&self.backend, &self.name).await {
+                Ok(follower) => follower,
                 Err(err) => {
                     let pause = backoff.next_pause();
                     if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
@@ -154,31 +148,10 @@ impl Campaign {
                     continue;
                 }
             };
-            let mut queue: Queue = members
-                .into_iter()
-                .map(|kv| {
-                    let id = String::from_utf8_lossy(&kv.value).into_owned();
-                    (kv.create_revision, (kv.key, id))
-                })
-                .collect();
-            if !queue.values().any(|(key, _)| *key == entry.key) {
+            if !follower.contains(&entry.key) {
                 return End::Lost(LossReason::EntryDeleted);
             }
-            self.announce(&queue, entry);
-            let watch = self
-                .backend
-                .watch(WatchRequest::directory(&self.name, revision + 1))
-                .await;
-            let mut changes = match watch {
-                Ok(changes) => changes,
-                Err(err) => {
-                    let pause = backoff.next_pause();
-                    if let Some(end) = self.wait_after(err, pause, Some(entry)).await {
-                        return end;
-                    }
-                    continue;
-                }
-            };
+            self.announce(follower.queue(), entry);
             backoff.reset();
             loop {
                 tokio::select! {
@@ -188,24 +161,11 @@ impl Campaign {
                         }
                     }
                     loss = entry.lost() => return End::Lost(LossReason::Lease(loss)),
-                    change = changes.next() => match change {
-                        Some(Ok(WatchItem::Progress(_))) => {}
-                        Some(Ok(WatchItem::Event(event))) => {
-                            let kv = event.kv;
-                            match event.kind {
-                                EventType::Added | EventType::Modified => {
-                                    let id = String::from_utf8_lossy(&kv.value).into_owned();
-                                    queue.insert(kv.create_revision, (kv.key, id));
-                                }
-                                EventType::Deleted => {
-                                    if kv.key == entry.key {
-                                        return End::Lost(LossReason::EntryDeleted);
-                                    }
-                                    queue.retain(|_, (key, _)| *key != kv.key);
-                                }
-                            }
-                            self.announce(&queue, entry);
+                    change = follower.next() => match change {
+                        Some(Ok(Change::Deleted(key))) if key == entry.key => {
+                            return End::Lost(LossReason::EntryDeleted);
                         }
+                        Some(Ok(_)) => self.announce(follower.queue(), entry),
                         Some(Err(err)) => {
                             let pause = backoff.next_pause();
                             if let Some(end) = self.wait_after(err, pause, Some(entry)).await {

@@ -1,6 +1,7 @@
 //! [`Election`]: leader election among contenders identified by name.
 
 mod campaign;
+mod observe;
 mod state;
 
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::instrument;
 
 use self::campaign::{join, Campaign, Command};
+pub use self::observe::Observer;
 pub use self::state::{ElectionEvent, LossReason};
 use self::state::{Leading, Status};
 use super::check_ttl;
@@ -106,6 +108,13 @@ impl Election {
             events,
             commands,
         })
+    }
+
+    /// Follows who leads the election `name` of `store` without standing in it (etcd's
+    /// `Observe`): the returned [`Observer`] tells the current leader, then each change.
+    pub fn observe<C: Codec>(store: &Store<C>, name: &str) -> Result<Observer> {
+        validate_key(name)?;
+        Ok(Observer::start(Arc::clone(store.backend()), name))
     }
 
     /// The election's name.
