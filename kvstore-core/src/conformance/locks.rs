@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use super::election::next_contest_event;
 use super::leases::TTL;
-use super::{unique_prefix, TestCodec};
-use crate::coordination::{Lock, LockGuard};
+use super::{unique_prefix, widget, TestCodec, Widget, EVENT_TIMEOUT};
+use crate::coordination::{Election, ElectionEvent, Ephemeral, Lock, LockGuard, Session};
 use crate::store::Store;
+use crate::ListOptions;
 use crate::Result;
 
 async fn acquire<C: TestCodec>(store: &Store<C>, prefix: &str, ttl: Duration) -> Result<LockGuard> {
@@ -145,6 +147,95 @@ mod parking_order {
     }
 }
 
+/// Locks and an election on one session share its lease: unlocking one lock deletes its entry
+/// alone (the other lock and the leadership stay), and revoking the session ends them all.
+pub async fn locks_and_elections_share_a_session<C: TestCodec>(store: Store<C>) {
+    let p = unique_prefix();
+    let session = Session::new(&store, TTL).await.unwrap();
+    let first = Lock::with_session(&session, &format!("{p}/first"))
+        .unwrap()
+        .acquire()
+        .await
+        .unwrap();
+    let second = Lock::with_session(&session, &format!("{p}/second"))
+        .unwrap()
+        .acquire()
+        .await
+        .unwrap();
+    let mut election = Election::join_with_session(&session, &format!("{p}/election"), "me")
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_contest_event(&mut election).await,
+        ElectionEvent::Elected { .. }
+    ));
+    for lease in [first.lease(), second.lease()] {
+        assert_eq!(lease, Some(session.id()), "one lease");
+    }
+
+    first.unlock().await.unwrap();
+    assert!(second.is_held() && election.is_leader(), "the others stay");
+    let taken = try_acquire(&store, &format!("{p}/first"), TTL)
+        .await
+        .unwrap();
+    assert!(taken.is_some(), "the first lock is free");
+    assert!(try_acquire(&store, &format!("{p}/second"), TTL)
+        .await
+        .unwrap()
+        .is_none());
+
+    session.clone().revoke().await.unwrap();
+    tokio::time::timeout(EVENT_TIMEOUT, second.lost())
+        .await
+        .expect("the lock is lost with its session");
+    assert!(matches!(
+        next_contest_event(&mut election).await,
+        ElectionEvent::Lost { .. }
+    ));
+    let short = Session::new(&store, Duration::from_secs(1)).await.unwrap();
+    let err = Lock::with_session(&short, &format!("{p}/short")).unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+}
+
+/// Ephemeral objects, locks and elections made from a collection use its names: the ephemeral
+/// object is the collection's object of that name; locks and elections live beside the
+/// collection, so its lists never meet their entries.
+pub async fn coordination_from_a_collection_uses_its_names<C: TestCodec>(store: Store<C>) {
+    let p = unique_prefix();
+    let workers = store
+        .collection::<Widget>(&p)
+        .unwrap()
+        .namespaced("pool")
+        .unwrap();
+    let presence = Ephemeral::for_collection(&workers, "w1", TTL)
+        .await
+        .unwrap();
+    let written = presence.set(&widget("w1", "busy")).await.unwrap();
+    assert_eq!(workers.get("w1").await.unwrap(), written);
+
+    let guard = Lock::for_collection(&workers, "w1", TTL)
+        .unwrap()
+        .acquire()
+        .await
+        .unwrap();
+    assert!(guard
+        .key()
+        .starts_with(&workers.coordination_key("w1").unwrap()));
+    let mut election = Election::for_collection(&workers, "w1", "me", TTL)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_contest_event(&mut election).await,
+        ElectionEvent::Elected { .. }
+    ));
+    let listed = workers.list(&ListOptions::default()).await.unwrap();
+    assert_eq!(listed.items, [written], "only the collection's objects");
+    guard.unlock().await.unwrap();
+    election.stop().await.unwrap();
+    presence.destroy().await.unwrap();
+    assert!(workers.get("w1").await.unwrap_err().is_not_found());
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -156,6 +247,8 @@ macro_rules! __conformance_locks_cases {
             lock_is_first_come_first_served: Shared,
             try_lock_and_unlock_rules: Shared,
             deposed_holder_is_told_and_fenced: Shared,
+            locks_and_elections_share_a_session: Shared,
+            coordination_from_a_collection_uses_its_names: Shared,
         }
     };
 }

@@ -16,7 +16,7 @@ use crate::key::validate_key;
 use crate::lease::LeaseId;
 use crate::meta::Identity;
 use crate::object::Object;
-use crate::store::Store;
+use crate::store::{Collection, Store};
 
 /// An ephemeral key: its lease is kept alive in the background while this handle lives.
 ///
@@ -73,6 +73,19 @@ impl<C: Codec> Ephemeral<C> {
             entry,
             identity: Mutex::new(None),
         })
+    }
+
+    /// The ephemeral object named `name` of `collection` (in the handle's namespace), on a
+    /// fresh lease of `ttl`: [`Ephemeral::new`] at its key.
+    pub async fn for_collection<K: Object>(
+        collection: &Collection<K, C>,
+        name: &str,
+        ttl: Duration,
+    ) -> Result<Ephemeral<C>>
+    where
+        C: CodecFor<K>,
+    {
+        Self::new(collection.store(), &collection.key_of(name)?, ttl).await
     }
 
     /// The key.

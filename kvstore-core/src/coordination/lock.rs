@@ -1,21 +1,21 @@
 //! [`Lock`]: a fair lock on the coordination queue, with fencing tokens.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tracing::instrument;
 
-use super::leased_key::LeasedKey;
-use super::session::LeaseLoss;
-use super::{check_ttl, queue};
-use crate::backend::{Backend, Compare, EventType, WatchItem, WatchRequest};
-use crate::codec::Codec;
+use super::leased_key::{LeasedKey, Leases};
+use super::queue;
+use super::session::{LeaseLoss, Session};
+use crate::backend::{Compare, EventType, WatchItem, WatchRequest};
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
 use crate::lease::LeaseId;
-use crate::store::{OnClose, Store};
+use crate::object::Object;
+use crate::store::{Collection, Store};
 
 /// A lock named by a key prefix, on leases of a TTL (etcd's `concurrency.Mutex`).
 ///
@@ -35,17 +35,15 @@ use crate::store::{OnClose, Store};
 /// ```
 #[derive(Clone)]
 pub struct Lock {
-    backend: Arc<dyn Backend>,
-    on_close: OnClose,
+    leases: Leases,
     prefix: String,
-    ttl: Duration,
 }
 
 impl std::fmt::Debug for Lock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lock")
             .field("prefix", &self.prefix)
-            .field("ttl", &self.ttl)
+            .field("ttl", &self.leases.ttl())
             .finish_non_exhaustive()
     }
 }
@@ -56,12 +54,35 @@ impl Lock {
     /// [`Error::InvalidArgument`].
     pub fn new<C: Codec>(store: &Store<C>, prefix: &str, ttl: Duration) -> Result<Lock> {
         validate_key(prefix)?;
-        check_ttl("lock", ttl)?;
+        let leases = Leases::fresh("lock", store.backend(), store.on_close(), ttl)?;
         Ok(Lock {
-            backend: Arc::clone(store.backend()),
-            on_close: store.on_close(),
+            leases,
             prefix: prefix.to_owned(),
-            ttl,
+        })
+    }
+
+    /// The lock of the object named `name` of `collection` (in the handle's namespace), on
+    /// leases of `ttl`: [`Lock::new`] at `lock` under the collection's
+    /// [`coordination_key`](Collection::coordination_key) for the name.
+    pub fn for_collection<K: Object, C: CodecFor<K>>(
+        collection: &Collection<K, C>,
+        name: &str,
+        ttl: Duration,
+    ) -> Result<Lock> {
+        let prefix = format!("{}/lock", collection.coordination_key(name)?);
+        Self::new(collection.store(), &prefix, ttl)
+    }
+
+    /// The lock `prefix`, its entries on `session`'s lease (etcd's `NewMutex(session, pfx)`):
+    /// one lease and one keep-alive for every lock and election on the session; unlocking
+    /// deletes this lock's entry only, and the lock is lost when the session is. A session
+    /// holds the lock at most once at a time (its entry is named after the lease). A session
+    /// whose TTL is below [`MIN_TTL`](super::MIN_TTL) is [`Error::InvalidArgument`].
+    pub fn with_session(session: &Session, prefix: &str) -> Result<Lock> {
+        validate_key(prefix)?;
+        Ok(Lock {
+            leases: Leases::shared("lock", session)?,
+            prefix: prefix.to_owned(),
         })
     }
 
@@ -77,7 +98,8 @@ impl Lock {
                 return Ok(LockGuard { entry });
             };
             let mut changes = self
-                .backend
+                .leases
+                .backend()
                 .watch(WatchRequest::key(ahead, revision + 1))
                 .await?;
             loop {
@@ -115,19 +137,12 @@ impl Lock {
     }
 
     async fn enqueue(&self) -> Result<LeasedKey> {
-        queue::enqueue(
-            &self.backend,
-            &self.on_close,
-            &self.prefix,
-            self.ttl,
-            Bytes::new(),
-        )
-        .await
+        queue::enqueue(&self.leases, &self.prefix, Bytes::new()).await
     }
 
     /// The queue entry just ahead of `entry` and the revision it was read at, if any.
     async fn predecessor(&self, entry: &LeasedKey) -> Result<Option<(String, u64)>> {
-        let (members, revision) = queue::members(&self.backend, &self.prefix).await?;
+        let (members, revision) = queue::members(self.leases.backend(), &self.prefix).await?;
         if !members.iter().any(|kv| kv.key == entry.key) {
             // The entry's lease expired (or the key was deleted by hand).
             return Err(Error::LeaseNotFound {

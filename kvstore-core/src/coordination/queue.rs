@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::leased_key::LeasedKey;
+use super::leased_key::{LeasedKey, Leases};
 use super::session::Session;
 use crate::backend::{
     Backend, Compare, EventStream, EventType, KeyValue, Lease, PutLease, RangeRequest, Txn, TxnOp,
@@ -17,23 +16,15 @@ use crate::backend::{
 };
 use crate::error::{Error, Result};
 use crate::key::validate_key;
-use crate::store::OnClose;
 
-/// Writes a new entry `prefix/<lease>` holding `value` on a fresh lease of `ttl`.
-pub(crate) async fn enqueue(
-    backend: &Arc<dyn Backend>,
-    on_close: &OnClose,
-    prefix: &str,
-    ttl: Duration,
-    value: Bytes,
-) -> Result<LeasedKey> {
+/// Writes a new entry `prefix/<lease>` holding `value` on a lease from `leases`.
+pub(crate) async fn enqueue(leases: &Leases, prefix: &str, value: Bytes) -> Result<LeasedKey> {
     validate_key(prefix)?;
     // The key is named after the lease, so it is known once the lease is granted. An error
-    // below drops the entry, which revokes the lease.
-    let mut entry = LeasedKey::grant(backend, on_close, ttl, |lease| {
-        format!("{prefix}/{:016x}", lease.0)
-    })
-    .await?;
+    // below drops the entry, which deletes it (revoking a lease of its own).
+    let mut entry = leases
+        .key(|lease| format!("{prefix}/{:016x}", lease.0))
+        .await?;
     // The entry's create revision is its place in the queue and its fencing token: it must
     // be its own.
     let txn = Txn::when([Compare::absent(&entry.key)])
@@ -43,7 +34,7 @@ pub(crate) async fn enqueue(
             PutLease::Attach(entry.lease_id()),
         ))
         .with_own_revision();
-    let response = backend.txn(txn).await?;
+    let response = leases.backend().txn(txn).await?;
     if !response.succeeded {
         return Err(Error::AlreadyExists {
             key: entry.key.clone(),
@@ -54,23 +45,25 @@ pub(crate) async fn enqueue(
 }
 
 /// Takes over an existing entry (left by an earlier run of the same contender) if its lease is
-/// still alive: renews it and keeps it alive from now on.
-pub(crate) async fn adopt(
-    backend: &Arc<dyn Backend>,
-    on_close: &OnClose,
-    kv: &KeyValue,
-) -> Result<Option<LeasedKey>> {
+/// still alive: with fresh leases, renews it and keeps it alive from now on; with a shared
+/// session, only an entry on that session's lease is its own.
+pub(crate) async fn adopt(leases: &Leases, kv: &KeyValue) -> Result<Option<LeasedKey>> {
     let Some(lease) = kv.lease else {
         return Ok(None);
     };
+    let key = kv.key.clone();
+    if let Leases::Shared(session) = leases {
+        return Ok((session.id() == lease)
+            .then(|| LeasedKey::on_shared(session.clone(), |_| key, kv.create_revision)));
+    }
+    let backend = leases.backend();
     match backend.lease_renew(lease).await {
         Ok(ttl) => {
             let session = Session::start(
                 Arc::clone(backend),
-                on_close.clone(),
+                leases.on_close().clone(),
                 Lease { id: lease, ttl },
             );
-            let key = kv.key.clone();
             Ok(Some(LeasedKey::on(session, |_| key, kv.create_revision)))
         }
         Err(err) if err.is_lease_not_found() => Ok(None),

@@ -64,21 +64,34 @@ pub enum LeaseState {
 /// TTL (at most a second) for clock-rate differences — always before the server can have
 /// expired it. A lease the store reports gone is lost at once.
 ///
-/// Dropping the session stops renewing: the lease then expires on its own after its TTL.
+/// One session can carry many keys, as etcd's does: locks ([`Lock::with_session`]) and
+/// elections ([`Election::join_with_session`]) on one session share its lease and its single
+/// keep-alive, and releasing one of them deletes its key only. Clones share the session.
+///
+/// Dropping the last clone stops renewing: the lease then expires on its own after its TTL.
 /// [`Session::revoke`] ends it at once, deleting its keys.
+///
+/// [`Lock::with_session`]: super::Lock::with_session
+/// [`Election::join_with_session`]: super::Election::join_with_session
+#[derive(Clone)]
 pub struct Session {
+    inner: Arc<Inner>,
+    state: watch::Receiver<LeaseState>,
+}
+
+struct Inner {
     backend: Arc<dyn Backend>,
+    on_close: OnClose,
     /// The store revokes the lease when it is closed, while the session lives.
     _revoked_on_close: RevokeOnClose,
     lease: Lease,
-    state: watch::Receiver<LeaseState>,
     task: JoinHandle<()>,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("lease", &self.lease)
+            .field("lease", &self.inner.lease)
             .field("state", &*self.state.borrow())
             .finish_non_exhaustive()
     }
@@ -107,24 +120,42 @@ impl Session {
     pub(crate) fn start(backend: Arc<dyn Backend>, on_close: OnClose, lease: Lease) -> Session {
         let (tx, state) = watch::channel(LeaseState::Alive);
         let revoked_on_close = on_close.revoke(lease.id);
-        let task = tokio::spawn(renew_until_lost(Arc::clone(&backend), on_close, lease, tx));
-        Session {
-            backend,
-            _revoked_on_close: revoked_on_close,
+        let task = tokio::spawn(renew_until_lost(
+            Arc::clone(&backend),
+            on_close.clone(),
             lease,
+            tx,
+        ));
+        Session {
+            inner: Arc::new(Inner {
+                backend,
+                on_close,
+                _revoked_on_close: revoked_on_close,
+                lease,
+                task,
+            }),
             state,
-            task,
         }
     }
 
     /// The lease.
     pub fn lease(&self) -> Lease {
-        self.lease
+        self.inner.lease
     }
 
     /// The lease id.
     pub fn id(&self) -> LeaseId {
-        self.lease.id
+        self.inner.lease.id
+    }
+
+    /// The backend the lease lives on.
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// What the session's store does when closed.
+    pub(crate) fn on_close(&self) -> &OnClose {
+        &self.inner.on_close
     }
 
     /// The current state.
@@ -162,14 +193,15 @@ impl Session {
         if !self.is_alive() {
             return Err(Error::LeaseNotFound { lease: self.id() });
         }
-        self.backend.lease_renew(self.id()).await
+        self.inner.backend.lease_renew(self.id()).await
     }
 
-    /// Stops renewing and revokes the lease: every key attached to it is deleted at once.
-    /// [`Error::LeaseNotFound`] if it had already been lost.
+    /// Stops renewing and revokes the lease: every key attached to it is deleted at once
+    /// (whatever other clones carry). [`Error::LeaseNotFound`] if it had already been lost.
     pub async fn revoke(self) -> Result<()> {
         let (alive, lease) = (self.is_alive(), self.id());
-        let backend = Arc::clone(&self.backend);
+        let backend = Arc::clone(&self.inner.backend);
+        self.inner.task.abort();
         drop(self);
         match (alive, backend.lease_revoke(lease).await) {
             (true, Ok(())) => Ok(()),
@@ -181,7 +213,8 @@ impl Session {
     /// Revokes the lease in the background (for `Drop` implementations of the handles built on
     /// a session); does nothing outside a tokio runtime.
     pub(crate) fn revoke_in_background(self) {
-        let (backend, lease) = (Arc::clone(&self.backend), self.id());
+        let (backend, lease) = (Arc::clone(&self.inner.backend), self.id());
+        self.inner.task.abort();
         drop(self);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -191,7 +224,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.task.abort();
     }

@@ -87,6 +87,19 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         Ok(join(&self.directory(), name))
     }
 
+    /// Where coordination about the object named `name` lives:
+    /// `<prefix>.coordination/<namespace>/<name>`, with its lock under `…/lock` and its
+    /// election under `…/election` — a sibling directory of the collection's, so lists and
+    /// watches of the collection never meet a lock or election entry.
+    pub fn coordination_key(&self, name: &str) -> Result<String> {
+        validate_segment(name)?;
+        let directory = format!("{}.coordination", self.prefix);
+        Ok(match &self.namespace {
+            Some(ns) => join(&join(&directory, ns), name),
+            None => join(&directory, name),
+        })
+    }
+
     /// The key of `object`, from its name and namespace.
     fn key_for(&self, object: &K) -> Result<String> {
         let meta = object.metadata();

@@ -1,7 +1,6 @@
 //! The background task of an [`Election`](super::Election): follows the election's queue,
 //! tells the contender when it leads or who does, and queues again after losing its entry.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -9,38 +8,23 @@ use tokio::sync::{mpsc, oneshot, watch};
 use bytes::Bytes;
 
 use super::state::{ElectionEvent, Leading, LossReason, Status};
-use crate::backend::Backend;
 use crate::backoff::Backoff;
-use crate::coordination::leased_key::LeasedKey;
+use crate::coordination::leased_key::{LeasedKey, Leases};
 use crate::coordination::queue::{self, Change, Follower, Queue};
 use crate::coordination::session::LeaseLoss;
 use crate::error::{Error, Result};
-use crate::store::OnClose;
 
 /// Stands in the queue of election `name`: takes over a live entry holding `id`, or writes a
 /// new one.
-pub(super) async fn join(
-    backend: &Arc<dyn Backend>,
-    on_close: &OnClose,
-    name: &str,
-    id: &str,
-    ttl: Duration,
-) -> Result<LeasedKey> {
-    let (members, _) = queue::members(backend, name).await?;
+pub(super) async fn join(leases: &Leases, name: &str, id: &str) -> Result<LeasedKey> {
+    let (members, _) = queue::members(leases.backend(), name).await?;
     for kv in members.iter().filter(|kv| kv.value == id.as_bytes()) {
-        if let Some(entry) = queue::adopt(backend, on_close, kv).await? {
+        if let Some(entry) = queue::adopt(leases, kv).await? {
             tracing::debug!(election = name, id, key = %kv.key, "took over a live entry");
             return Ok(entry);
         }
     }
-    queue::enqueue(
-        backend,
-        on_close,
-        name,
-        ttl,
-        Bytes::copy_from_slice(id.as_bytes()),
-    )
-    .await
+    queue::enqueue(leases, name, Bytes::copy_from_slice(id.as_bytes())).await
 }
 
 /// A request from the handle.
@@ -65,11 +49,9 @@ enum End {
 }
 
 pub(super) struct Campaign {
-    pub(super) backend: Arc<dyn Backend>,
-    pub(super) on_close: OnClose,
+    pub(super) leases: Leases,
     pub(super) name: String,
     pub(super) id: String,
-    pub(super) ttl: Duration,
     pub(super) status: watch::Sender<Status>,
     pub(super) events: mpsc::UnboundedSender<Result<ElectionEvent>>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
@@ -108,17 +90,9 @@ impl Campaign {
 
     /// Queues again, retrying with backoff; `None` if stopped meanwhile.
     async fn rejoin(&mut self) -> Option<LeasedKey> {
-        let mut backoff = Backoff::new(RETRY, self.ttl);
+        let mut backoff = Backoff::new(RETRY, self.leases.ttl());
         loop {
-            match join(
-                &self.backend,
-                &self.on_close,
-                &self.name,
-                &self.id,
-                self.ttl,
-            )
-            .await
-            {
+            match join(&self.leases, &self.name, &self.id).await {
                 Ok(entry) => return Some(entry),
                 Err(err) => {
                     // Not leading now, so the only command that ends the wait is a stop.
@@ -136,9 +110,9 @@ impl Campaign {
 
     /// Follows the queue while `entry` stands in it.
     async fn follow(&mut self, entry: &LeasedKey) -> End {
-        let mut backoff = Backoff::new(RETRY, self.ttl);
+        let mut backoff = Backoff::new(RETRY, self.leases.ttl());
         loop {
-            let mut follower = match Follower::start(&self.backend, &self.name).await {
+            let mut follower = match Follower::start(self.leases.backend(), &self.name).await {
                 Ok(follower) => follower,
                 Err(err) => {
                     let pause = backoff.next_pause();

@@ -17,13 +17,14 @@ use self::campaign::{join, Campaign, Command};
 pub use self::observe::Observer;
 pub use self::state::{ElectionEvent, LossReason};
 use self::state::{Leading, Status};
-use super::check_ttl;
-use super::session::LeaseState;
+use super::leased_key::Leases;
+use super::session::{LeaseState, Session};
 use crate::backend::Compare;
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::key::validate_key;
-use crate::store::Store;
+use crate::object::Object;
+use crate::store::{Collection, Store};
 
 /// A contender in an election (pensando's `Contest`): a [`Stream`] of [`ElectionEvent`]s (and
 /// errors, after which it goes on trying), with the current state at hand.
@@ -76,25 +77,49 @@ impl Election {
         id: &str,
         ttl: Duration,
     ) -> Result<Election> {
+        let leases = Leases::fresh("election", store.backend(), store.on_close(), ttl)?;
+        Self::campaign(leases, name, id).await
+    }
+
+    /// Joins the election about the object named `name` of `collection` (in the handle's
+    /// namespace) as contender `id`: [`Election::join`] at `election` under the collection's
+    /// [`coordination_key`](Collection::coordination_key) for the name.
+    pub async fn for_collection<K: Object, C: CodecFor<K>>(
+        collection: &Collection<K, C>,
+        name: &str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<Election> {
+        let election = format!("{}/election", collection.coordination_key(name)?);
+        Self::join(collection.store(), &election, id, ttl).await
+    }
+
+    /// Joins the election `name` as contender `id`, its entry on `session`'s lease (etcd's
+    /// `NewElection(session, pfx)`): one lease and one keep-alive for every lock and election
+    /// on the session; leaving deletes this contender's entry only, and it stops leading when
+    /// the session is lost. A live entry of this session holding `id` is taken over. A session
+    /// whose TTL is below [`MIN_TTL`](super::MIN_TTL) or an empty id is
+    /// [`Error::InvalidArgument`].
+    #[instrument(level = "debug", skip(session))]
+    pub async fn join_with_session(session: &Session, name: &str, id: &str) -> Result<Election> {
+        Self::campaign(Leases::shared("election", session)?, name, id).await
+    }
+
+    async fn campaign(leases: Leases, name: &str, id: &str) -> Result<Election> {
         validate_key(name)?;
-        check_ttl("election", ttl)?;
         if id.is_empty() {
             return Err(Error::InvalidArgument(format!(
                 "election {name}: a contender id must not be empty"
             )));
         }
-        let backend = Arc::clone(store.backend());
-        let on_close = store.on_close();
-        let entry = join(&backend, &on_close, name, id, ttl).await?;
+        let entry = join(&leases, name, id).await?;
         let (status_tx, status) = watch::channel(Status::default());
         let (events_tx, events) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let campaign = Campaign {
-            backend,
-            on_close,
+            leases,
             name: name.to_owned(),
             id: id.to_owned(),
-            ttl,
             status: status_tx,
             events: events_tx,
             commands: commands_rx,
