@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::FutureExt;
 use kvstore::backend::{
-    Backend, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchRequest,
+    Backend, Capabilities, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchRequest,
 };
 use kvstore::{Json, Lease, LeaseId, Object, ObjectMeta, Result, Store};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,10 @@ impl Counting {
 impl Backend for Counting {
     fn name(&self) -> &'static str {
         "counting"
+    }
+    // A layer can do what the store underneath can, with its limits.
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         self.count("range");

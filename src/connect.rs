@@ -5,8 +5,9 @@ use std::sync::{Arc, Once};
 
 use futures::FutureExt;
 use kvstore_codec::{AnyCodec, Json};
-use kvstore_core::backend::Backend;
+use kvstore_core::backend::{Backend, Namespaced};
 use kvstore_core::config::built_in;
+use kvstore_core::key::validate_key;
 use kvstore_core::{registry, Codec, Error, Result, Store, StoreConfig};
 use kvstore_memory::MemoryBackend;
 
@@ -53,15 +54,29 @@ pub async fn connect_config_with<C: Codec>(config: &StoreConfig, codec: C) -> Re
 }
 
 /// The backend `config` names, through the [`registry`] of schemes (this crate's backends
-/// are registered on first use).
+/// are registered on first use), with every key under the config's `namespace` if it names one
+/// ([`Namespaced`], the same layer for every backend: the factory sees no namespace).
 pub async fn backend(config: &StoreConfig) -> Result<Arc<dyn Backend>> {
     static BUILT_IN: Once = Once::new();
     BUILT_IN.call_once(register_built_in);
     let Some(factory) = registry::factory(&config.backend) else {
         return Err(unknown_scheme(&config.backend));
     };
+    if let Some(namespace) = &config.namespace {
+        validate_key(namespace).map_err(|e| Error::InvalidConfig {
+            message: format!("namespace: {e}"),
+        })?;
+    }
     let span = tracing::debug_span!("connect", store = %config);
-    tracing::Instrument::instrument(factory(config.clone()), span).await
+    let unnamespaced = StoreConfig {
+        namespace: None,
+        ..config.clone()
+    };
+    let backend = tracing::Instrument::instrument(factory(unnamespaced), span).await?;
+    match &config.namespace {
+        Some(namespace) => Ok(Arc::new(Namespaced::new(backend, namespace)?)),
+        None => Ok(backend),
+    }
 }
 
 fn unknown_scheme(scheme: &str) -> Error {
@@ -113,9 +128,6 @@ fn memory_backend(config: &StoreConfig) -> Result<MemoryBackend> {
             message: format!("the memory backend takes no {what}"),
         })
     };
-    if config.namespace.is_some() {
-        return refuse("namespace");
-    }
     if config.username.is_some() || config.password.is_some() {
         return refuse("credentials");
     }

@@ -42,6 +42,34 @@ async fn memory_urls_give_fresh_or_named_stores() {
     assert_eq!(reader.get::<Note>("/notes/b").await.unwrap(), written);
 }
 
+/// `?namespace=` is one layer for every backend: the namespaced store sees only its own keys,
+/// which live under the namespace in the store.
+#[tokio::test]
+async fn a_namespace_puts_every_key_under_it() {
+    let app = kvstore::connect("memory://connect-test-ns?namespace=/app")
+        .await
+        .unwrap();
+    let whole = kvstore::connect("memory://connect-test-ns").await.unwrap();
+    whole
+        .create("/notes/outside", &note("outside"))
+        .await
+        .unwrap();
+    let written = app.create("/notes/a", &note("a")).await.unwrap();
+    assert_eq!(whole.get::<Note>("/app/notes/a").await.unwrap(), written);
+    let listed = app
+        .list::<Note>("/notes", &kvstore::ListOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items, [written], "its own keys only");
+    assert!(app
+        .get::<Note>("/notes/outside")
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let config = StoreConfig::from_url("memory://connect-test-ns?namespace=/app").unwrap();
+    assert_eq!(config.namespace.as_deref(), Some("/app"));
+}
+
 #[tokio::test]
 async fn a_configuration_file_and_a_url_are_two_ways_to_the_same_store() {
     let config: StoreConfig = serde_json::from_str(
@@ -74,7 +102,7 @@ async fn bad_urls_say_what_is_wrong() {
     let cases = [
         ("nosuch://x", "unknown store scheme \"nosuch\" (known: "),
         ("memory://a,b", "list of names"),
-        ("memory://?namespace=/app", "namespace"),
+        ("memory://?namespace=app", "namespace"),
         ("memory://?colour=red", "no option \"colour\""),
         ("memory://x?codec=yaml", "unknown codec \"yaml\""),
         ("no scheme", "expected scheme://"),
@@ -219,6 +247,18 @@ mod zookeeper {
             .await
             .unwrap_err();
         assert!(err.is_invalid_config(), "{err}");
+
+        // A namespace inside the root, as on every backend.
+        let namespaced = kvstore::connect(&format!("{url}&namespace=/team"))
+            .await
+            .unwrap();
+        let written = namespaced.create("/notes/n", &note("n")).await.unwrap();
+        let read = same
+            .range(RangeRequest::key("/team/notes/n"))
+            .await
+            .unwrap();
+        assert_eq!(read.kvs.len(), 1);
+        assert_eq!(namespaced.get::<Note>("/notes/n").await.unwrap(), written);
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@
 //!
 //! The contract is small: [`Backend::range`], [`Backend::txn`], [`Backend::watch`] with
 //! [`Backend::request_progress`], three lease calls, [`Backend::compact`] and
-//! [`Backend::current_revision`]. A backend is correct when it passes the conformance suite
+//! [`Backend::current_revision`]; a backend declares what it can do in [`Capabilities`].
+//! [`Namespaced`] puts every key of a backend under one prefix. A backend is correct when it passes the conformance suite
 //! (feature `conformance`).
 
 use std::sync::Arc;
@@ -17,6 +18,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+mod capabilities;
+mod namespaced;
+
+pub use self::capabilities::Capabilities;
+pub use self::namespaced::Namespaced;
 use crate::error::Result;
 pub use crate::event_type::EventType;
 use crate::key::directory_range;
@@ -448,6 +454,12 @@ pub trait Backend: Send + Sync + 'static {
     /// A short name for logs, e.g. `memory` or `etcd`.
     fn name(&self) -> &'static str;
 
+    /// What the backend can do and its limits ([`Capabilities::basic`] unless it says more).
+    /// A backend wrapping another says what the other says.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::basic()
+    }
+
     /// Reads a key or a range of keys, linearizably.
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse>;
 
@@ -486,6 +498,9 @@ pub trait Backend: Send + Sync + 'static {
 impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         (**self).range(request).await

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use etcd_client::{GetOptions, LeaseGrantOptions};
 use futures::future::{BoxFuture, FutureExt};
 use kvstore_core::backend::{
-    Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
-    WatchRequest,
+    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
+    TxnResponse, WatchRequest,
 };
 use kvstore_core::{Error, Result};
 
 use crate::batch::{self, Batcher};
-use crate::config::EtcdConfig;
+use crate::config::{EtcdConfig, ProgressRequests};
 use crate::error::{self, Context};
 use crate::keys::{etcd_revision, header_revision, Namespace};
 use crate::progress::Progress;
@@ -36,6 +36,8 @@ pub struct EtcdBackend {
     progress: Arc<Progress>,
     /// Shares requests among concurrent writes; `None`: every write is a request of its own.
     batcher: Option<Arc<Batcher<Alone>>>,
+    /// What it can do, as configured.
+    capabilities: Capabilities,
 }
 
 /// The backend's requests without batching: what the batcher sends.
@@ -82,6 +84,7 @@ impl EtcdBackend {
                 .map(|buffer| Arc::new(watch::Hub::new(buffer))),
             progress: Arc::new(Progress::new(config.progress_requests)),
             batcher: None,
+            capabilities: capabilities(&config),
         };
         let backend = EtcdBackend {
             batcher: config
@@ -243,10 +246,28 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// Pause before sending again a request no server received.
 const RESEND_PAUSE: Duration = Duration::from_millis(20);
 
+/// What an etcd backend configured so can do: users and roles always; progress requests
+/// unless disabled (a release that cannot promise them answers `Unsupported`); TLS with the
+/// `tls` feature.
+fn capabilities(config: &EtcdConfig) -> Capabilities {
+    let mut capabilities = Capabilities::basic().with_auth();
+    if config.progress_requests != ProgressRequests::Disabled {
+        capabilities = capabilities.with_progress_requests();
+    }
+    if cfg!(feature = "tls") {
+        capabilities = capabilities.with_tls();
+    }
+    capabilities
+}
+
 #[async_trait]
 impl Backend for EtcdBackend {
     fn name(&self) -> &'static str {
         "etcd"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 
     #[tracing::instrument(level = "trace", skip(self))]

@@ -40,8 +40,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvstore_core::backend::{
-    whole_seconds, Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
-    TxnResponse, WatchRequest,
+    whole_seconds, Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse,
+    Txn, TxnResponse, WatchRequest,
 };
 use kvstore_core::Result;
 use parking_lot::RwLock;
@@ -164,6 +164,10 @@ impl MemoryBackend {
 impl Backend for MemoryBackend {
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::basic().with_progress_requests()
     }
 
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {

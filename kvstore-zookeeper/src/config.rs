@@ -92,7 +92,7 @@ impl ZooKeeperConfig {
         }
         if config.namespace.is_some() {
             return Err(invalid(
-                "the zookeeper backend takes its root as the URL's path (zk://host:2181/root), not a namespace".to_owned(),
+                "a namespace is a layer over any backend (kvstore::connect applies it, or kvstore_core::backend::Namespaced); the zookeeper backend's own place is its root, the URL's path (zk://host:2181/root)".to_owned(),
             ));
         }
         let mut zk = ZooKeeperConfig::new(hosts.iter().map(ToString::to_string));

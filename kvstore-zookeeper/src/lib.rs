@@ -127,8 +127,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kvstore_core::backend::{
-    Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
-    WatchRequest,
+    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
+    TxnResponse, WatchRequest,
 };
 use kvstore_core::Result;
 use tracing::Instrument;
@@ -228,6 +228,10 @@ macro_rules! traced {
 impl Backend for ZooKeeperBackend {
     fn name(&self) -> &'static str {
         "zookeeper"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::basic().with_progress_requests()
     }
 
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {

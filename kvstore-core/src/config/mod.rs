@@ -10,7 +10,8 @@
 //! | `etcds://host:2379?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/c.key` | etcd over TLS (CA, client certificate and key as paths; each optional) |
 //! | `etcd://user:password@host:2379` | etcd with a user (percent-encode special characters) |
 //!
-//! Query parameters: `namespace=/app` (every key under it), `connect_timeout=3s`,
+//! Query parameters: `namespace=/app` (every key under it, on every backend:
+//! [`Namespaced`](crate::backend::Namespaced)), `connect_timeout=3s`,
 //! `request_timeout=500ms`, `codec=json|postcard|bincode`; any other parameter is kept in
 //! [`StoreConfig::options`] for the backend, which refuses what it does not know.
 //!

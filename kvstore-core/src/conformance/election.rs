@@ -265,16 +265,21 @@ pub async fn observers_follow_the_leader_without_campaigning<C: TestCodec>(store
     assert_eq!(next_leader(&mut observer).await, None, "nobody leads yet");
     let all = contenders(&store, &name, &["a", "b"]).await;
     assert_eq!(next_leader(&mut observer).await.as_deref(), Some("a"));
-    all[0].resign().await.unwrap();
-    assert_eq!(next_leader(&mut observer).await.as_deref(), Some("b"));
-    assert_eq!(observer.leader().as_deref(), Some("b"));
-    let [a, b]: [Election; 2] = all.try_into().unwrap();
-    b.stop().await.unwrap();
+    let [mut a, b]: [Election; 2] = all.try_into().unwrap();
+    a.resign().await.unwrap();
+    assert!(matches!(
+        next_contest_event(&mut a).await,
+        ElectionEvent::Lost { .. }
+    ));
     assert_eq!(
-        next_leader(&mut observer).await.as_deref(),
-        Some("a"),
+        next_contest_event(&mut a).await,
+        changed("b"),
         "a queued again"
     );
+    assert_eq!(next_leader(&mut observer).await.as_deref(), Some("b"));
+    assert_eq!(observer.leader().as_deref(), Some("b"));
+    b.stop().await.unwrap();
+    assert_eq!(next_leader(&mut observer).await.as_deref(), Some("a"));
     a.stop().await.unwrap();
     assert_eq!(next_leader(&mut observer).await, None);
     assert_eq!(

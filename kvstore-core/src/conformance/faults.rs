@@ -10,8 +10,8 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::watch;
 
 use crate::backend::{
-    Backend, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn, TxnResponse,
-    WatchRequest,
+    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
+    TxnResponse, WatchRequest,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -92,6 +92,9 @@ impl Partitioned {
 impl Backend for Partitioned {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         self.check()?;

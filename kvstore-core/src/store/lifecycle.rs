@@ -12,7 +12,8 @@ use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
 use crate::backend::{
-    Backend, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchItem, WatchRequest,
+    Backend, Capabilities, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchItem,
+    WatchRequest,
 };
 use crate::error::{Error, Result};
 use crate::lease::{Lease, LeaseId};
@@ -158,6 +159,9 @@ pub(crate) struct Closable {
 impl Backend for Closable {
     fn name(&self) -> &'static str {
         self.backend.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.backend.capabilities()
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         self.lifecycle.check()?;

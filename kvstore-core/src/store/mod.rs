@@ -25,7 +25,7 @@ pub use selection::Selection;
 pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
 pub use watch::{KeyedEvent, KeyedWatchStream, WatchEvent, WatchStream};
 
-use crate::backend::{Backend, KeyValue};
+use crate::backend::{Backend, Capabilities, KeyValue};
 use crate::codec::{Codec, CodecFor};
 use crate::error::{Error, Result};
 use crate::meta::TypeMeta;
@@ -36,10 +36,10 @@ use crate::scheme::Scheme;
 /// How many times a read-modify-write tries before giving up, unless configured otherwise.
 pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
 
-/// The largest encoded object a store writes unless configured otherwise: etcd's default
-/// request limit (`--max-request-bytes`, 1.5 MiB) less room for the key and the transaction
-/// around the value, so that every backend accepts exactly what etcd accepts.
-pub const DEFAULT_MAX_VALUE_SIZE: usize = 1_572_864 - 8_192;
+/// The largest encoded object a store writes on every backend kvstore ships, unless configured
+/// otherwise: [`Capabilities::MAX_VALUE_SIZE`] (etcd's request limit less room for the key and
+/// the transaction). A store takes its backend's limit ([`Backend::capabilities`]).
+pub const DEFAULT_MAX_VALUE_SIZE: usize = Capabilities::MAX_VALUE_SIZE;
 
 use lifecycle::Lifecycle;
 pub use lifecycle::{OnClose, RevokeOnClose};
@@ -90,6 +90,7 @@ impl<C: Codec> Store<C> {
     /// shared with other stores).
     pub fn new_shared(backend: Arc<dyn Backend>, codec: C) -> Self {
         let lifecycle = Lifecycle::new();
+        let max_value_size = backend.capabilities().max_value_size;
         Store {
             inner: Arc::new(Inner {
                 backend: closable(&backend, &lifecycle),
@@ -98,7 +99,7 @@ impl<C: Codec> Store<C> {
                 codec: Arc::new(codec),
                 scheme: Arc::new(Scheme::new()),
                 max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
-                max_value_size: DEFAULT_MAX_VALUE_SIZE,
+                max_value_size,
             }),
         }
     }
@@ -166,6 +167,15 @@ impl<C: Codec> Store<C> {
     /// make (raw transactions, fenced writes).
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
+    }
+
+    /// What the store's backend can do, and the limits this store enforces: the backend's
+    /// [`Capabilities`] with the store's own value-size limit
+    /// ([`Store::with_max_value_size`]).
+    pub fn capabilities(&self) -> Capabilities {
+        let mut capabilities = self.inner.backend.capabilities();
+        capabilities.max_value_size = self.inner.max_value_size;
+        capabilities
     }
 
     /// The codec values are encoded with.

@@ -16,9 +16,10 @@ use crate::meta::TypeMeta;
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
 
-/// The most operations (writes and conditions together) one transaction may hold, on every
-/// backend: etcd's default `--max-txn-ops`.
-pub const MAX_TXN_OPS: usize = 128;
+/// The most operations (writes and conditions together) one transaction may hold on every
+/// backend kvstore ships: etcd's default `--max-txn-ops`. A backend declares its own limit in
+/// its [`Capabilities`](crate::backend::Capabilities), which is what a commit checks.
+pub const MAX_TXN_OPS: usize = crate::backend::Capabilities::MAX_TXN_OPS;
 
 type Finish = Box<dyn FnOnce(u64, Option<KeyValue>) -> Result<Box<dyn Any + Send>> + Send>;
 
@@ -284,7 +285,8 @@ impl<'s, C: Codec> Transaction<'s, C> {
 
     /// Applies every write, or none when a condition fails (then
     /// [`TxnOutcome::conflicts`] names each key that did not match, with its current
-    /// version). Invalid keys and arguments, and more than [`MAX_TXN_OPS`] operations, are
+    /// version). Invalid keys and arguments, and more operations than the backend takes
+    /// ([`MAX_TXN_OPS`] on every backend kvstore ships), are
     /// errors before anything is sent; a stored value of another kind than an unconditional
     /// update or touch names is [`Error::KindMismatch`]. One round trip, plus one read per
     /// unconditional update or touch.
@@ -294,9 +296,10 @@ impl<'s, C: Codec> Transaction<'s, C> {
             return Err(err);
         }
         let operations = self.steps.len() + self.conditions.len();
-        if operations > MAX_TXN_OPS {
+        let limit = self.store.inner.backend.capabilities().max_txn_ops;
+        if operations > limit {
             return Err(Error::InvalidArgument(format!(
-                "a transaction of {operations} operations is over the limit of {MAX_TXN_OPS}"
+                "a transaction of {operations} operations is over the limit of {limit}"
             )));
         }
         let store = self.store;
