@@ -234,6 +234,10 @@ fn answer_all(batch: Vec<Request>, err: &Error) {
                 message: message.clone(),
                 source: None,
             },
+            Error::Ambiguous { message, .. } => Error::Ambiguous {
+                message: message.clone(),
+                source: None,
+            },
             Error::PermissionDenied { message } => Error::PermissionDenied {
                 message: message.clone(),
             },
@@ -461,11 +465,19 @@ async fn commit(
         }),
         Ok(Err(zk::MultiWriteError::RequestFailed { source })) => {
             inner.conn.after_error(&source).await;
-            Err(map_error("committing a write", source))
+            // Sent and then cut off: ZooKeeper may have applied the multi.
+            let sent = !matches!(source, zk::Error::NoHosts | zk::Error::ClientClosed);
+            match map_error("committing a write", source) {
+                Error::Unavailable { message, source } if sent => Err(Error::Ambiguous {
+                    message: format!("{message}; the write may or may not have been applied"),
+                    source,
+                }),
+                other => Err(other),
+            }
         }
-        Err(_) => Err(Error::Unavailable {
+        Err(_) => Err(Error::Ambiguous {
             message: format!(
-                "zookeeper: committing a write: no answer within {:?}",
+                "zookeeper: committing a write: no answer within {:?}; the write may or may not have been applied",
                 inner.conn.request_timeout()
             ),
             source: None,

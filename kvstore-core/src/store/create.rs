@@ -51,10 +51,16 @@ impl<C: crate::codec::Codec> Store<C> {
         object.metadata_mut().stamp_creation();
         let value = self.encode(key, &mut object)?;
         let lease = options.lease.map_or(PutLease::Detach, PutLease::Attach);
-        let txn = Txn::when([Compare::absent(key)]).then(TxnOp::put(key, value, lease));
-        let response = match self.inner.backend.txn(txn.clone()).await {
+        let response = match self
+            .inner
+            .backend
+            .txn(create(key, value.clone(), lease))
+            .await
+        {
             Err(err) if err.is_ambiguous() => {
-                return self.settle_create(key, object, txn, err).await
+                return self
+                    .settle_create(key, object, create(key, value, lease), err)
+                    .await
             }
             other => other?,
         };
@@ -67,7 +73,7 @@ impl<C: crate::codec::Codec> Store<C> {
         Ok(object)
     }
 
-    /// Learns the outcome of a create whose answer was lost: its own object (same uid) at the
+    /// Learns the outcome of a create whose answer was lost (`txn` is the create again): its own object (same uid) at the
     /// key is success, another object is [`Error::AlreadyExists`], an absent key is created
     /// again (the same transaction: it still creates only an absent key, so a first attempt
     /// that lands late cannot create twice). `lost` when the outcome stays unknown.
@@ -113,4 +119,9 @@ impl<C: crate::codec::Codec> Store<C> {
         }
         Err(lost)
     }
+}
+
+/// The transaction that creates `key` holding `value`, on condition it is absent.
+fn create(key: &str, value: bytes::Bytes, lease: PutLease) -> Txn {
+    Txn::when([Compare::absent(key)]).then(TxnOp::put(key, value, lease))
 }
