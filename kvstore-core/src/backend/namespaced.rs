@@ -60,16 +60,8 @@ impl Namespaced {
         full
     }
 
-    /// A key-value read from the store, its key without the namespace.
-    fn strip(&self, mut kv: KeyValue) -> Result<KeyValue> {
-        if !kv.key.starts_with(&self.prefix) {
-            return Err(Error::Backend {
-                message: format!("the store returned key {:?} outside the namespace", kv.key),
-                source: None,
-            });
-        }
-        kv.key.drain(..self.prefix.len());
-        Ok(kv)
+    fn strip(&self, kv: KeyValue) -> Result<KeyValue> {
+        strip(&self.prefix, kv)
     }
 
     fn strip_all(&self, kvs: Vec<KeyValue>) -> Result<Vec<KeyValue>> {
@@ -103,14 +95,27 @@ impl Namespaced {
             other => other,
         })
     }
+}
 
-    fn event(&self, event: Event) -> Result<Event> {
-        Ok(Event {
-            kind: event.kind,
-            kv: self.strip(event.kv)?,
-            prev_kv: event.prev_kv.map(|kv| self.strip(kv)).transpose()?,
-        })
+/// A key-value read from the store, its key without the namespace `prefix`.
+fn strip(prefix: &str, mut kv: KeyValue) -> Result<KeyValue> {
+    if !kv.key.starts_with(prefix) {
+        return Err(Error::Backend {
+            message: format!("the store returned key {:?} outside the namespace", kv.key),
+            source: None,
+        });
     }
+    kv.key.drain(..prefix.len());
+    Ok(kv)
+}
+
+/// A watch event, its keys without the namespace `prefix`.
+fn strip_event(prefix: &str, event: Event) -> Result<Event> {
+    Ok(Event {
+        kind: event.kind,
+        kv: strip(prefix, event.kv)?,
+        prev_kv: event.prev_kv.map(|kv| strip(prefix, kv)).transpose()?,
+    })
 }
 
 #[async_trait]
@@ -168,14 +173,10 @@ impl Backend for Namespaced {
             start_revision: request.start_revision,
         };
         let prefix = self.prefix.clone();
-        let stripper = Namespaced {
-            inner: Arc::clone(&self.inner),
-            prefix,
-        };
         let events = self.inner.watch(request).await?;
         Ok(events
             .map(move |item| match item? {
-                WatchItem::Event(event) => Ok(WatchItem::Event(stripper.event(event)?)),
+                WatchItem::Event(event) => Ok(WatchItem::Event(strip_event(&prefix, event)?)),
                 progress => Ok(progress),
             })
             .boxed())

@@ -67,7 +67,7 @@ impl Drop for Feeder {
 /// re-list is swapped in at once. Cheap to clone; the feeder stops when the last clone drops.
 ///
 /// Objects are addressed by *name*: their key below the prefix (`/users/alice` under `/users`
-/// is `alice`), as with [`Collection`](crate::Collection).
+/// is `alice`), as with [`Collection`].
 ///
 /// Plain reads ([`Cache::get`], [`Cache::list`]...) answer at once with what the cache has,
 /// which may lag the store by the watch's latency. Consistent reads

@@ -131,12 +131,7 @@ impl LeasedKey {
         key: impl FnOnce(LeaseId) -> String,
         token: u64,
     ) -> LeasedKey {
-        LeasedKey {
-            key: key(session.id()),
-            token,
-            lease: session.id(),
-            holder: Some(Holder::Own(session)),
-        }
+        Self::held(Holder::Own(session), key, token)
     }
 
     /// The key `key(lease)`, written at create revision `token`, on a shared session.
@@ -145,11 +140,16 @@ impl LeasedKey {
         key: impl FnOnce(LeaseId) -> String,
         token: u64,
     ) -> LeasedKey {
+        Self::held(Holder::Shared(session), key, token)
+    }
+
+    fn held(holder: Holder, key: impl FnOnce(LeaseId) -> String, token: u64) -> LeasedKey {
+        let lease = holder.session().id();
         LeasedKey {
-            key: key(session.id()),
+            key: key(lease),
             token,
-            lease: session.id(),
-            holder: Some(Holder::Shared(session)),
+            lease,
+            holder: Some(holder),
         }
     }
 
