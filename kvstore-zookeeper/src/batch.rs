@@ -226,6 +226,20 @@ async fn run(inner: &Inner, batch: Vec<Request>) -> Option<Vec<Request>> {
     None
 }
 
+/// The error of a write `multi` that failed as a request: one cut off after it was sent (a lost
+/// connection, an expired session, a timeout) may have been applied, so it is ambiguous; one
+/// that never left (no server to send it to, a closed client) is unavailable.
+fn write_failed(source: zk::Error) -> Error {
+    let sent = !matches!(source, zk::Error::NoHosts | zk::Error::ClientClosed);
+    match map_error("committing a write", source) {
+        Error::Unavailable { message, source } if sent => Error::Ambiguous {
+            message: format!("{message}; the write may or may not have been applied"),
+            source,
+        },
+        other => other,
+    }
+}
+
 /// Gives every transaction of the batch the error (a copy of it: errors are not `Clone`).
 fn answer_all(batch: Vec<Request>, err: &Error) {
     for request in batch {
@@ -465,15 +479,7 @@ async fn commit(
         }),
         Ok(Err(zk::MultiWriteError::RequestFailed { source })) => {
             inner.conn.after_error(&source).await;
-            // Sent and then cut off: ZooKeeper may have applied the multi.
-            let sent = !matches!(source, zk::Error::NoHosts | zk::Error::ClientClosed);
-            match map_error("committing a write", source) {
-                Error::Unavailable { message, source } if sent => Err(Error::Ambiguous {
-                    message: format!("{message}; the write may or may not have been applied"),
-                    source,
-                }),
-                other => Err(other),
-            }
+            Err(write_failed(source))
         }
         Err(_) => Err(Error::Ambiguous {
             message: format!(
@@ -482,5 +488,27 @@ async fn commit(
             ),
             source: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_failed;
+    use super::zk;
+
+    #[test]
+    fn a_write_cut_off_after_sending_is_ambiguous() {
+        for lost in [
+            zk::Error::ConnectionLoss,
+            zk::Error::SessionExpired,
+            zk::Error::Timeout,
+        ] {
+            let err = write_failed(lost);
+            assert!(err.is_ambiguous() && !err.is_retryable(), "{err}");
+        }
+        for unsent in [zk::Error::NoHosts, zk::Error::ClientClosed] {
+            assert!(write_failed(unsent).is_unavailable());
+        }
+        assert!(write_failed(zk::Error::NoAuth).is_permission_denied());
     }
 }
