@@ -20,18 +20,19 @@
 //! | `error` | [`Error`], one enum named by what happened, its predicates and [`Error::is_retryable`]; [`CodecError`] |
 //! | [`codec`] | the codec contract: [`Codec`], [`CodecFor<K>`](CodecFor) |
 //! | `lease` | [`LeaseId`], [`Lease`] |
-//! | [`config`], [`registry`] | [`StoreConfig`]: which store, from a URL or a config file; the backends by scheme |
-//! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::WatchItem`]s (changes and progress), leases |
-//! | `store` | the typed [`Store`]: create / get / list / update / delete / watch, options ([`CreateOptions`], [`ListOptions`], [`Preconditions`], [`WatchFrom`]), [`Collection`] |
-//! | `watcher` | [`Watcher`]: list-then-watch that resumes (from its bookmarks too) and re-lists |
+//! | [`config`], [`registry`] | [`StoreConfig`]: which store, from a URL or a config file, its hosts ([`config::Endpoint`]) and the built-in schemes ([`config::BUILT_IN`]); the backends by scheme |
+//! | [`backend`] | the byte-level contract every backend implements ([`Backend`]): ranges, transactions with small builders ([`backend::Txn::when`]), watches of [`backend::WatchItem`]s (changes and progress), leases; what a backend can do ([`backend::Capabilities`]); every key under a namespace ([`backend::Namespaced`]) |
+//! | `store` | the typed [`Store`]: create / get / list / update / delete / watch, options ([`CreateOptions`], [`ListOptions`], [`Preconditions`], [`WatchFrom`], [`WatchOptions`]), [`Collection`]; keyed lists and watches ([`KeyedEvent`]) and [`OnClose`], for runtime built on the store |
+//! | `watcher` | [`Watcher`]: list-then-watch that resumes (from its bookmarks too) and re-lists; shaped with [`Watcher::shape`] |
 //! | [`cache`] | [`Cache`] fed by a watcher, its indexes, consistent reads and [`CacheEvents`] |
-//! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`] — and the algorithm they share |
+//! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`], [`Observer`] — and the algorithm they share |
 //! | `backoff` | the one exponential backoff of every retry loop |
 //! | [`conformance`] (feature) | the suite every backend passes unchanged; each file lists its own cases |
 //!
 //! Arrows inside the crate go one way (`scripts/check-module-cycles` checks it): the object
 //! model and errors at the bottom, then codecs and the backend contract, then the store, then
-//! watcher, cache and coordination, which are built from a `&Store`.
+//! watcher, cache and coordination, which are built from a `&Store` (or a [`Collection`]) and
+//! use only its public API.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
