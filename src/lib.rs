@@ -64,6 +64,11 @@
 
 mod connect;
 
+/// The README's tour, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeTour;
+
 pub use connect::{backend, connect, connect_config, connect_config_with, connect_with};
 pub use kvstore_core::registry::register;
 pub use kvstore_core::*;
