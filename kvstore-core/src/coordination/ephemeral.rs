@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use tracing::instrument;
 
-use super::check_ttl;
-use super::leased_key::LeasedKey;
+use super::leased_key::{LeasedKey, Leases};
 use super::session::LeaseLoss;
 use crate::backend::{PutLease, Txn, TxnOp};
 use crate::codec::{Codec, CodecFor};
@@ -65,9 +64,8 @@ impl<C: Codec> Ephemeral<C> {
     #[instrument(level = "debug", skip(store))]
     pub async fn new(store: &Store<C>, key: &str, ttl: Duration) -> Result<Ephemeral<C>> {
         validate_key(key)?;
-        check_ttl("ephemeral", ttl)?;
-        let entry =
-            LeasedKey::grant(store.backend(), &store.on_close(), ttl, |_| key.to_owned()).await?;
+        let leases = Leases::fresh("ephemeral", store.backend(), store.on_close(), ttl)?;
+        let entry = leases.key(|_| key.to_owned()).await?;
         Ok(Ephemeral {
             store: store.clone(),
             entry,

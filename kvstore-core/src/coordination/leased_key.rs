@@ -114,17 +114,6 @@ pub(crate) struct LeasedKey {
 }
 
 impl LeasedKey {
-    /// A fresh session of `ttl` for the key `key(lease)`; nothing is written yet.
-    pub(crate) async fn grant(
-        backend: &Arc<dyn Backend>,
-        on_close: &OnClose,
-        ttl: Duration,
-        key: impl FnOnce(LeaseId) -> String,
-    ) -> Result<LeasedKey> {
-        let session = Session::grant(backend, on_close, ttl).await?;
-        Ok(Self::on(session, key, 0))
-    }
-
     /// The key `key(lease)`, written at create revision `token`, on a session of its own.
     pub(crate) fn on(
         session: Session,
