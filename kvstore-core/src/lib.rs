@@ -26,6 +26,7 @@
 //! | `watcher` | [`Watcher`]: list-then-watch that resumes (from its bookmarks too) and re-lists; shaped with [`Watcher::shape`] |
 //! | [`cache`] | [`Cache`] fed by a watcher, its indexes, consistent reads and [`CacheEvents`] |
 //! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`], [`Observer`] — and the algorithm they share |
+//! | [`engine`] (feature) | the log engine: the backend contract built once over a [`engine::Storage`] (keys, a log of commits, leases), for stores without revisions of their own |
 //! | `backoff` | the one exponential backoff of every retry loop |
 //! | [`conformance`] (feature) | the suite every backend passes unchanged; each file lists its own cases |
 //!
@@ -62,6 +63,8 @@ mod watcher;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "engine")]
+pub mod engine;
 
 pub use backend::Backend;
 pub use cache::{Cache, CacheEvent, CacheEvents};

@@ -1,214 +1,180 @@
-//! The store's state and the transitions every operation makes on it, under one lock.
+//! The store's state and the transitions the engine asks of it, under one lock: the live keys,
+//! the log of commits back to the compaction point, and the leases with the keys attached.
 
-use kvstore_core::backend::{
-    Event, KeyValue, PutLease, RangeRequest, RangeResponse, Txn, TxnOp, TxnOpResult, TxnResponse,
-};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvstore_core::backend::{EventType, KeyValue};
+use kvstore_core::engine::{Append, Appended, Commit, Snapshot, StoredLease};
 use kvstore_core::{Error, LeaseId, Result};
-use tokio::time::Instant;
 
-use crate::history::History;
-use crate::keyspace::Keyspace;
-use crate::leases::Leases;
+#[derive(Debug)]
+struct LeaseEntry {
+    lease: StoredLease,
+    keys: BTreeSet<String>,
+}
 
-/// Keys, history and leases, with the revision counter.
+/// Keys, log and leases, with the head revision.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    /// The revision of the last write.
-    pub revision: u64,
-    /// Reads and watches before this revision give `Gone`.
+    /// The revision of the last commit.
+    pub head: u64,
+    /// Commits before this revision are gone.
     pub compacted: u64,
-    pub keys: Keyspace,
-    pub history: History,
-    pub leases: Leases,
-}
-
-/// The changes one write transaction makes, all at one revision.
-struct Write<'a> {
-    state: &'a mut State,
-    revision: u64,
-    wrote: bool,
-}
-
-impl Write<'_> {
-    fn put(&mut self, key: &str, value: bytes::Bytes, lease: Option<LeaseId>) {
-        let old_lease = self.state.keys.lease(key).flatten();
-        let (kv, prev_kv) = self.state.keys.put(key, value, lease, self.revision);
-        if old_lease != lease {
-            if let Some(old) = old_lease {
-                self.state.leases.detach(old, key);
-            }
-        }
-        if let Some(lease) = lease {
-            self.state.leases.attach(lease, key);
-        }
-        self.record(Event::put(kv, prev_kv));
-    }
-
-    fn delete(&mut self, key: &str) -> Option<KeyValue> {
-        let previous = self.state.keys.delete(key, self.revision)?;
-        if let Some(lease) = previous.lease {
-            self.state.leases.detach(lease, key);
-        }
-        let tombstone = KeyValue {
-            key: key.to_owned(),
-            value: bytes::Bytes::new(),
-            create_revision: 0,
-            mod_revision: self.revision,
-            lease: None,
-        };
-        self.record(Event::delete(tombstone, previous.clone()));
-        Some(previous)
-    }
-
-    fn record(&mut self, event: Event) {
-        self.wrote = true;
-        self.state.history.push(event);
-    }
-
-    /// Ends the write; returns the store revision and whether it changed.
-    fn finish(self) -> (u64, bool) {
-        if self.wrote {
-            self.state.revision = self.revision;
-        }
-        (self.state.revision, self.wrote)
-    }
+    pub keys: BTreeMap<String, KeyValue>,
+    /// Every commit from the compaction point on: one per revision, so revision `r` is at
+    /// `r - first revision`.
+    log: VecDeque<Arc<Commit>>,
+    leases: HashMap<LeaseId, LeaseEntry>,
+    last_lease: i64,
 }
 
 impl State {
-    fn begin(&mut self) -> Write<'_> {
-        let revision = self.revision + 1;
-        Write {
-            state: self,
-            revision,
-            wrote: false,
+    fn snapshot(&self, kvs: Vec<KeyValue>, more: bool) -> Snapshot {
+        Snapshot {
+            revision: self.head,
+            compacted: self.compacted,
+            kvs,
+            more,
         }
     }
 
-    /// Serves a range read.
-    pub fn range(&self, request: &RangeRequest) -> Result<RangeResponse> {
-        let revision = request.read_revision(self.revision, self.compacted)?;
-        let page = self.keys.range(
-            &request.key,
-            request.range_end.as_deref(),
-            revision,
-            request.limit,
-        );
-        Ok(RangeResponse {
-            kvs: page.kvs,
-            more: page.more,
-            revision: self.revision,
-        })
+    pub fn get(&self, keys: &[String]) -> Snapshot {
+        let kvs = keys
+            .iter()
+            .filter_map(|k| self.keys.get(k).cloned())
+            .collect();
+        self.snapshot(kvs, false)
     }
 
-    /// Runs a transaction; returns the response and whether it wrote.
-    pub fn txn(&mut self, txn: Txn, now: Instant) -> Result<(TxnResponse, bool)> {
-        let succeeded = txn.compare.iter().all(|c| {
-            let (create, modified) = self.keys.revisions(&c.key);
-            c.holds(create, modified)
-        });
-        let ops = if succeeded { txn.success } else { txn.failure };
-        self.check_puts(&ops, now)?;
-        let mut write = self.begin();
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            results.push(match op {
-                TxnOp::Put { key, value, lease } => {
-                    let lease = match lease {
-                        PutLease::Detach => None,
-                        PutLease::Attach(id) => Some(id),
-                        PutLease::Keep => write.state.keys.lease(&key).flatten(),
-                    };
-                    write.put(&key, value, lease);
-                    TxnOpResult::Put
-                }
-                TxnOp::Get { key } => TxnOpResult::Get(write.state.keys.get(&key)),
-                TxnOp::Delete { key } => {
-                    TxnOpResult::Delete(write.delete(&key).into_iter().collect())
-                }
-                TxnOp::DeleteRange { key, range_end } => {
-                    let keys = write.state.keys.live_keys(&key, &range_end);
-                    TxnOpResult::Delete(keys.iter().filter_map(|k| write.delete(k)).collect())
-                }
-            });
+    pub fn range(&self, start: &str, end: &str, limit: usize) -> Snapshot {
+        if start >= end {
+            return self.snapshot(Vec::new(), false);
         }
-        let (revision, wrote) = write.finish();
-        Ok((
-            TxnResponse {
-                succeeded,
-                revision,
-                results,
-            },
-            wrote,
-        ))
+        let bounds = (Bound::Included(start), Bound::Excluded(end));
+        let mut found = self.keys.range::<str, _>(bounds).map(|(_, kv)| kv.clone());
+        let take = if limit == 0 { usize::MAX } else { limit };
+        let kvs: Vec<KeyValue> = found.by_ref().take(take).collect();
+        let more = found.next().is_some();
+        self.snapshot(kvs, more)
     }
 
-    /// Fails before any change when a put names a dead lease or keeps the lease of a missing key.
-    fn check_puts(&self, ops: &[TxnOp], now: Instant) -> Result<()> {
-        for op in ops {
-            match op {
-                TxnOp::Put {
-                    lease: PutLease::Attach(id),
-                    ..
-                } => self.leases.check_alive(*id, now)?,
-                TxnOp::Put {
-                    key,
-                    lease: PutLease::Keep,
-                    ..
-                } if self.keys.lease(key).is_none() => {
-                    return Err(Error::NotFound { key: key.clone() })
-                }
-                _ => {}
+    /// Writes `append` if its conditions hold at `now`.
+    pub fn append(&mut self, append: &Append, now: Duration) -> Appended {
+        if append.head != self.head {
+            return Appended::HeadMoved;
+        }
+        for id in &append.leases {
+            match self.leases.get(id) {
+                Some(entry) if !entry.lease.expired_at(now) => {}
+                _ => return Appended::LeaseMissing(*id),
             }
         }
-        Ok(())
-    }
-
-    /// Removes a lease and deletes its keys in one revision; returns whether it wrote.
-    pub fn revoke(&mut self, id: LeaseId) -> Result<bool> {
-        let keys = self.leases.remove(id)?;
-        let mut write = self.begin();
-        for key in &keys {
-            write.delete(key);
+        if let Some(revocation) = append.revocation {
+            match self.leases.get(&revocation.lease) {
+                None => return Appended::LeaseMissing(revocation.lease),
+                Some(entry) if revocation.renewed.is_some_and(|r| r != entry.lease.renewed) => {
+                    return Appended::LeaseRenewed
+                }
+                Some(_) => {}
+            }
+            self.leases.remove(&revocation.lease);
         }
-        Ok(write.finish().1)
-    }
-
-    /// Revokes every lease whose deadline passed; returns whether it wrote.
-    pub fn expire(&mut self, now: Instant) -> bool {
-        let mut wrote = false;
-        for id in self.leases.due(now) {
-            wrote |= self.revoke(id).unwrap_or(false);
+        for commit in &append.commits {
+            for event in &commit.events {
+                self.apply(event.kind, &event.kv, event.prev_kv.as_ref());
+            }
+            self.head = commit.revision;
+            self.log.push_back(Arc::clone(commit));
         }
-        wrote
+        Appended::Done
     }
 
-    /// Discards history before `revision`.
-    pub fn compact(&mut self, revision: u64) -> Result<()> {
-        if revision <= self.compacted {
+    fn apply(&mut self, kind: EventType, kv: &KeyValue, previous: Option<&KeyValue>) {
+        let lease_of = |kv: Option<&KeyValue>| kv.and_then(|kv| kv.lease);
+        if let Some(old) = lease_of(previous) {
+            if let Some(entry) = self.leases.get_mut(&old) {
+                entry.keys.remove(&kv.key);
+            }
+        }
+        if kind == EventType::Deleted {
+            self.keys.remove(&kv.key);
+            return;
+        }
+        if let Some(new) = kv.lease {
+            if let Some(entry) = self.leases.get_mut(&new) {
+                entry.keys.insert(kv.key.clone());
+            }
+        }
+        self.keys.insert(kv.key.clone(), kv.clone());
+    }
+
+    /// The commits of `from..=to`.
+    pub fn log(&self, from: u64, to: u64) -> Result<Vec<Arc<Commit>>> {
+        if from < self.compacted {
             return Err(Error::Gone {
-                revision,
+                revision: from,
                 compacted: self.compacted,
             });
         }
-        if revision > self.revision {
-            return Err(Error::InvalidArgument(format!(
-                "cannot compact at future revision {revision} (current {})",
-                self.revision
-            )));
+        let first = self.log.front().map_or(self.head + 1, |c| c.revision);
+        let start = from.saturating_sub(first) as usize;
+        let end = (to.min(self.head) + 1).saturating_sub(first) as usize;
+        Ok(self.log.range(start..end.max(start)).cloned().collect())
+    }
+
+    /// Drops the commits before `revision`.
+    pub fn compact(&mut self, revision: u64) {
+        if revision <= self.compacted {
+            return;
         }
-        for key in self.history.drain_before(revision) {
-            self.keys.compact_key(&key, revision);
-        }
+        let end = self.log.partition_point(|c| c.revision < revision);
+        self.log.drain(..end);
         self.compacted = revision;
-        Ok(())
     }
 
     /// Keeps at most `retained` revisions of history.
-    pub fn trim_history(&mut self, retained: u64) {
-        let floor = self.revision.saturating_sub(retained);
-        if floor > self.compacted {
-            // Cannot fail: compacted < floor <= revision.
-            let _ = self.compact(floor);
-        }
+    pub fn trim(&mut self, retained: u64) {
+        self.compact(self.head.saturating_sub(retained));
+    }
+
+    pub fn create_lease(&mut self, ttl: Duration, now: Duration) -> StoredLease {
+        self.last_lease += 1;
+        let lease = StoredLease {
+            id: LeaseId(self.last_lease),
+            ttl,
+            renewed: now,
+        };
+        let keys = BTreeSet::new();
+        self.leases.insert(lease.id, LeaseEntry { lease, keys });
+        lease
+    }
+
+    /// Begins a new term at `now`; the lease before.
+    pub fn touch_lease(&mut self, id: LeaseId, now: Duration) -> Option<StoredLease> {
+        let entry = self.leases.get_mut(&id)?;
+        let before = entry.lease;
+        entry.lease.renewed = now;
+        Some(before)
+    }
+
+    pub fn leases(&self) -> Vec<StoredLease> {
+        self.leases.values().map(|entry| entry.lease).collect()
+    }
+
+    pub fn lease_keys(&self, id: LeaseId) -> Option<Snapshot> {
+        let entry = self.leases.get(&id)?;
+        let kvs = entry
+            .keys
+            .iter()
+            .filter_map(|k| self.keys.get(k).cloned())
+            .collect();
+        Some(self.snapshot(kvs, false))
+    }
+
+    pub fn history_len(&self) -> usize {
+        self.log.len()
     }
 }

@@ -1,0 +1,254 @@
+//! The log engine: etcd's model — one revision counter, create and mod revisions,
+//! compare-and-swap transactions, reads at a past revision, watches that replay from a
+//! revision, leases — built once on any store that can keep keys, an append-only log of
+//! commits and leases, and answer a conditional append ([`Storage`]). kvstore-memory is built
+//! on it; so can a store of files, SQL tables or znodes.
+//!
+//! [`LogBackend`] implements [`Backend`] over a [`Storage`]. The engine owns the semantics:
+//! transactions (compares, operations, their results), one writer that batches concurrent
+//! transactions ([`writer`](self) module docs: each its own revision and result, losers of a
+//! compare queued again fairly), watches replaying from any retained revision with progress
+//! answers and `Gone`, range reads at a past revision, compaction rules, lease expiry and
+//! revocation through the same writer. The storage owns bytes and atomicity.
+//!
+//! ## Writing a backend
+//!
+//! Implement [`Backend`] directly when the store has revisions of its own (etcd: its
+//! revisions, watches and leases are the contract's). Implement [`Storage`] when it does not:
+//!
+//! - [`Storage::append`] is the heart: one atomic step that appends commits and applies their
+//!   events to the keys, only if the head is still the one the engine read (a transaction in
+//!   SQL, a `multi` in ZooKeeper, a lock in memory). Report a lost race as
+//!   [`Appended::HeadMoved`], never as an error: the engine decides again.
+//! - Keep each commit's events as given (the key after, the key before): the log is what
+//!   watches replay and what reads at a past revision undo.
+//! - Reads ([`Storage::get`], [`Storage::range`], [`Storage::lease_keys`]) answer at one
+//!   revision and say which.
+//! - [`Storage::head_changes`]: when other processes write the same store, tell the engine
+//!   their heads (a ZooKeeper watch, PostgreSQL `LISTEN`, a poll); otherwise
+//!   `futures::stream::pending()`.
+//! - Leases: create, touch (stamped on the store's clock) and list them; [`Storage::now`] reads
+//!   that clock. The engine decides when a term is over and ends it through the writer.
+//!
+//! Then prove it: `kvstore_core::conformance_suite!` over `Store::new(LogBackend::new(storage),
+//! codec)`. The `file_backend` example of the `kvstore` repository is a complete storage —
+//! a directory of files — that passes the whole suite; copy it as a template.
+
+mod decide;
+mod heads;
+mod leases;
+mod read;
+mod storage;
+mod watch;
+mod writer;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+pub use self::storage::{
+    Append, Appended, Commit, Head, Revocation, Snapshot, Storage, StoredLease, Touched,
+};
+use crate::backend::{
+    Backend, Capabilities, EventStream, Lease, RangeRequest, RangeResponse, Txn, TxnResponse,
+    WatchRequest,
+};
+use crate::error::{Error, Result};
+use crate::lease::LeaseId;
+
+/// How an engine runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// On a store other processes write too: how often to look for leases whose term is over
+    /// (others may have granted them and died). `None` (the default) for a store only this
+    /// engine writes: it knows every lease, and expires each when its term ends.
+    pub lease_check_interval: Option<Duration>,
+}
+
+impl Options {
+    /// Looks for expired leases every `interval` (a store shared with other processes).
+    pub fn lease_check_interval(mut self, interval: Duration) -> Self {
+        self.lease_check_interval = Some(interval);
+        self
+    }
+}
+
+pub(crate) struct Inner<S> {
+    storage: S,
+    options: Options,
+    writer: writer::Writer,
+    heads: heads::Heads,
+    /// The head revision the latest progress request must be answered at.
+    progress: tokio::sync::watch::Sender<u64>,
+    lease_granted: Arc<Notify>,
+    reaper_started: AtomicBool,
+}
+
+impl<S> Drop for Inner<S> {
+    fn drop(&mut self) {
+        // Lets the engine's tasks notice it is gone.
+        self.heads.close();
+        self.lease_granted.notify_one();
+    }
+}
+
+/// A [`Backend`] built by the engine on a [`Storage`]. Clones share one engine.
+pub struct LogBackend<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for LogBackend<S> {
+    fn clone(&self) -> Self {
+        LogBackend {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for LogBackend<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBackend")
+            .field("storage", &self.inner.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> LogBackend<S> {
+    /// The engine over `storage`, which only it writes.
+    pub fn new(storage: S) -> Self {
+        Self::with_options(storage, Options::default())
+    }
+
+    /// The engine over `storage`, run as `options` say. With a lease check interval, its
+    /// reaper starts with the first call made on a tokio runtime.
+    pub fn with_options(storage: S, options: Options) -> Self {
+        LogBackend {
+            inner: Arc::new(Inner {
+                storage,
+                options,
+                writer: writer::Writer::default(),
+                heads: heads::Heads::default(),
+                progress: tokio::sync::watch::Sender::new(0),
+                lease_granted: Arc::new(Notify::new()),
+                reaper_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.inner.storage
+    }
+
+    /// A store shared with other processes needs this engine to expire their abandoned leases
+    /// even if it grants none itself.
+    fn start(&self) {
+        if self.inner.options.lease_check_interval.is_some() {
+            leases::start_reaper(&self.inner);
+        }
+    }
+
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::debug_span!(
+            "kvstore.engine",
+            operation,
+            backend = self.inner.storage.name()
+        )
+    }
+}
+
+#[async_trait]
+impl<S: Storage> Backend for LogBackend<S> {
+    fn name(&self) -> &'static str {
+        self.inner.storage.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.storage.capabilities().with_progress_requests()
+    }
+
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        self.start();
+        read::range(&self.inner.storage, &request)
+            .instrument(self.span("range"))
+            .await
+    }
+
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        self.start();
+        match writer::submit(&self.inner, writer::Job::Txn(txn))
+            .instrument(self.span("txn"))
+            .await?
+        {
+            writer::Done::Txn(response) => Ok(response),
+            writer::Done::Revoked(_) => Err(Error::Backend {
+                message: "the writer answered a transaction with a revocation".to_owned(),
+                source: None,
+            }),
+        }
+    }
+
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        self.start();
+        watch::open(&self.inner, request)
+            .instrument(self.span("watch"))
+            .await
+    }
+
+    async fn request_progress(&self) -> Result<()> {
+        let head = self.inner.storage.head().await?;
+        self.inner
+            .progress
+            .send_modify(|wanted| *wanted = (*wanted).max(head.revision));
+        self.inner.heads.learn(head.revision);
+        Ok(())
+    }
+
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        leases::grant(&self.inner, ttl)
+            .instrument(self.span("lease_grant"))
+            .await
+    }
+
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        leases::renew(&self.inner, lease)
+            .instrument(self.span("lease_renew"))
+            .await
+    }
+
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        leases::revoke(&self.inner, lease)
+            .instrument(self.span("lease_revoke"))
+            .await
+    }
+
+    async fn compact(&self, revision: u64) -> Result<()> {
+        let head = self.inner.storage.head().await?;
+        if revision <= head.compacted {
+            return Err(Error::Gone {
+                revision,
+                compacted: head.compacted,
+            });
+        }
+        if revision > head.revision {
+            return Err(Error::InvalidArgument(format!(
+                "cannot compact at future revision {revision} (current {})",
+                head.revision
+            )));
+        }
+        self.inner
+            .storage
+            .compact(revision)
+            .instrument(self.span("compact"))
+            .await
+    }
+
+    async fn current_revision(&self) -> Result<u64> {
+        Ok(self.inner.storage.head().await?.revision)
+    }
+}

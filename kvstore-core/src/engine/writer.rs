@@ -1,0 +1,432 @@
+//! The one committer: every write of an engine — transactions, lease revocations and expiries —
+//! goes through it.
+//!
+//! A caller queues its job and waits for either its answer or its turn to commit. The caller
+//! whose turn it is takes every job waiting (a revocation goes alone), reads the head and the
+//! keys they name in one view, decides them one after the other on the state the ones before
+//! left — each writing one revision of its own — and appends them all in one conditional
+//! [`Storage::append`]. If another writer moved the head meanwhile, nothing was written and the
+//! batch is decided again on a fresh view; if the store cannot take it at once, it is split.
+//! With nobody else writing, a caller commits its own job at once: no task, no hop.
+//!
+//! Fairness: compare-and-swap writers that lost hear it with the value that won, and retry at
+//! once; the next turn first yields a few times, so that they queue before it takes its batch
+//! and contending writers take turns instead of one winning every round.
+//!
+//! Cancellation: a job not yet taken is withdrawn when its caller gives up; a turn whose caller
+//! gives up mid-way is finished by a task, so the batch it holds is still answered.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::decide::{decide, View};
+use super::storage::{Append, Appended, Commit, Revocation, Snapshot, Storage};
+use super::Inner;
+use crate::backend::{Event, KeyValue, Txn, TxnOp, TxnResponse};
+use crate::error::{Error, Result};
+use crate::lease::LeaseId;
+
+/// How many times a batch is decided again after another writer took its revision.
+const ATTEMPTS: usize = 1000;
+
+/// How many times a turn yields first when the last one answered a lost compare.
+const LINGER_YIELDS: usize = 4;
+
+/// Transactions committed in one append at most.
+const MAX_BATCH: usize = 128;
+
+/// What the writer is asked to do.
+pub(crate) enum Job {
+    /// Run a transaction.
+    Txn(Txn),
+    /// End a lease, deleting its keys in one revision.
+    Revoke(Revocation),
+}
+
+/// What it did.
+pub(crate) enum Done {
+    Txn(TxnResponse),
+    /// Whether the lease was removed (`false`: renewed since it was judged expired).
+    Revoked(bool),
+}
+
+struct Request {
+    id: u64,
+    job: Job,
+    reply: oneshot::Sender<Result<Done>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    jobs: VecDeque<Request>,
+}
+
+/// The queue and whose turn it is.
+#[derive(Default)]
+pub(crate) struct Writer {
+    queue: Mutex<Queue>,
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// The last turn answered a compare that failed: let the loser queue first.
+    lost_compare: AtomicBool,
+}
+
+impl Writer {
+    fn enqueue(&self, job: Job, reply: oneshot::Sender<Result<Done>>) -> u64 {
+        let mut queue = self.queue.lock();
+        queue.next_id += 1;
+        let id = queue.next_id;
+        queue.jobs.push_back(Request { id, job, reply });
+        id
+    }
+
+    /// The jobs of one turn: a revocation alone, or up to [`MAX_BATCH`] transactions.
+    fn take_batch(&self) -> Vec<Request> {
+        let mut queue = self.queue.lock();
+        let mut batch = Vec::new();
+        while let Some(first) = queue.jobs.front() {
+            let revoke = matches!(first.job, Job::Revoke(_));
+            if (revoke && !batch.is_empty()) || batch.len() == MAX_BATCH {
+                break;
+            }
+            batch.extend(queue.jobs.pop_front());
+            if revoke {
+                break;
+            }
+        }
+        batch
+    }
+}
+
+/// Withdraws a job its caller gave up on before a turn took it.
+struct Withdraw<'a> {
+    writer: &'a Writer,
+    id: u64,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.writer.queue.lock().jobs.retain(|r| r.id != self.id);
+    }
+}
+
+/// Runs `job` through the writer of `inner`.
+pub(crate) async fn submit<S: Storage>(inner: &Arc<Inner<S>>, job: Job) -> Result<Done> {
+    let (reply, mut answer) = oneshot::channel();
+    let id = inner.writer.enqueue(job, reply);
+    let _withdraw = Withdraw {
+        writer: &inner.writer,
+        id,
+    };
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut answer => return done.unwrap_or_else(|_| Err(closed())),
+            turn = Arc::clone(&inner.writer.turn).lock_owned() => {
+                if let Ok(done) = answer.try_recv() {
+                    return done;
+                }
+                let inner = Arc::clone(inner);
+                Finish(Some(Box::pin(async move {
+                    take_turn(&inner).await;
+                    drop(turn);
+                })))
+                .await;
+            }
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::Closed {
+        what: "the store's writer".to_owned(),
+    }
+}
+
+/// A turn's work, finished by a task of its own if the caller running it gives up.
+struct Finish(Option<BoxFuture<'static, ()>>);
+
+impl Future for Finish {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(work) = self.0.as_mut() else {
+            return Poll::Ready(());
+        };
+        let done = work.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let (Some(work), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(work);
+        }
+    }
+}
+
+async fn take_turn<S: Storage>(inner: &Inner<S>) {
+    if inner.writer.lost_compare.swap(false, Ordering::AcqRel) {
+        for _ in 0..LINGER_YIELDS {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut pending = vec![inner.writer.take_batch()];
+    while let Some(batch) = pending.pop() {
+        if batch.is_empty() {
+            continue;
+        }
+        if let Some(mut too_large) = run(inner, batch).await {
+            // The older half first.
+            let newer = too_large.split_off(too_large.len() / 2);
+            pending.push(newer);
+            pending.push(too_large);
+        }
+    }
+}
+
+/// What a batch read before deciding.
+struct Read {
+    revision: u64,
+    view: View,
+}
+
+/// Decides and appends a batch, answering each job; returns it unanswered when the store
+/// cannot take it at once (then split it).
+async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Request>> {
+    let mut dead = BTreeSet::new();
+    for _ in 0..ATTEMPTS {
+        let read = match read(&inner.storage, &batch).await {
+            Ok(read) => read,
+            Err(err) => {
+                answer_all(batch, &err);
+                return None;
+            }
+        };
+        let Read {
+            revision: head,
+            mut view,
+        } = read;
+        let mut revision = head;
+        let mut commits = Vec::new();
+        let mut leases = BTreeSet::new();
+        let mut revocation = None;
+        let mut answers = Vec::with_capacity(batch.len());
+        for request in &batch {
+            answers.push(match &request.job {
+                Job::Txn(txn) => decide(&mut view, revision + 1, txn, &dead).map(|decision| {
+                    if !decision.events.is_empty() {
+                        revision += 1;
+                        leases.extend(decision.attaches);
+                        commits.push(Arc::new(Commit {
+                            revision,
+                            events: decision.events,
+                        }));
+                    }
+                    Done::Txn(TxnResponse {
+                        succeeded: decision.succeeded,
+                        revision,
+                        results: decision.results,
+                    })
+                }),
+                Job::Revoke(revoke) => {
+                    revocation = Some(*revoke);
+                    let events = revoke_events(&view, revoke.lease, revision + 1);
+                    if !events.is_empty() {
+                        revision += 1;
+                        commits.push(Arc::new(Commit { revision, events }));
+                    }
+                    Ok(Done::Revoked(true))
+                }
+            });
+        }
+        if commits.is_empty() && revocation.is_none() {
+            answer(inner, batch, answers);
+            return None;
+        }
+        let append = Append {
+            head,
+            commits,
+            leases: leases.into_iter().collect(),
+            revocation,
+        };
+        let appended = match inner.storage.append(&append).await {
+            Ok(appended) => appended,
+            Err(err) => {
+                answer_all(batch, &err);
+                return None;
+            }
+        };
+        match appended {
+            Appended::Done => {
+                inner.heads.learn(revision);
+                answer(inner, batch, answers);
+                return None;
+            }
+            Appended::HeadMoved => continue,
+            Appended::LeaseMissing(lease) if revocation.is_some_and(|r| r.lease == lease) => {
+                answer_all(batch, &Error::LeaseNotFound { lease });
+                return None;
+            }
+            Appended::LeaseMissing(lease) => {
+                dead.insert(lease);
+            }
+            Appended::LeaseRenewed => {
+                answer(inner, batch, vec![Ok(Done::Revoked(false))]);
+                return None;
+            }
+            Appended::TooLarge if batch.len() > 1 => return Some(batch),
+            Appended::TooLarge => {
+                let err = Error::InvalidArgument(format!(
+                    "the transaction is more than {} takes in one write: write fewer or smaller values per transaction",
+                    inner.storage.name()
+                ));
+                answer_all(batch, &err);
+                return None;
+            }
+        }
+    }
+    answer_all(
+        batch,
+        &Error::Unavailable {
+            message: format!(
+                "{}: lost the race for the next revision {ATTEMPTS} times in a row",
+                inner.storage.name()
+            ),
+            source: None,
+        },
+    );
+    None
+}
+
+/// The delete events of the keys of `view` attached to `lease`.
+fn revoke_events(view: &View, lease: LeaseId, revision: u64) -> Vec<Event> {
+    view.values()
+        .flatten()
+        .filter(|kv| kv.lease == Some(lease))
+        .map(|kv| {
+            let tombstone = KeyValue {
+                key: kv.key.clone(),
+                value: bytes::Bytes::new(),
+                create_revision: 0,
+                mod_revision: revision,
+                lease: None,
+            };
+            Event::delete(tombstone, kv.clone())
+        })
+        .collect()
+}
+
+/// Reads the view a batch is decided on: every key it names and every key its range deletes
+/// cover (a revocation: its lease's keys), all at one revision.
+async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
+    if let [Request {
+        job: Job::Revoke(revoke),
+        ..
+    }] = batch
+    {
+        let found = storage
+            .lease_keys(revoke.lease)
+            .await?
+            .ok_or(Error::LeaseNotFound {
+                lease: revoke.lease,
+            })?;
+        return Ok(view_of(found.revision, found.kvs, BTreeSet::new()));
+    }
+    let mut names = BTreeSet::new();
+    let mut ranges = Vec::new();
+    for request in batch {
+        if let Job::Txn(txn) = &request.job {
+            names.extend(txn.compare.iter().map(|c| c.key.clone()));
+            for op in txn.success.iter().chain(&txn.failure) {
+                match op {
+                    TxnOp::Put { key, .. } | TxnOp::Get { key } | TxnOp::Delete { key } => {
+                        names.insert(key.clone());
+                    }
+                    TxnOp::DeleteRange { key, range_end } => ranges.push((key, range_end)),
+                }
+            }
+        }
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    'again: loop {
+        let found = storage.get(&names).await?;
+        let mut kvs = found.kvs;
+        for (start, end) in &ranges {
+            let in_range: Snapshot = storage.range(start, end, 0).await?;
+            if in_range.revision != found.revision {
+                continue 'again;
+            }
+            kvs.extend(in_range.kvs);
+        }
+        return Ok(view_of(found.revision, kvs, names.into_iter().collect()));
+    }
+}
+
+fn view_of(revision: u64, kvs: Vec<KeyValue>, absent: BTreeSet<String>) -> Read {
+    let mut view: View = absent.into_iter().map(|key| (key, None)).collect();
+    view.extend(kvs.into_iter().map(|kv| (kv.key.clone(), Some(kv))));
+    Read { revision, view }
+}
+
+/// Answers each job of a batch; notes a lost compare for the next turn.
+fn answer<S: Storage>(inner: &Inner<S>, batch: Vec<Request>, answers: Vec<Result<Done>>) {
+    for (request, done) in batch.into_iter().zip(answers) {
+        if let (Job::Txn(txn), Ok(Done::Txn(response))) = (&request.job, &done) {
+            if !response.succeeded && !txn.compare.is_empty() {
+                inner.writer.lost_compare.store(true, Ordering::Release);
+            }
+        }
+        let _ = request.reply.send(done);
+    }
+}
+
+/// Gives every job of the batch the error (a copy of it: errors are not `Clone`).
+fn answer_all(batch: Vec<Request>, err: &Error) {
+    for request in batch {
+        let _ = request.reply.send(Err(copy(err)));
+    }
+}
+
+fn copy(err: &Error) -> Error {
+    match err {
+        Error::Unavailable { message, .. } => Error::Unavailable {
+            message: message.clone(),
+            source: None,
+        },
+        Error::Ambiguous { message, .. } => Error::Ambiguous {
+            message: message.clone(),
+            source: None,
+        },
+        Error::PermissionDenied { message } => Error::PermissionDenied {
+            message: message.clone(),
+        },
+        Error::Unauthenticated { message } => Error::Unauthenticated {
+            message: message.clone(),
+        },
+        Error::LeaseNotFound { lease } => Error::LeaseNotFound { lease: *lease },
+        Error::InvalidArgument(message) => Error::InvalidArgument(message.clone()),
+        Error::Gone {
+            revision,
+            compacted,
+        } => Error::Gone {
+            revision: *revision,
+            compacted: *compacted,
+        },
+        other => Error::Backend {
+            message: other.to_string(),
+            source: None,
+        },
+    }
+}
