@@ -31,17 +31,9 @@
 mod state;
 mod storage;
 
-use std::time::Duration;
+use kvstore_core::engine::{EngineBacked, LogBackend};
 
-use async_trait::async_trait;
-use kvstore_core::backend::{
-    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
-    TxnResponse, WatchRequest,
-};
-use kvstore_core::engine::LogBackend;
-use kvstore_core::Result;
-
-use crate::storage::MemoryStorage;
+pub use crate::storage::MemoryStorage;
 
 /// Revisions of history kept by default.
 pub const DEFAULT_HISTORY: u64 = 10_000;
@@ -91,50 +83,10 @@ impl MemoryBackend {
     }
 }
 
-#[async_trait]
-impl Backend for MemoryBackend {
-    fn name(&self) -> &'static str {
-        self.engine.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.engine.capabilities()
-    }
-
-    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        self.engine.range(request).await
-    }
-
-    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.engine.txn(txn).await
-    }
-
-    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
-        self.engine.watch(request).await
-    }
-
-    async fn request_progress(&self) -> Result<()> {
-        self.engine.request_progress().await
-    }
-
-    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
-        self.engine.lease_grant(ttl).await
-    }
-
-    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
-        self.engine.lease_renew(lease).await
-    }
-
-    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        self.engine.lease_revoke(lease).await
-    }
-
-    async fn compact(&self, revision: u64) -> Result<()> {
-        self.engine.compact(revision).await
-    }
-
-    async fn current_revision(&self) -> Result<u64> {
-        self.engine.current_revision().await
+impl EngineBacked for MemoryBackend {
+    type Storage = MemoryStorage;
+    fn engine(&self) -> &LogBackend<MemoryStorage> {
+        &self.engine
     }
 }
 

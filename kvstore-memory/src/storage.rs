@@ -16,8 +16,10 @@ use tokio::time::Instant;
 
 use crate::state::State;
 
-pub(crate) struct MemoryStorage {
-    pub state: RwLock<State>,
+/// The engine's storage of a [`MemoryBackend`](crate::MemoryBackend): live keys, the log of
+/// commits and the leases, in this process.
+pub struct MemoryStorage {
+    pub(crate) state: RwLock<State>,
     /// Revisions of history kept.
     history: u64,
     /// The start of the store's clock.
@@ -25,7 +27,7 @@ pub(crate) struct MemoryStorage {
 }
 
 impl MemoryStorage {
-    pub fn new(history: u64) -> Self {
+    pub(crate) fn new(history: u64) -> Self {
         MemoryStorage {
             state: RwLock::new(State::default()),
             history: history.max(1),

@@ -162,6 +162,53 @@ impl<S: Storage> LogBackend<S> {
     }
 }
 
+/// A backend type of its own built on the engine: it is a [`Backend`] by forwarding every call
+/// to its [`LogBackend`] (`MemoryBackend` is `LogBackend<MemoryStorage>` under its own name and
+/// constructors).
+pub trait EngineBacked: Send + Sync + 'static {
+    /// The storage the engine runs on.
+    type Storage: Storage;
+    /// The engine.
+    fn engine(&self) -> &LogBackend<Self::Storage>;
+}
+
+#[async_trait]
+impl<T: EngineBacked> Backend for T {
+    fn name(&self) -> &'static str {
+        self.engine().name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.engine().capabilities()
+    }
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        self.engine().range(request).await
+    }
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        self.engine().txn(txn).await
+    }
+    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
+        self.engine().watch(request).await
+    }
+    async fn request_progress(&self) -> Result<()> {
+        self.engine().request_progress().await
+    }
+    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
+        self.engine().lease_grant(ttl).await
+    }
+    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
+        self.engine().lease_renew(lease).await
+    }
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        self.engine().lease_revoke(lease).await
+    }
+    async fn compact(&self, revision: u64) -> Result<()> {
+        self.engine().compact(revision).await
+    }
+    async fn current_revision(&self) -> Result<u64> {
+        self.engine().current_revision().await
+    }
+}
+
 #[async_trait]
 impl<S: Storage> Backend for LogBackend<S> {
     fn name(&self) -> &'static str {
