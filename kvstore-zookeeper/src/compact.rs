@@ -1,4 +1,4 @@
-//! Compaction: `compacted` moves first (from then on, reads and watches before it give
+//! Compaction (the engine has checked the revision against the head): `compacted` moves first (from then on, reads and watches before it give
 //! `Gone`), then the log entries before it are deleted with the values their events replaced
 //! or deleted — those no read at or after the compaction point can see. Entries a previous,
 //! interrupted compaction left are deleted too.
@@ -7,13 +7,12 @@ use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
+use crate::append::delete_chunks;
 use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::parse_log_name;
-use crate::log;
 use crate::records::{decode_counter, encode_counter, LogEntry};
 use crate::values::chunk_paths;
-use crate::write::delete_chunks;
 
 /// Entries deleted per round of requests.
 const BATCH: usize = 256;
@@ -21,7 +20,6 @@ const BATCH: usize = 256;
 pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
     let path = inner.layout.compacted();
     loop {
-        let (head, _) = log::head(inner).await?;
         let client = inner.conn.client();
         let (data, stat) = inner
             .conn
@@ -29,15 +27,11 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
             .await?;
         let compacted = decode_counter(&path, &data)?;
         if revision <= compacted {
+            // Another client compacted past it meanwhile.
             return Err(Error::Gone {
                 revision,
                 compacted,
             });
-        }
-        if revision > head {
-            return Err(Error::InvalidArgument(format!(
-                "cannot compact at future revision {revision} (current {head})"
-            )));
         }
         let moved = inner
             .conn

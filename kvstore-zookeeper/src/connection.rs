@@ -10,6 +10,7 @@ use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
 use crate::config::ZooKeeperConfig;
+use crate::error::map_error;
 
 /// The current session, and how to make a new one.
 pub(crate) struct Connection {
@@ -131,38 +132,5 @@ async fn connect(cluster: &str, config: &ZooKeeperConfig) -> Result<zk::Client> 
             ),
             source: None,
         }),
-    }
-}
-
-/// ZooKeeper's error as kvstore's: lost connections, expired sessions and overload are
-/// `Unavailable` (retryable); refused credentials and ACLs are `Unauthenticated` and
-/// `PermissionDenied`; anything else is a backend error naming the request.
-pub(crate) fn map_error(what: &str, err: zk::Error) -> Error {
-    use zk::Error as Z;
-    let message = format!("zookeeper: {what}: {err}");
-    match err {
-        Z::ConnectionLoss
-        | Z::SessionExpired
-        | Z::ClientClosed
-        | Z::NoHosts
-        | Z::Timeout
-        | Z::Throttled
-        | Z::SessionMoved
-        | Z::NotReadOnly => Error::Unavailable {
-            message,
-            source: Some(Box::new(err)),
-        },
-        // zookeeper-client's own errors: without TLS or SASL (not used here), the connection
-        // failing under a request (reset, broken pipe).
-        Z::Custom(_) => Error::Unavailable {
-            message,
-            source: Some(Box::new(err)),
-        },
-        Z::NoAuth => Error::PermissionDenied { message },
-        Z::AuthFailed => Error::Unauthenticated { message },
-        err => Error::Backend {
-            message,
-            source: Some(Box::new(err)),
-        },
     }
 }

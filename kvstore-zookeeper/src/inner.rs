@@ -1,29 +1,72 @@
-//! What the parts of one backend share: the session, where the store lives, and the state
-//! that orders this client's writes and wakes its watches.
+//! What the parts of one storage share: the session, where the store lives, the heads learned
+//! for the engine, and where the values of the keys last read live.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::config::ZooKeeperConfig;
 use crate::connection::Connection;
 use crate::layout::Layout;
+use crate::records::ValueRef;
+
+/// Value references remembered at most; past this the memory starts afresh.
+const REMEMBERED: usize = 100_000;
 
 pub(crate) struct Inner {
     pub conn: Connection,
     pub layout: Layout,
     pub config: ZooKeeperConfig,
-    /// The newest head revision known, for watch streams.
+    /// The newest head revision known, for the engine's watches.
     pub heads: tokio::sync::watch::Sender<u64>,
-    /// The head revision the latest progress request must be answered at.
-    pub progress: tokio::sync::watch::Sender<u64>,
-    /// One commit at a time from this client (the writer's and lease expiries').
-    pub write_lock: tokio::sync::Mutex<()>,
+    /// Where the value of a key version read lately lives, by (key, mod revision): in znodes
+    /// of its own (`Some`) or in the key's record (`None`). An append logs the state a change
+    /// replaced by reference, and the engine hands it only the bytes.
+    refs: Mutex<HashMap<(String, u64), Option<ValueRef>>>,
 }
 
 impl Inner {
-    /// Publishes `head` to the watch streams if it is newer than the newest known.
+    pub fn new(conn: Connection, config: ZooKeeperConfig) -> Inner {
+        Inner {
+            conn,
+            layout: Layout::new(&config.root),
+            config,
+            heads: tokio::sync::watch::Sender::new(0),
+            refs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publishes `head` if it is newer than the newest known.
     pub fn learn_head(&self, head: u64) {
         self.heads.send_if_modified(|known| {
             let newer = head > *known;
             *known = (*known).max(head);
             newer
         });
+    }
+
+    /// Remembers where the value of `key` at `mod_revision` lives.
+    pub fn remember(&self, key: &str, mod_revision: u64, value: &ValueRef) {
+        let place = match value {
+            ValueRef::Znodes { .. } => Some(value.clone()),
+            ValueRef::Text(_) | ValueRef::Base64(_) => None,
+        };
+        let mut refs = self.refs.lock().unwrap_or_else(|e| e.into_inner());
+        if refs.len() >= REMEMBERED {
+            refs.clear();
+        }
+        refs.insert((key.to_owned(), mod_revision), place);
+    }
+
+    /// Where the value of `key` at `mod_revision` lives, if that version was read lately:
+    /// `Some(None)` in the key's record.
+    pub fn recall(&self, key: &str, mod_revision: u64) -> Option<Option<ValueRef>> {
+        let refs = self.refs.lock().unwrap_or_else(|e| e.into_inner());
+        refs.get(&(key.to_owned(), mod_revision)).cloned()
+    }
+
+    /// Forgets the version a write replaced.
+    pub fn forget(&self, key: &str, mod_revision: u64) {
+        let mut refs = self.refs.lock().unwrap_or_else(|e| e.into_inner());
+        refs.remove(&(key.to_owned(), mod_revision));
     }
 }

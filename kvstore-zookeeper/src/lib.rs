@@ -106,59 +106,50 @@
 //! their events replaced. Nothing compacts on its own: call it (or
 //! `kvstore_core::Store::compact`) from time to time, as with etcd without auto-compaction.
 
-mod batch;
+mod append;
 mod compact;
 mod config;
 mod connection;
+mod error;
 mod fetch;
+mod heads;
 mod inner;
 mod layout;
 mod leases;
 mod log;
-mod plan;
-mod read;
 mod records;
+mod snapshot;
+mod storage;
 mod values;
-mod watch;
-mod write;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use kvstore_core::backend::{
-    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
-    TxnResponse, WatchRequest,
-};
+use kvstore_core::engine::{EngineBacked, LogBackend, Options};
 use kvstore_core::Result;
-use tracing::Instrument;
 use zookeeper_client as zk;
 
 pub use config::{ZooKeeperConfig, DEFAULT_ROOT};
+pub use storage::ZooKeeperStorage;
 /// The ZooKeeper client this backend is built on, for code that also talks to ZooKeeper
 /// directly (the benchmarks compare against it).
 pub use zookeeper_client;
 
 use crate::connection::Connection;
 use crate::inner::Inner;
-use crate::layout::Layout;
 use crate::layout::PERSISTENT;
 use crate::records::encode_counter;
 
 /// The ZooKeeper backend. Clones share one session.
 #[derive(Clone)]
 pub struct ZooKeeperBackend {
-    inner: Arc<Inner>,
-    /// The writer's queue (see `batch`); the writer ends when the last clone is dropped.
-    writes: tokio::sync::mpsc::UnboundedSender<batch::Request>,
+    engine: LogBackend<ZooKeeperStorage>,
 }
 
 impl std::fmt::Debug for ZooKeeperBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZooKeeperBackend")
-            .field("endpoints", &self.inner.config.endpoints)
-            .field("root", &self.inner.layout.root())
-            .finish_non_exhaustive()
+        f.debug_tuple("ZooKeeperBackend")
+            .field(self.engine.storage())
+            .finish()
     }
 }
 
@@ -169,26 +160,27 @@ impl ZooKeeperBackend {
     pub async fn connect(config: ZooKeeperConfig) -> Result<ZooKeeperBackend> {
         config.validate()?;
         let conn = Connection::open(&config).await?;
-        let layout = Layout::new(&config.root);
-        let (writes, queue) = tokio::sync::mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
-            conn,
-            layout,
-            config,
-            heads: tokio::sync::watch::Sender::new(0),
-            progress: tokio::sync::watch::Sender::new(0),
-            write_lock: tokio::sync::Mutex::new(()),
-        });
+        let interval = config.lease_check_interval;
+        let inner = Arc::new(Inner::new(conn, config));
         initialize(&inner).await?;
-        batch::spawn_writer(&inner, queue);
-        watch::spawn_head_watcher(&inner);
-        leases::spawn_reaper(&inner);
-        Ok(ZooKeeperBackend { inner, writes })
+        heads::spawn_watcher(&inner);
+        let storage = ZooKeeperStorage { inner };
+        let options = Options::default().lease_check_interval(interval);
+        let engine = LogBackend::with_options(storage, options);
+        engine.start();
+        Ok(ZooKeeperBackend { engine })
     }
 
     /// The configuration.
     pub fn config(&self) -> &ZooKeeperConfig {
-        &self.inner.config
+        &self.engine.storage().inner.config
+    }
+}
+
+impl EngineBacked for ZooKeeperBackend {
+    type Storage = ZooKeeperStorage;
+    fn engine(&self) -> &LogBackend<ZooKeeperStorage> {
+        &self.engine
     }
 }
 
@@ -216,65 +208,4 @@ async fn initialize(inner: &Inner) -> Result<()> {
             .await?;
     }
     Ok(())
-}
-
-macro_rules! traced {
-    ($name:literal, $body:expr) => {
-        $body.instrument(tracing::debug_span!($name, backend = "zookeeper"))
-    };
-}
-
-#[async_trait]
-impl Backend for ZooKeeperBackend {
-    fn name(&self) -> &'static str {
-        "zookeeper"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::basic().with_progress_requests()
-    }
-
-    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        traced!("zk.range", read::range(&self.inner, &request)).await
-    }
-
-    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        traced!("zk.txn", write::txn(&self.inner, &self.writes, txn)).await
-    }
-
-    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
-        traced!("zk.watch", watch::open(&self.inner, request)).await
-    }
-
-    async fn request_progress(&self) -> Result<()> {
-        let (head, _) = log::head(&self.inner).await?;
-        self.inner
-            .progress
-            .send_modify(|wanted| *wanted = (*wanted).max(head));
-        self.inner.learn_head(head);
-        Ok(())
-    }
-
-    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
-        traced!("zk.lease_grant", leases::grant(&self.inner, ttl)).await
-    }
-
-    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
-        traced!("zk.lease_renew", leases::renew(&self.inner, lease)).await
-    }
-
-    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        traced!("zk.lease_revoke", async {
-            leases::revoke(&self.inner, lease, None).await.map(|_| ())
-        })
-        .await
-    }
-
-    async fn compact(&self, revision: u64) -> Result<()> {
-        traced!("zk.compact", compact::compact(&self.inner, revision)).await
-    }
-
-    async fn current_revision(&self) -> Result<u64> {
-        Ok(log::head(&self.inner).await?.0)
-    }
 }

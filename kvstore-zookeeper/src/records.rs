@@ -19,17 +19,6 @@ pub(crate) enum ValueRef {
     Znodes { id: String, len: usize, chunks: u32 },
 }
 
-impl ValueRef {
-    /// The value's length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            ValueRef::Text(text) => text.len(),
-            ValueRef::Base64(encoded) => encoded.len() / 4 * 3,
-            ValueRef::Znodes { len, .. } => *len,
-        }
-    }
-}
-
 /// A live key (`keys/<escaped key>`), or a key's state before an event (a log entry's `prev`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct KeyRecord {

@@ -26,12 +26,8 @@ impl NewValue {
     /// A value to write; kept in the records when `in_records` and small enough.
     pub fn new(inner: &Inner, value: &Bytes, in_records: bool) -> NewValue {
         if in_records && value.len() <= INLINE {
-            let reference = match std::str::from_utf8(value) {
-                Ok(text) => ValueRef::Text(text.to_owned()),
-                Err(_) => ValueRef::Base64(base64::engine::general_purpose::STANDARD.encode(value)),
-            };
             return NewValue {
-                reference,
+                reference: inline(value),
                 chunks: Vec::new(),
             };
         }
@@ -54,6 +50,14 @@ impl NewValue {
             },
             chunks,
         }
+    }
+}
+
+/// A value kept in the records: as text when it is UTF-8, else in base64.
+pub(crate) fn inline(value: &[u8]) -> ValueRef {
+    match std::str::from_utf8(value) {
+        Ok(text) => ValueRef::Text(text.to_owned()),
+        Err(_) => ValueRef::Base64(base64::engine::general_purpose::STANDARD.encode(value)),
     }
 }
 

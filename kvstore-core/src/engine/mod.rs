@@ -145,9 +145,11 @@ impl<S: Storage> LogBackend<S> {
         &self.inner.storage
     }
 
-    /// A store shared with other processes needs this engine to expire their abandoned leases
-    /// even if it grants none itself.
-    fn start(&self) {
+    /// Starts the engine's lease reaper now, when it has a lease check interval: a store
+    /// shared with other processes needs this engine to expire their abandoned leases even if
+    /// it grants none itself. (Otherwise it starts with the first call; call this on a tokio
+    /// runtime.)
+    pub fn start(&self) {
         if self.inner.options.lease_check_interval.is_some() {
             leases::start_reaper(&self.inner);
         }

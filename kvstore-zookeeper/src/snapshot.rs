@@ -1,0 +1,197 @@
+//! Reads of live keys at the head, exactly as they stood at one revision, from znodes read one
+//! by one.
+//!
+//! The keys' znodes are read between two reads of the head revision (after a `sync`, so the
+//! read is linearizable). When the head did not move, nothing changed in between and the
+//! records are the head's. When it moved, the log entries in between say which keys changed
+//! and how they stood at the second head, so the records are that head's. Values kept in
+//! znodes of their own are read last; if compaction removed one meanwhile (the key changed
+//! since), the read starts again.
+
+use std::collections::BTreeMap;
+
+use kvstore_core::backend::KeyValue;
+use kvstore_core::engine::Snapshot;
+use kvstore_core::{Error, Result};
+
+use crate::fetch;
+use crate::inner::Inner;
+use crate::layout::unescape;
+use crate::records::{decode_counter, KeyRecord};
+use crate::{log, values};
+
+/// How many times a read starts again when values it needs were compacted under it.
+const ATTEMPTS: usize = 5;
+
+/// Which keys a read wants.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// These keys.
+    Keys(&'a [String]),
+    /// The keys in `[start, end)`.
+    Range(&'a str, &'a str),
+    /// The keys attached to a lease, listed in `leases/<id>`.
+    Lease(i64),
+}
+
+impl Target<'_> {
+    fn wants(&self, key: &str) -> bool {
+        match self {
+            Target::Keys(keys) => keys.iter().any(|k| k == key),
+            Target::Range(start, end) => key >= *start && key < *end,
+            // Attachments change with the keys; a key read is checked for the lease after.
+            Target::Lease(_) => true,
+        }
+    }
+}
+
+/// The records of the live keys `target` names at the head.
+pub(crate) struct Records {
+    pub revision: u64,
+    pub compacted: u64,
+    pub records: BTreeMap<String, KeyRecord>,
+}
+
+/// Reads the live keys `target` names (at most `limit`; 0: all) with their values, at the head.
+/// `None` when the target is a lease that does not exist.
+pub(crate) async fn read(
+    inner: &Inner,
+    target: Target<'_>,
+    limit: usize,
+) -> Result<Option<Snapshot>> {
+    for _ in 0..ATTEMPTS {
+        let Some(mut found) = records(inner, target).await? else {
+            return Ok(None);
+        };
+        if let Target::Lease(id) = target {
+            found.records.retain(|_, record| record.lease == Some(id));
+        }
+        let take = if limit == 0 { usize::MAX } else { limit };
+        let more = found.records.len() > take;
+        let chosen: Vec<(String, KeyRecord)> = found.records.into_iter().take(take).collect();
+        let refs: Vec<_> = chosen.iter().map(|(_, r)| &r.value).collect();
+        let loaded = values::read(inner, &refs).await?;
+        if loaded.iter().any(Option::is_none) {
+            continue;
+        }
+        let kvs: Vec<KeyValue> = chosen
+            .iter()
+            .zip(loaded)
+            .map(|((key, record), value)| {
+                inner.remember(key, record.modified, &record.value);
+                record.key_value(key, value.unwrap_or_default())
+            })
+            .collect();
+        return Ok(Some(Snapshot {
+            revision: found.revision,
+            compacted: found.compacted,
+            kvs,
+            more,
+        }));
+    }
+    Err(Error::Unavailable {
+        message: format!(
+            "zookeeper: the keys read changed and were compacted {ATTEMPTS} times in a row"
+        ),
+        source: None,
+    })
+}
+
+/// The request a read sends after the head: the keys themselves, or a listing of names.
+enum FirstRead<K, L> {
+    Keys(K),
+    List(L),
+}
+
+/// The records of the keys `target` names, between two reads of the head; `None` for a lease
+/// that does not exist.
+async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
+    let client = inner.conn.client();
+    let head_path = inner.layout.head();
+    let compacted_path = inner.layout.compacted();
+    let sync = client.sync(&head_path);
+    let first_head = client.get_data(&head_path);
+    let compacted = client.get_data(&compacted_path);
+    let first_read = match target {
+        Target::Keys(keys) => FirstRead::Keys(fetch::records::<KeyRecord>(
+            inner,
+            &client,
+            keys.iter().map(|key| inner.layout.key(key)),
+            "reading a key",
+        )),
+        Target::Range(..) => FirstRead::List(client.list_children(&inner.layout.keys_dir())),
+        Target::Lease(id) => FirstRead::List(client.list_children(&inner.layout.lease(id))),
+    };
+    let (_, (first_head, _), (compacted, _)) = futures::try_join!(
+        inner.conn.call("sync", sync),
+        inner.conn.call("reading the head revision", first_head),
+        inner.conn.call("reading the compaction point", compacted),
+    )?;
+    let first_head = decode_counter(&head_path, &first_head)?;
+    let compacted = decode_counter(&compacted_path, &compacted)?;
+
+    let mut records = BTreeMap::new();
+    let second_head = match first_read {
+        FirstRead::Keys(reads) => {
+            let second_head = client.get_data(&head_path);
+            let keys = match target {
+                Target::Keys(keys) => keys,
+                _ => &[],
+            };
+            for (key, record) in keys.iter().zip(reads.await?) {
+                if let Some(record) = record {
+                    records.insert(key.clone(), record);
+                }
+            }
+            second_head
+        }
+        FirstRead::List(listing) => {
+            let Some(names) = inner.conn.call_maybe("listing keys", listing).await? else {
+                return Ok(None);
+            };
+            let wanted: Vec<String> = names
+                .iter()
+                .filter_map(|name| unescape(name))
+                .filter(|key| target.wants(key))
+                .collect();
+            let reads = fetch::records::<KeyRecord>(
+                inner,
+                &client,
+                wanted.iter().map(|key| inner.layout.key(key)),
+                "reading a key",
+            );
+            let second_head = client.get_data(&head_path);
+            for (key, record) in wanted.iter().zip(reads.await?) {
+                if let Some(record) = record {
+                    records.insert(key.clone(), record);
+                }
+            }
+            second_head
+        }
+    };
+    let (second_head, _) = inner
+        .conn
+        .call("reading the head revision", second_head)
+        .await?;
+    let second_head = decode_counter(&head_path, &second_head)?;
+    if second_head > first_head {
+        // Writes landed while the keys were read: bring every key they touched to how it
+        // stood at the second head.
+        for (_, entry) in log::read_all(inner, first_head + 1, second_head).await? {
+            for event in entry.events {
+                if target.wants(&event.key) {
+                    match event.put {
+                        Some(put) => records.insert(event.key, put),
+                        None => records.remove(&event.key),
+                    };
+                }
+            }
+        }
+    }
+    inner.learn_head(second_head);
+    Ok(Some(Records {
+        revision: second_head,
+        compacted,
+        records,
+    }))
+}
