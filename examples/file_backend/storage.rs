@@ -164,12 +164,11 @@ fn lease(id: i64, record: &LeaseRecord) -> StoredLease {
 
 impl Data {
     fn snapshot(&self, kvs: Vec<KeyValue>, more: bool) -> Snapshot {
-        Snapshot {
+        let head = Head {
             revision: self.head,
             compacted: self.compacted,
-            kvs,
-            more,
-        }
+        };
+        head.snapshot(kvs, more)
     }
 
     fn lease_alive(&self, id: LeaseId, now: Duration) -> bool {

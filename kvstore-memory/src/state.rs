@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvstore_core::backend::{EventType, KeyValue};
-use kvstore_core::engine::{Append, Appended, Commit, Snapshot, StoredLease};
+use kvstore_core::engine::{Append, Appended, Commit, Head, Snapshot, StoredLease};
 use kvstore_core::{Error, LeaseId, Result};
 
 #[derive(Debug)]
@@ -33,12 +33,11 @@ pub(crate) struct State {
 
 impl State {
     fn snapshot(&self, kvs: Vec<KeyValue>, more: bool) -> Snapshot {
-        Snapshot {
+        let head = Head {
             revision: self.head,
             compacted: self.compacted,
-            kvs,
-            more,
-        }
+        };
+        head.snapshot(kvs, more)
     }
 
     pub fn get(&self, keys: &[String]) -> Snapshot {

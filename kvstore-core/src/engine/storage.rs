@@ -20,6 +20,18 @@ pub struct Head {
     pub compacted: u64,
 }
 
+impl Head {
+    /// The snapshot of `kvs` read at this head (`more`: a limit cut off more keys).
+    pub fn snapshot(self, kvs: Vec<KeyValue>, more: bool) -> Snapshot {
+        Snapshot {
+            revision: self.revision,
+            compacted: self.compacted,
+            kvs,
+            more,
+        }
+    }
+}
+
 /// Live keys exactly as they stood at one revision.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
