@@ -2,10 +2,12 @@
 //!
 //! The ZooKeeper backend of kvstore: etcd's revision model — one global revision, create and
 //! mod revisions, compare-and-swap transactions, reads at a past revision, watches that replay
-//! from a revision, leases — built inside ZooKeeper, which has none of them, in the way kine
-//! builds them on SQL: a revision log, the current state beside it, and a compare-and-append
-//! done as one atomic ZooKeeper `multi`. It passes the same conformance suite as the etcd and
-//! memory backends.
+//! from a revision, leases — built inside ZooKeeper, which has none of them. The semantics come
+//! from kvstore-core's log engine ([`kvstore_core::engine`]: the transaction rules, one writer
+//! batching the transactions of this client, watch cursors, lease expiry); this crate is its
+//! storage in znodes ([`ZooKeeperStorage`]): a revision log, the current state beside it, and a
+//! compare-and-append done as one atomic ZooKeeper `multi`, in the way kine builds them on SQL.
+//! It passes the same conformance suite as the etcd and memory backends.
 //!
 //! ```no_run
 //! use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
@@ -33,63 +35,42 @@
 //!
 //! Keys are percent-encoded into one znode name (everything but letters, digits and `-_.`), so
 //! every key the contract accepts is a valid name, `/` included. Values up to 4 KiB are kept in
-//! the key's record and the log entries, so a get reads one znode. Larger values live in znodes
-//! of their own, written once, that the key and the log refer to by id; so a value of any size
-//! up to the store's limit (1.5 MiB, as on etcd) fits under ZooKeeper's 1 MiB
-//! `jute.maxbuffer` — a transaction whose values pass 64 KiB in all writes every value to its
-//! znodes before its `multi`, in requests of their own. A batch whose `multi` would pass 960 KiB
-//! is split; a single transaction that would (128 overwrites of 4 KiB values, whose log entry
-//! holds every value before and after) fails with `InvalidArgument`, nothing written — the one
-//! transaction etcd takes that this backend refuses.
+//! the key's record and the log entries, so a get reads one znode; larger ones in znodes of
+//! their own, so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
+//! ZooKeeper's 1 MiB `jute.maxbuffer` (the `append` module says how).
 //!
-//! ## Revisions and writes
+//! ## Writes
 //!
-//! Every write transaction of a backend goes through one writer task. It takes the
-//! transactions waiting together, reads `head` (revision R) and the keys they name (requests
-//! sent at once, `head` read again after them), and decides each transaction on the state the
-//! ones before it left; those that write get R+1, R+2, … Then one `multi` commits them all:
-//! create `log/R+1`, `log/R+2`, …, set `head`, check the leases attached to, create the new
-//! values, create / set / delete each changed key's znode once, update lease attachments.
-//! ZooKeeper runs a `multi` all or nothing, and creating `log/R+1` fails if another client
-//! committed R+1 first: then nothing was written, and the batch is decided again on fresh
-//! reads. So the log is dense, every writing transaction gets a revision of its own (lock and
-//! election entries included), and a compare decided on the state at R holds at R+1. A
-//! batch that writes nothing is answered from its view when the head was the same before and
-//! after the keys were read. Compare-and-swap writers that lost hear it, with the value that
-//! won, when the batch commits, and queue again before the writer takes the next batch, so
-//! contending writers take turns. A lone put costs two
-//! round trips and a `multi` of 3 operations (the log entry, `head`, the key's record), one
-//! more per 512 KiB of a value over 4 KiB.
+//! The engine's writer takes the transactions waiting together, reads the head (revision R)
+//! and the keys they name, and decides each on the state the ones before it left; this storage
+//! commits them in one `multi` that creates `log/R+1`, `log/R+2`, …: it fails if another client
+//! committed R+1 first, and then nothing was written and the batch is decided again. So the log
+//! is dense, every writing transaction gets a revision of its own (lock and election entries
+//! included), and a compare decided on the state at R holds at R+1. A lone put costs two round
+//! trips and a `multi` of 3 operations (the log entry, `head`, the key's record).
 //!
 //! ## Reads
 //!
 //! Reads `sync` first, so they are linearizable. The keys' znodes are read between two reads of
 //! `head`; if writes landed in between, the log entries between the two heads bring the keys
-//! they touched to the second head. A read at a past revision undoes the entries after it, key
-//! by key (each event records the key's state before it). Limits and pages come after that, so
-//! a paginated list is a consistent snapshot. A range read lists the names of every key of the
-//! store (they live in one znode): fine for thousands of keys, not for millions.
+//! they touched to the second head. A range read lists the names of every key of the store
+//! (they live in one znode): fine for thousands of keys, not for millions.
 //!
 //! ## Watches
 //!
-//! A watch stream reads the log from its own position when `head` moves; one persistent
-//! ZooKeeper watch per backend says when. Delivery is exactly once and in order by
-//! construction, through server restarts and new sessions. Progress requests are answered by
-//! each stream once it has read the log up to the head read when the request was made.
+//! Watch streams read the log from their own position when `head` moves; one persistent
+//! ZooKeeper watch per backend says when (and a read after every reconnection). Delivery is
+//! exactly once and in order by construction, through server restarts and new sessions.
 //!
 //! ## Leases
 //!
-//! Leases are znodes, not ZooKeeper sessions (a session's timeout is bounded by the server's
-//! tick, and its client pings on its own: a lease the application stopped renewing would never
-//! expire). Renewal sets the lease znode, so its mtime — the ZooKeeper leader's clock — starts
-//! the new term. Every client checks, every `lease_check_interval`, for leases whose term may be
-//! over; if one may be, it reads the leader's clock (by touching `clock`) and expires those
-//! that are over in one `multi` per lease: the next log entry with a Delete event per key, the
+//! Leases are znodes, not ZooKeeper sessions; renewal sets the lease znode, so its mtime — the
+//! ZooKeeper leader's clock — starts the new term. Every client's engine checks, every
+//! `lease_check_interval`, for leases whose term may be over, reads the leader's clock (by
+//! touching `clock`) when one may be, and expires it in one `multi`: the next log entry, the
 //! keys, the attachments, and the lease znode at the version judged expired. Several clients
-//! racing to expire a lease take one revision between them; the others find it gone: exactly
-//! once. A lease whose owner died is expired by any other client; with no client connected,
-//! by the first one to connect. A renewal that arrives after the term ended and before anyone
-//! expired it expires the lease and fails with `LeaseNotFound`.
+//! racing to expire a lease take one revision between them: exactly once. A lease whose owner
+//! died is expired by any other client; with no client connected, by the first one to connect.
 //!
 //! ## Sessions
 //!
@@ -102,9 +83,10 @@
 //!
 //! ## Compaction
 //!
-//! [`Backend::compact`] moves `compacted`, then deletes the older log entries and the values
-//! their events replaced. Nothing compacts on its own: call it (or
-//! `kvstore_core::Store::compact`) from time to time, as with etcd without auto-compaction.
+//! [`Backend::compact`](kvstore_core::Backend::compact) moves `compacted`, then deletes the
+//! older log entries and the values their events replaced. Nothing compacts on its own: call
+//! it (or `kvstore_core::Store::compact`) from time to time, as with etcd without
+//! auto-compaction.
 
 mod append;
 mod compact;

@@ -1,38 +1,25 @@
 //! The log engine: etcd's model — one revision counter, create and mod revisions,
 //! compare-and-swap transactions, reads at a past revision, watches that replay from a
-//! revision, leases — built once on any store that can keep keys, an append-only log of
-//! commits and leases, and answer a conditional append ([`Storage`]). kvstore-memory is built
-//! on it; so can a store of files, SQL tables or znodes.
+//! revision, leases — built once on any store that keeps keys, an append-only log of commits
+//! and leases, and answers a conditional append ([`Storage`]). kvstore-memory and
+//! kvstore-zookeeper are built on it.
 //!
-//! [`LogBackend`] implements [`Backend`] over a [`Storage`]. The engine owns the semantics:
-//! transactions (compares, operations, their results), one writer that batches concurrent
-//! transactions ([`writer`](self) module docs: each its own revision and result, losers of a
-//! compare queued again fairly), watches replaying from any retained revision with progress
-//! answers and `Gone`, range reads at a past revision, compaction rules, lease expiry and
-//! revocation through the same writer. The storage owns bytes and atomicity.
+//! [`LogBackend`] implements [`Backend`] over a [`Storage`]; it owns the semantics, the storage
+//! owns bytes and atomicity:
 //!
-//! ## Writing a backend
+//! - transactions: compares, operations and their results, decided on a view of the keys they
+//!   name read at one revision;
+//! - one writer, the only committer of an engine: concurrent transactions are decided one
+//!   after the other and appended together, each with its own revision and result; a lost race
+//!   for the head decides them again, losers of a compare queue again before the next turn (no
+//!   starvation), and with nobody else writing a caller commits its own transaction, no task
+//!   hop;
+//! - watches replaying from any retained revision, with progress answers and `Gone`;
+//! - range reads at a past revision (the commits after it undone), pages included;
+//! - compaction rules; lease expiry on the store's clock, and revocation, through the writer.
 //!
-//! Implement [`Backend`] directly when the store has revisions of its own (etcd: its
-//! revisions, watches and leases are the contract's). Implement [`Storage`] when it does not:
-//!
-//! - [`Storage::append`] is the heart: one atomic step that appends commits and applies their
-//!   events to the keys, only if the head is still the one the engine read (a transaction in
-//!   SQL, a `multi` in ZooKeeper, a lock in memory). Report a lost race as
-//!   [`Appended::HeadMoved`], never as an error: the engine decides again.
-//! - Keep each commit's events as given (the key after, the key before): the log is what
-//!   watches replay and what reads at a past revision undo.
-//! - Reads ([`Storage::get`], [`Storage::range`], [`Storage::lease_keys`]) answer at one
-//!   revision and say which.
-//! - [`Storage::head_changes`]: when other processes write the same store, tell the engine
-//!   their heads (a ZooKeeper watch, PostgreSQL `LISTEN`, a poll); otherwise
-//!   `futures::stream::pending()`.
-//! - Leases: create, touch (stamped on the store's clock) and list them; [`Storage::now`] reads
-//!   that clock. The engine decides when a term is over and ends it through the writer.
-//!
-//! Then prove it: `kvstore_core::conformance_suite!` over `Store::new(LogBackend::new(storage),
-//! codec)`. The `file_backend` example of the `kvstore` repository is a complete storage —
-//! a directory of files — that passes the whole suite; copy it as a template.
+//! When to implement [`Storage`] and when [`Backend`], what each storage call must do, and the
+//! template to copy: "Writing a backend" in kvstore-core's README.
 
 mod decide;
 mod heads;
