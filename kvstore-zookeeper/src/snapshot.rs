@@ -97,9 +97,11 @@ pub(crate) async fn read(
     })
 }
 
-/// The request a read sends after the head: the keys themselves, or a listing of names.
-enum FirstRead<K, L> {
-    Keys(K),
+/// The requests a read sends after the head: the keys themselves (and the head again), or a
+/// listing of names.
+enum FirstRead<K, H, L> {
+    /// The keys' records and the head after them.
+    Keys(K, H),
     List(L),
 }
 
@@ -113,12 +115,16 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
     let first_head = client.get_data(&head_path);
     let compacted = client.get_data(&compacted_path);
     let first_read = match target {
-        Target::Keys(keys) => FirstRead::Keys(fetch::records::<KeyRecord>(
-            inner,
-            &client,
-            keys.iter().map(|key| inner.layout.key(key)),
-            "reading a key",
-        )),
+        // The second head right behind the keys: one round trip for all.
+        Target::Keys(keys) => FirstRead::Keys(
+            fetch::records::<KeyRecord>(
+                inner,
+                &client,
+                keys.iter().map(|key| inner.layout.key(key)),
+                "reading a key",
+            ),
+            client.get_data(&head_path),
+        ),
         Target::Range(..) => FirstRead::List(client.list_children(&inner.layout.keys_dir())),
         Target::Lease(id) => FirstRead::List(client.list_children(&inner.layout.lease(id))),
     };
@@ -132,8 +138,7 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
 
     let mut records = BTreeMap::new();
     let second_head = match first_read {
-        FirstRead::Keys(reads) => {
-            let second_head = client.get_data(&head_path);
+        FirstRead::Keys(reads, second_head) => {
             let keys = match target {
                 Target::Keys(keys) => keys,
                 _ => &[],

@@ -121,6 +121,16 @@ impl Drop for Withdraw<'_> {
 /// Runs `job` through the writer of `inner`.
 pub(crate) async fn submit<S: Storage>(inner: &Arc<Inner<S>>, job: Job) -> Result<Done> {
     let (reply, mut answer) = oneshot::channel();
+    if let Ok(_turn) = inner.writer.turn.try_lock() {
+        let writer = &inner.writer;
+        if writer.queue.lock().jobs.is_empty() && !writer.lost_compare.load(Ordering::Acquire) {
+            // Alone: commit at once, in the caller's task. Giving up mid-way abandons only
+            // this job, and the turn with it.
+            let request = Request { id: 0, job, reply };
+            run(inner, vec![request]).await;
+            return answer.try_recv().unwrap_or_else(|_| Err(closed()));
+        }
+    }
     let id = inner.writer.enqueue(job, reply);
     let _withdraw = Withdraw {
         writer: &inner.writer,
