@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use kvstore::backend::{Event, KeyValue};
 use kvstore::engine::{Append, Appended, Commit, Head, Snapshot, Storage, StoredLease, Touched};
@@ -178,7 +177,6 @@ impl Data {
     }
 }
 
-#[async_trait]
 impl Storage for FileStorage {
     fn name(&self) -> &'static str {
         "file"

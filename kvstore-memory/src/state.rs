@@ -107,7 +107,12 @@ impl State {
                 entry.keys.insert(kv.key.clone());
             }
         }
-        self.keys.insert(kv.key.clone(), kv.clone());
+        match self.keys.get_mut(&kv.key) {
+            Some(current) => *current = kv.clone(),
+            None => {
+                self.keys.insert(kv.key.clone(), kv.clone());
+            }
+        }
     }
 
     /// The commits of `from..=to`.
@@ -129,7 +134,10 @@ impl State {
         if revision <= self.compacted {
             return;
         }
-        let end = self.log.partition_point(|c| c.revision < revision);
+        // One commit per revision: revision `r` is at `r - first` (no search through the log,
+        // whose commits are behind pointers).
+        let first = self.log.front().map_or(revision, |c| c.revision);
+        let end = (revision.saturating_sub(first) as usize).min(self.log.len());
         self.log.drain(..end);
         self.compacted = revision;
     }

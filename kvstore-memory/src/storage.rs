@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use kvstore_core::backend::Capabilities;
 use kvstore_core::engine::{
@@ -52,7 +51,6 @@ impl std::fmt::Debug for MemoryStorage {
     }
 }
 
-#[async_trait]
 impl Storage for MemoryStorage {
     fn name(&self) -> &'static str {
         "memory"

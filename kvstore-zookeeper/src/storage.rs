@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::stream::BoxStream;
 use kvstore_core::backend::Capabilities;
 use kvstore_core::engine::{
@@ -37,7 +36,6 @@ macro_rules! traced {
     };
 }
 
-#[async_trait]
 impl Storage for ZooKeeperStorage {
     fn name(&self) -> &'static str {
         "zookeeper"

@@ -2,7 +2,7 @@
 //! returns, and the events it writes at its revision. Pure: the writer decides the
 //! transactions of a batch one after the other on the state the ones before left.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
@@ -10,8 +10,7 @@ use crate::backend::{Event, KeyValue, PutLease, Txn, TxnOp, TxnOpResult};
 use crate::error::{Error, Result};
 use crate::lease::LeaseId;
 
-/// Every key a batch may touch: its value, or `None` when absent.
-pub(crate) type View = BTreeMap<String, Option<KeyValue>>;
+pub(crate) use super::view::View;
 
 /// What a transaction does on a view.
 #[derive(Debug)]
@@ -38,10 +37,11 @@ pub(crate) fn decide(
     txn: &Txn,
     dead: &BTreeSet<LeaseId>,
 ) -> Result<Decision> {
-    let current = |view: &View, key: &str| view.get(key).cloned().flatten();
+    let current = |view: &View, key: &str| view.get(key).cloned();
     let succeeded = txn.compare.iter().all(|c| {
-        let (create, modified) =
-            current(view, &c.key).map_or((0, 0), |kv| (kv.create_revision, kv.mod_revision));
+        let (create, modified) = view
+            .get(&c.key)
+            .map_or((0, 0), |kv| (kv.create_revision, kv.mod_revision));
         c.holds(create, modified)
     });
     let ops = if succeeded {
@@ -55,7 +55,7 @@ pub(crate) fn decide(
                 key,
                 lease: PutLease::Keep,
                 ..
-            } if current(view, key).is_none() => return Err(Error::NotFound { key: key.clone() }),
+            } if view.get(key).is_none() => return Err(Error::NotFound { key: key.clone() }),
             TxnOp::Put {
                 lease: PutLease::Attach(id),
                 ..
@@ -88,7 +88,7 @@ pub(crate) fn decide(
                     mod_revision: revision,
                     lease,
                 };
-                view.insert(key.clone(), Some(kv.clone()));
+                view.set(key, Some(kv.clone()));
                 decision.events.push(Event::put(kv, previous));
                 TxnOpResult::Put
             }
@@ -99,11 +99,7 @@ pub(crate) fn decide(
                     .collect(),
             ),
             TxnOp::DeleteRange { key, range_end } => {
-                let keys: Vec<String> = view
-                    .iter()
-                    .filter(|(k, v)| v.is_some() && in_range(k, key, range_end))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let keys = view.live_in(key, range_end);
                 let deleted = keys
                     .iter()
                     .filter_map(|k| delete(view, &mut decision, k, revision))
@@ -117,7 +113,7 @@ pub(crate) fn decide(
 }
 
 fn delete(view: &mut View, decision: &mut Decision, key: &str, revision: u64) -> Option<KeyValue> {
-    let previous = view.get_mut(key)?.take()?;
+    let previous = view.take(key)?;
     let tombstone = KeyValue {
         key: key.to_owned(),
         value: Bytes::new(),
@@ -142,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_failed_compare_runs_the_failure_branch_and_writes_nothing() {
-        let mut view = View::new();
+        let mut view = View::default();
         let txn = Txn::when([Compare::exists("/a")])
             .then(put("/a", "x"))
             .otherwise(TxnOp::get("/a"));
@@ -154,7 +150,7 @@ mod tests {
 
     #[test]
     fn keeping_the_lease_of_a_missing_key_or_attaching_to_a_dead_lease_fails_whole() {
-        let mut view = View::new();
+        let mut view = View::default();
         let keep = Txn::default().then(put("/x", "1")).then(TxnOp::put(
             "/a",
             Bytes::new(),

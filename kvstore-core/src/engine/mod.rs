@@ -26,6 +26,7 @@ mod heads;
 mod leases;
 mod read;
 mod storage;
+mod view;
 mod watch;
 mod writer;
 
@@ -151,9 +152,9 @@ impl<S: Storage> LogBackend<S> {
     }
 }
 
-/// A backend type of its own built on the engine: it is a [`Backend`] by forwarding every call
-/// to its [`LogBackend`] (`MemoryBackend` is `LogBackend<MemoryStorage>` under its own name and
-/// constructors).
+/// A type built on the engine: a [`LogBackend`] itself, or a backend type of its own around
+/// one (`MemoryBackend` is `LogBackend<MemoryStorage>` under its own name and constructors).
+/// Every such type is a [`Backend`].
 pub trait EngineBacked: Send + Sync + 'static {
     /// The storage the engine runs on.
     type Storage: Storage;
@@ -161,66 +162,40 @@ pub trait EngineBacked: Send + Sync + 'static {
     fn engine(&self) -> &LogBackend<Self::Storage>;
 }
 
-#[async_trait]
-impl<T: EngineBacked> Backend for T {
-    fn name(&self) -> &'static str {
-        self.engine().name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.engine().capabilities()
-    }
-    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        self.engine().range(request).await
-    }
-    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.engine().txn(txn).await
-    }
-    async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
-        self.engine().watch(request).await
-    }
-    async fn request_progress(&self) -> Result<()> {
-        self.engine().request_progress().await
-    }
-    async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
-        self.engine().lease_grant(ttl).await
-    }
-    async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
-        self.engine().lease_renew(lease).await
-    }
-    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        self.engine().lease_revoke(lease).await
-    }
-    async fn compact(&self, revision: u64) -> Result<()> {
-        self.engine().compact(revision).await
-    }
-    async fn current_revision(&self) -> Result<u64> {
-        self.engine().current_revision().await
+impl<S: Storage> EngineBacked for LogBackend<S> {
+    type Storage = S;
+    fn engine(&self) -> &LogBackend<S> {
+        self
     }
 }
 
+/// Every backend built on the engine is a [`Backend`] through this one implementation.
 #[async_trait]
-impl<S: Storage> Backend for LogBackend<S> {
+impl<T: EngineBacked> Backend for T {
     fn name(&self) -> &'static str {
-        self.inner.storage.name()
+        self.engine().inner.storage.name()
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.inner.storage.capabilities().with_progress_requests()
+        let storage = &self.engine().inner.storage;
+        storage.capabilities().with_progress_requests()
     }
 
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        self.start();
-        read::range(&self.inner.storage, &request)
-            .instrument(self.span("range"))
+        let engine = self.engine();
+        engine.start();
+        read::range(&engine.inner.storage, &request)
+            .instrument(engine.span("range"))
             .await
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.start();
-        match writer::submit(&self.inner, writer::Job::Txn(txn))
-            .instrument(self.span("txn"))
-            .await?
-        {
+        let engine = self.engine();
+        engine.start();
+        let done = writer::submit(&engine.inner, writer::Job::Txn(txn))
+            .instrument(engine.span("txn"))
+            .await?;
+        match done {
             writer::Done::Txn(response) => Ok(response),
             writer::Done::Revoked(_) => Err(Error::Backend {
                 message: "the writer answered a transaction with a revocation".to_owned(),
@@ -230,41 +205,44 @@ impl<S: Storage> Backend for LogBackend<S> {
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
-        self.start();
-        watch::open(&self.inner, request)
-            .instrument(self.span("watch"))
+        let engine = self.engine();
+        engine.start();
+        watch::open(&engine.inner, request)
+            .instrument(engine.span("watch"))
             .await
     }
 
     async fn request_progress(&self) -> Result<()> {
-        let head = self.inner.storage.head().await?;
-        self.inner
+        let inner = &self.engine().inner;
+        let head = inner.storage.head().await?;
+        inner
             .progress
             .send_modify(|wanted| *wanted = (*wanted).max(head.revision));
-        self.inner.heads.learn(head.revision);
+        inner.heads.learn(head.revision);
         Ok(())
     }
 
     async fn lease_grant(&self, ttl: Duration) -> Result<Lease> {
-        leases::grant(&self.inner, ttl)
-            .instrument(self.span("lease_grant"))
-            .await
+        let engine = self.engine();
+        let span = engine.span("lease_grant");
+        leases::grant(&engine.inner, ttl).instrument(span).await
     }
 
     async fn lease_renew(&self, lease: LeaseId) -> Result<Duration> {
-        leases::renew(&self.inner, lease)
-            .instrument(self.span("lease_renew"))
-            .await
+        let engine = self.engine();
+        let span = engine.span("lease_renew");
+        leases::renew(&engine.inner, lease).instrument(span).await
     }
 
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
-        leases::revoke(&self.inner, lease)
-            .instrument(self.span("lease_revoke"))
-            .await
+        let engine = self.engine();
+        let span = engine.span("lease_revoke");
+        leases::revoke(&engine.inner, lease).instrument(span).await
     }
 
     async fn compact(&self, revision: u64) -> Result<()> {
-        let head = self.inner.storage.head().await?;
+        let engine = self.engine();
+        let head = engine.inner.storage.head().await?;
         if revision <= head.compacted {
             return Err(Error::Gone {
                 revision,
@@ -277,14 +255,16 @@ impl<S: Storage> Backend for LogBackend<S> {
                 head.revision
             )));
         }
-        self.inner
+        let span = engine.span("compact");
+        engine
+            .inner
             .storage
             .compact(revision)
-            .instrument(self.span("compact"))
+            .instrument(span)
             .await
     }
 
     async fn current_revision(&self) -> Result<u64> {
-        Ok(self.inner.storage.head().await?.revision)
+        Ok(self.engine().inner.storage.head().await?.revision)
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::stream::BoxStream;
+use std::future::Future;
 
 use crate::backend::{Capabilities, Event, KeyValue};
 use crate::error::Result;
@@ -131,7 +131,9 @@ pub enum Appended {
 /// The engine is the store's only committer of revisions through [`Storage::append`], which
 /// must be atomic and conditional; other clients of a shared store (other processes) are other
 /// engines, whose appends move the head under this one.
-#[async_trait]
+///
+/// Implement the methods as `async fn`s; their futures must be `Send`. (The trait is used
+/// generically, by [`LogBackend<S>`](super::LogBackend), so its futures are not boxed.)
 pub trait Storage: Send + Sync + 'static {
     /// A short name for logs and the backend's [`name`](crate::Backend::name).
     fn name(&self) -> &'static str;
@@ -143,20 +145,25 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// The head revision and the compaction point.
-    async fn head(&self) -> Result<Head>;
+    fn head(&self) -> impl Future<Output = Result<Head>> + Send;
 
     /// The live keys among `keys`, all at one revision.
-    async fn get(&self, keys: &[String]) -> Result<Snapshot>;
+    fn get(&self, keys: &[String]) -> impl Future<Output = Result<Snapshot>> + Send;
 
     /// The live keys in `[start, end)`, in key order, at most `limit` of them (0: all).
-    async fn range(&self, start: &str, end: &str, limit: usize) -> Result<Snapshot>;
+    fn range(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Snapshot>> + Send;
 
     /// Writes an [`Append`] atomically if its conditions hold.
-    async fn append(&self, append: &Append) -> Result<Appended>;
+    fn append(&self, append: &Append) -> impl Future<Output = Result<Appended>> + Send;
 
     /// The commits of revisions `from..=to` (`to` at most the head), in order;
     /// [`Error::Gone`](crate::Error::Gone) when compaction removed one of them.
-    async fn log(&self, from: u64, to: u64) -> Result<Vec<Arc<Commit>>>;
+    fn log(&self, from: u64, to: u64) -> impl Future<Output = Result<Vec<Arc<Commit>>>> + Send;
 
     /// Heads moved by other writers of the store, as they learn of them (a store only this
     /// engine writes returns a stream that never yields). Wake-ups may be coalesced or
@@ -165,20 +172,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Moves the compaction point forward to `revision` (never back) and drops what no read
     /// at or after it needs. The engine has checked `revision` against the head.
-    async fn compact(&self, revision: u64) -> Result<()>;
+    fn compact(&self, revision: u64) -> impl Future<Output = Result<()>> + Send;
 
     /// Creates a lease of `ttl` whose term begins now.
-    async fn create_lease(&self, ttl: Duration) -> Result<StoredLease>;
+    fn create_lease(&self, ttl: Duration) -> impl Future<Output = Result<StoredLease>> + Send;
 
     /// Begins a new term of a lease, now; `None` when it does not exist.
-    async fn touch_lease(&self, id: LeaseId) -> Result<Option<Touched>>;
+    fn touch_lease(&self, id: LeaseId) -> impl Future<Output = Result<Option<Touched>>> + Send;
 
     /// Every lease.
-    async fn leases(&self) -> Result<Vec<StoredLease>>;
+    fn leases(&self) -> impl Future<Output = Result<Vec<StoredLease>>> + Send;
 
     /// The live keys attached to a lease, at one revision; `None` when the lease does not exist.
-    async fn lease_keys(&self, id: LeaseId) -> Result<Option<Snapshot>>;
+    fn lease_keys(&self, id: LeaseId) -> impl Future<Output = Result<Option<Snapshot>>> + Send;
 
     /// The store's clock (the one lease terms are measured on).
-    async fn now(&self) -> Result<Duration>;
+    fn now(&self) -> impl Future<Output = Result<Duration>> + Send;
 }

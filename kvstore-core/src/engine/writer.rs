@@ -323,7 +323,6 @@ async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Re
 /// The delete events of the keys of `view` attached to `lease`.
 fn revoke_events(view: &View, lease: LeaseId, revision: u64) -> Vec<Event> {
     view.values()
-        .flatten()
         .filter(|kv| kv.lease == Some(lease))
         .map(|kv| {
             let tombstone = KeyValue {
@@ -352,9 +351,9 @@ async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
             .ok_or(Error::LeaseNotFound {
                 lease: revoke.lease,
             })?;
-        return Ok(view_of(found.revision, found.kvs, BTreeSet::new()));
+        return Ok(view_of(found.revision, found.kvs, Vec::new()));
     }
-    let mut names = BTreeSet::new();
+    let mut names = Vec::new();
     let mut ranges = Vec::new();
     for request in batch {
         if let Job::Txn(txn) = &request.job {
@@ -362,14 +361,15 @@ async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
             for op in txn.success.iter().chain(&txn.failure) {
                 match op {
                     TxnOp::Put { key, .. } | TxnOp::Get { key } | TxnOp::Delete { key } => {
-                        names.insert(key.clone());
+                        names.push(key.clone());
                     }
                     TxnOp::DeleteRange { key, range_end } => ranges.push((key, range_end)),
                 }
             }
         }
     }
-    let names: Vec<String> = names.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
     'again: loop {
         let found = storage.get(&names).await?;
         let mut kvs = found.kvs;
@@ -380,13 +380,12 @@ async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
             }
             kvs.extend(in_range.kvs);
         }
-        return Ok(view_of(found.revision, kvs, names.into_iter().collect()));
+        return Ok(view_of(found.revision, kvs, names));
     }
 }
 
-fn view_of(revision: u64, kvs: Vec<KeyValue>, absent: BTreeSet<String>) -> Read {
-    let mut view: View = absent.into_iter().map(|key| (key, None)).collect();
-    view.extend(kvs.into_iter().map(|kv| (kv.key.clone(), Some(kv))));
+fn view_of(revision: u64, kvs: Vec<KeyValue>, absent: Vec<String>) -> Read {
+    let view = View::new(absent, kvs);
     Read { revision, view }
 }
 
