@@ -10,6 +10,36 @@ use kvstore_core::backend::{EventType, KeyValue};
 use kvstore_core::engine::{Append, Appended, Commit, Head, Snapshot, StoredLease};
 use kvstore_core::{Error, LeaseId, Result};
 
+/// A live key's value and revisions (the key is the map's: stored once).
+#[derive(Debug)]
+pub(crate) struct Stored {
+    value: bytes::Bytes,
+    create_revision: u64,
+    mod_revision: u64,
+    lease: Option<LeaseId>,
+}
+
+impl Stored {
+    fn of(kv: &KeyValue) -> Stored {
+        Stored {
+            value: kv.value.clone(),
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            lease: kv.lease,
+        }
+    }
+
+    fn key_value(&self, key: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: self.value.clone(),
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            lease: self.lease,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct LeaseEntry {
     lease: StoredLease,
@@ -23,7 +53,7 @@ pub(crate) struct State {
     pub head: u64,
     /// Commits before this revision are gone.
     pub compacted: u64,
-    pub keys: BTreeMap<String, KeyValue>,
+    pub keys: BTreeMap<String, Stored>,
     /// Every commit from the compaction point on: one per revision, so revision `r` is at
     /// `r - first revision`.
     log: VecDeque<Arc<Commit>>,
@@ -43,7 +73,7 @@ impl State {
     pub fn get(&self, keys: &[String]) -> Snapshot {
         let kvs = keys
             .iter()
-            .filter_map(|k| self.keys.get(k).cloned())
+            .filter_map(|k| Some(self.keys.get(k)?.key_value(k)))
             .collect();
         self.snapshot(kvs, false)
     }
@@ -53,7 +83,10 @@ impl State {
             return self.snapshot(Vec::new(), false);
         }
         let bounds = (Bound::Included(start), Bound::Excluded(end));
-        let mut found = self.keys.range::<str, _>(bounds).map(|(_, kv)| kv.clone());
+        let mut found = self
+            .keys
+            .range::<str, _>(bounds)
+            .map(|(key, stored)| stored.key_value(key));
         let take = if limit == 0 { usize::MAX } else { limit };
         let kvs: Vec<KeyValue> = found.by_ref().take(take).collect();
         let more = found.next().is_some();
@@ -108,9 +141,9 @@ impl State {
             }
         }
         match self.keys.get_mut(&kv.key) {
-            Some(current) => *current = kv.clone(),
+            Some(current) => *current = Stored::of(kv),
             None => {
-                self.keys.insert(kv.key.clone(), kv.clone());
+                self.keys.insert(kv.key.clone(), Stored::of(kv));
             }
         }
     }
@@ -176,7 +209,7 @@ impl State {
         let kvs = entry
             .keys
             .iter()
-            .filter_map(|k| self.keys.get(k).cloned())
+            .filter_map(|k| Some(self.keys.get(k)?.key_value(k)))
             .collect();
         Some(self.snapshot(kvs, false))
     }

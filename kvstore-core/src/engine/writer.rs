@@ -120,17 +120,15 @@ impl Drop for Withdraw<'_> {
 
 /// Runs `job` through the writer of `inner`.
 pub(crate) async fn submit<S: Storage>(inner: &Arc<Inner<S>>, job: Job) -> Result<Done> {
-    let (reply, mut answer) = oneshot::channel();
     if let Ok(_turn) = inner.writer.turn.try_lock() {
         let writer = &inner.writer;
         if writer.queue.lock().jobs.is_empty() && !writer.lost_compare.load(Ordering::Acquire) {
             // Alone: commit at once, in the caller's task. Giving up mid-way abandons only
             // this job, and the turn with it.
-            let request = Request { id: 0, job, reply };
-            run(inner, vec![request]).await;
-            return answer.try_recv().unwrap_or_else(|_| Err(closed()));
+            return run_alone(inner, job).await;
         }
     }
+    let (reply, mut answer) = oneshot::channel();
     let id = inner.writer.enqueue(job, reply);
     let _withdraw = Withdraw {
         writer: &inner.writer,
@@ -212,17 +210,66 @@ struct Read {
     view: View,
 }
 
+/// What committing a batch came to.
+enum Outcome {
+    /// An answer per job, in order.
+    Answered(Vec<Result<Done>>),
+    /// This error for every job.
+    Failed(Error),
+    /// The store cannot take the batch at once: split it.
+    TooLarge,
+}
+
 /// Decides and appends a batch, answering each job; returns it unanswered when the store
 /// cannot take it at once (then split it).
 async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Request>> {
+    let jobs: Vec<&Job> = batch.iter().map(|r| &r.job).collect();
+    match commit(inner, &jobs).await {
+        Outcome::Answered(answers) => {
+            for (request, done) in batch.into_iter().zip(answers) {
+                note_lost_compare(inner, &request.job, &done);
+                let _ = request.reply.send(done);
+            }
+            None
+        }
+        Outcome::Failed(err) => {
+            for request in batch {
+                let _ = request.reply.send(Err(copy(&err)));
+            }
+            None
+        }
+        Outcome::TooLarge => Some(batch),
+    }
+}
+
+/// Commits one job alone.
+async fn run_alone<S: Storage>(inner: &Inner<S>, job: Job) -> Result<Done> {
+    match commit(inner, &[&job]).await {
+        Outcome::Answered(mut answers) => {
+            let done = answers.pop().unwrap_or_else(|| Err(closed()));
+            note_lost_compare(inner, &job, &done);
+            done
+        }
+        Outcome::Failed(err) => Err(err),
+        Outcome::TooLarge => Err(too_large(inner)),
+    }
+}
+
+fn too_large<S: Storage>(inner: &Inner<S>) -> Error {
+    Error::InvalidArgument(format!(
+        "the transaction is more than {} takes in one write: write fewer or smaller values per transaction",
+        inner.storage.name()
+    ))
+}
+
+/// Decides `jobs` on a fresh view and appends them, again while another writer takes the
+/// revision first.
+async fn commit<S: Storage>(inner: &Inner<S>, jobs: &[&Job]) -> Outcome {
     let mut dead = BTreeSet::new();
     for _ in 0..ATTEMPTS {
-        let read = match read(&inner.storage, &batch).await {
+        let read = match read(&inner.storage, jobs).await {
             Ok(read) => read,
-            Err(err) => {
-                answer_all(batch, &err);
-                return None;
-            }
+            Err(err) => return Outcome::Failed(err),
         };
         let Read {
             revision: head,
@@ -232,9 +279,9 @@ async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Re
         let mut commits = Vec::new();
         let mut leases = BTreeSet::new();
         let mut revocation = None;
-        let mut answers = Vec::with_capacity(batch.len());
-        for request in &batch {
-            answers.push(match &request.job {
+        let mut answers = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            answers.push(match job {
                 Job::Txn(txn) => decide(&mut view, revision + 1, txn, &dead).map(|decision| {
                     if !decision.events.is_empty() {
                         revision += 1;
@@ -262,8 +309,7 @@ async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Re
             });
         }
         if commits.is_empty() && revocation.is_none() {
-            answer(inner, batch, answers);
-            return None;
+            return Outcome::Answered(answers);
         }
         let append = Append {
             head,
@@ -273,51 +319,32 @@ async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Re
         };
         let appended = match inner.storage.append(&append).await {
             Ok(appended) => appended,
-            Err(err) => {
-                answer_all(batch, &err);
-                return None;
-            }
+            Err(err) => return Outcome::Failed(err),
         };
         match appended {
             Appended::Done => {
                 inner.heads.learn(revision);
-                answer(inner, batch, answers);
-                return None;
+                return Outcome::Answered(answers);
             }
             Appended::HeadMoved => continue,
             Appended::LeaseMissing(lease) if revocation.is_some_and(|r| r.lease == lease) => {
-                answer_all(batch, &Error::LeaseNotFound { lease });
-                return None;
+                return Outcome::Failed(Error::LeaseNotFound { lease });
             }
             Appended::LeaseMissing(lease) => {
                 dead.insert(lease);
             }
-            Appended::LeaseRenewed => {
-                answer(inner, batch, vec![Ok(Done::Revoked(false))]);
-                return None;
-            }
-            Appended::TooLarge if batch.len() > 1 => return Some(batch),
-            Appended::TooLarge => {
-                let err = Error::InvalidArgument(format!(
-                    "the transaction is more than {} takes in one write: write fewer or smaller values per transaction",
-                    inner.storage.name()
-                ));
-                answer_all(batch, &err);
-                return None;
-            }
+            Appended::LeaseRenewed => return Outcome::Answered(vec![Ok(Done::Revoked(false))]),
+            Appended::TooLarge if jobs.len() > 1 => return Outcome::TooLarge,
+            Appended::TooLarge => return Outcome::Failed(too_large(inner)),
         }
     }
-    answer_all(
-        batch,
-        &Error::Unavailable {
-            message: format!(
-                "{}: lost the race for the next revision {ATTEMPTS} times in a row",
-                inner.storage.name()
-            ),
-            source: None,
-        },
-    );
-    None
+    Outcome::Failed(Error::Unavailable {
+        message: format!(
+            "{}: lost the race for the next revision {ATTEMPTS} times in a row",
+            inner.storage.name()
+        ),
+        source: None,
+    })
 }
 
 /// The delete events of the keys of `view` attached to `lease`.
@@ -339,12 +366,8 @@ fn revoke_events(view: &View, lease: LeaseId, revision: u64) -> Vec<Event> {
 
 /// Reads the view a batch is decided on: every key it names and every key its range deletes
 /// cover (a revocation: its lease's keys), all at one revision.
-async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
-    if let [Request {
-        job: Job::Revoke(revoke),
-        ..
-    }] = batch
-    {
+async fn read<S: Storage>(storage: &S, jobs: &[&Job]) -> Result<Read> {
+    if let [Job::Revoke(revoke)] = jobs {
         let found = storage
             .lease_keys(revoke.lease)
             .await?
@@ -355,8 +378,8 @@ async fn read<S: Storage>(storage: &S, batch: &[Request]) -> Result<Read> {
     }
     let mut names = Vec::new();
     let mut ranges = Vec::new();
-    for request in batch {
-        if let Job::Txn(txn) = &request.job {
+    for job in jobs {
+        if let Job::Txn(txn) = job {
             names.extend(txn.compare.iter().map(|c| c.key.clone()));
             for op in txn.success.iter().chain(&txn.failure) {
                 match op {
@@ -389,25 +412,16 @@ fn view_of(revision: u64, kvs: Vec<KeyValue>, absent: Vec<String>) -> Read {
     Read { revision, view }
 }
 
-/// Answers each job of a batch; notes a lost compare for the next turn.
-fn answer<S: Storage>(inner: &Inner<S>, batch: Vec<Request>, answers: Vec<Result<Done>>) {
-    for (request, done) in batch.into_iter().zip(answers) {
-        if let (Job::Txn(txn), Ok(Done::Txn(response))) = (&request.job, &done) {
-            if !response.succeeded && !txn.compare.is_empty() {
-                inner.writer.lost_compare.store(true, Ordering::Release);
-            }
+/// Notes a compare that failed, so the next turn lets its loser queue first.
+fn note_lost_compare<S: Storage>(inner: &Inner<S>, job: &Job, done: &Result<Done>) {
+    if let (Job::Txn(txn), Ok(Done::Txn(response))) = (job, done) {
+        if !response.succeeded && !txn.compare.is_empty() {
+            inner.writer.lost_compare.store(true, Ordering::Release);
         }
-        let _ = request.reply.send(done);
     }
 }
 
-/// Gives every job of the batch the error (a copy of it: errors are not `Clone`).
-fn answer_all(batch: Vec<Request>, err: &Error) {
-    for request in batch {
-        let _ = request.reply.send(Err(copy(err)));
-    }
-}
-
+/// A copy of an error for each job of a batch (errors are not `Clone`).
 fn copy(err: &Error) -> Error {
     match err {
         Error::Unavailable { message, .. } => Error::Unavailable {
