@@ -28,6 +28,8 @@
 //! # });
 //! ```
 
+#[cfg(test)]
+mod engine_tests;
 mod state;
 mod storage;
 
