@@ -21,7 +21,7 @@ mod storage;
 use std::sync::Arc;
 
 use kvstore::engine::LogBackend;
-use kvstore::{Json, ListOptions, Object, ObjectMeta, Store, StoreConfig};
+use kvstore::{ListOptions, Object, ObjectMeta, StoreConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::FileStorage;
@@ -75,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let last = store.current_resource_version().await?;
         drop(store);
 
-        let (store, _): (Store<Json>, _) = common::store("file_backend").await?;
+        let (store, _) = common::store("file_backend").await?;
         let found = store
             .list::<Note>("/notes", &ListOptions::default())
             .await?;

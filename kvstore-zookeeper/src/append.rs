@@ -41,6 +41,27 @@ const SMALL_COMMIT: usize = 64 * 1024;
 /// bounds a whole request).
 const MULTI_BYTES: usize = 960 * 1024;
 
+/// A commit's new values (one per event; `None` for a delete), and whether they are written
+/// ahead of the `multi`: in the records when the commit's values are small in all.
+struct CommitValues {
+    ahead: bool,
+    made: Vec<Option<NewValue>>,
+}
+
+impl CommitValues {
+    fn new(inner: &Inner, commit: &kvstore_core::engine::Commit) -> CommitValues {
+        let total: usize = commit.events.iter().map(|e| e.kv.value.len()).sum();
+        let small = total <= SMALL_COMMIT;
+        let made = commit.events.iter().map(|event| {
+            (event.kind != EventType::Deleted).then(|| NewValue::new(inner, &event.kv.value, small))
+        });
+        CommitValues {
+            ahead: !small,
+            made: made.collect(),
+        }
+    }
+}
+
 /// What an operation of the `multi` is, for reading its failure.
 #[derive(Clone, Copy)]
 enum Role {
@@ -98,29 +119,15 @@ pub(crate) async fn append(inner: &Inner, append: &Append) -> Result<Appended> {
     let Some(before) = states_before(inner, append).await? else {
         return Ok(Appended::HeadMoved);
     };
-    // Each commit's new values: in the records when the commit's values are small in all.
-    let mut new_values: Vec<Vec<Option<NewValue>>> = Vec::new();
-    for commit in &append.commits {
-        let total: usize = commit.events.iter().map(|e| e.kv.value.len()).sum();
-        let small = total <= SMALL_COMMIT;
-        let made = commit.events.iter().map(|event| {
-            (event.kind != EventType::Deleted).then(|| NewValue::new(inner, &event.kv.value, small))
-        });
-        new_values.push(made.collect());
-    }
-    let ahead: Vec<&NewValue> = append
+    let new_values: Vec<CommitValues> = append
         .commits
         .iter()
-        .zip(&new_values)
-        .filter(|(commit, _)| {
-            commit
-                .events
-                .iter()
-                .map(|e| e.kv.value.len())
-                .sum::<usize>()
-                > SMALL_COMMIT
-        })
-        .flat_map(|(_, made)| made.iter().flatten())
+        .map(|commit| CommitValues::new(inner, commit))
+        .collect();
+    let ahead: Vec<&NewValue> = new_values
+        .iter()
+        .filter(|values| values.ahead)
+        .flat_map(|values| values.made.iter().flatten())
         .collect();
     let client = inner.conn.client();
     let mut multi = Multi {
@@ -128,15 +135,7 @@ pub(crate) async fn append(inner: &Inner, append: &Append) -> Result<Appended> {
         roles: Vec::new(),
         bytes: 0,
     };
-    let after = build(
-        inner,
-        &mut multi,
-        append,
-        &before,
-        &new_values,
-        &ahead,
-        revoked,
-    )?;
+    let after = build(inner, &mut multi, append, &before, &new_values, revoked)?;
     if multi.bytes > MULTI_BYTES {
         return Ok(Appended::TooLarge);
     }
@@ -245,22 +244,21 @@ fn build(
     multi: &mut Multi<'_>,
     append: &Append,
     before: &BTreeMap<String, Option<KeyRecord>>,
-    new_values: &[Vec<Option<NewValue>>],
-    ahead: &[&NewValue],
+    new_values: &[CommitValues],
     revoked: Option<(LeaseId, Option<i32>)>,
 ) -> Result<BTreeMap<String, Option<KeyRecord>>> {
     let mut state = before.clone();
     let mut inline_chunks: Vec<&NewValue> = Vec::new();
-    for (n, (commit, made)) in append.commits.iter().zip(new_values).enumerate() {
+    for (n, (commit, values)) in append.commits.iter().zip(new_values).enumerate() {
+        if !values.ahead {
+            inline_chunks.extend(values.made.iter().flatten());
+        }
         let mut events = Vec::with_capacity(commit.events.len());
-        for (event, value) in commit.events.iter().zip(made) {
+        for (event, value) in commit.events.iter().zip(&values.made) {
             let prev = state.get(&event.kv.key).cloned().flatten();
-            let put = value.as_ref().map(|value| {
-                if !ahead.iter().any(|a| std::ptr::eq(*a, value)) {
-                    inline_chunks.push(value);
-                }
-                record_of(&event.kv, value.reference.clone())
-            });
+            let put = value
+                .as_ref()
+                .map(|value| record_of(&event.kv, value.reference.clone()));
             state.insert(event.kv.key.clone(), put.clone());
             events.push(LoggedEvent {
                 key: event.kv.key.clone(),
