@@ -4,7 +4,7 @@
 /// A backend kvstore ships, as a URL names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltIn {
-    /// The URL scheme (`etcds` is `etcd` over TLS).
+    /// The URL scheme (`etcds` is `etcd` over TLS; `postgresql` is `postgres`).
     pub scheme: &'static str,
     /// The crate that implements it.
     pub package: &'static str,
@@ -21,6 +21,8 @@ pub struct BuiltIn {
 /// | `memory` | `kvstore-memory` | (always) | — (`memory://NAME` names a store in the process) |
 /// | `etcd`, `etcds` | `kvstore-etcd` | `etcd` (`etcd-tls` for `etcds`) | 2379 |
 /// | `zk` | `kvstore-zookeeper` | `zookeeper` | 2181 |
+/// | `sqlite` | `kvstore-sqlite` | `sqlite` | — (`sqlite://PATH` names a file) |
+/// | `postgres`, `postgresql` | `kvstore-postgres` | `postgres` | 5432 |
 pub const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         scheme: "memory",
@@ -40,12 +42,25 @@ pub const BUILT_IN: &[BuiltIn] = &[
         feature: Some("zookeeper"),
         default_port: Some(2181),
     },
+    BuiltIn {
+        scheme: "sqlite",
+        package: "kvstore-sqlite",
+        feature: Some("sqlite"),
+        default_port: None,
+    },
+    BuiltIn {
+        scheme: "postgres",
+        package: "kvstore-postgres",
+        feature: Some("postgres"),
+        default_port: Some(5432),
+    },
 ];
 
 /// The built-in backend of `scheme` (`etcds` is `etcd`), if kvstore ships one.
 pub fn built_in(scheme: &str) -> Option<&'static BuiltIn> {
     let scheme = match scheme {
         "etcds" => "etcd",
+        "postgresql" => "postgres",
         other => other,
     };
     BUILT_IN.iter().find(|b| b.scheme == scheme)

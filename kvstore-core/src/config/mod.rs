@@ -9,6 +9,9 @@
 //! | `etcd://host:2379,host2:2379` | etcd over plain HTTP/2 |
 //! | `etcds://host:2379?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/c.key` | etcd over TLS (CA, client certificate and key as paths; each optional) |
 //! | `etcd://user:password@host:2379` | etcd with a user (percent-encode special characters) |
+//! | `zk://host:2181,host2:2181/root` | ZooKeeper, the store under the znode `/root` |
+//! | `sqlite:///abs/path.db`, `sqlite://relative.db` | a SQLite file (created when missing) |
+//! | `postgres://user:password@host:5432/db` | PostgreSQL (`postgresql://` too) |
 //!
 //! Query parameters: `namespace=/app` (every key under it, on every backend:
 //! [`Namespaced`](crate::backend::Namespaced)), `connect_timeout=3s`,
@@ -141,6 +144,8 @@ impl StoreConfig {
             None => (None, rest),
         };
         let (hosts, path) = match rest.find('/') {
+            // A file's path, relative (`sqlite://a.db`) or absolute (`sqlite:///a.db`).
+            _ if scheme.eq_ignore_ascii_case("sqlite") => ("", rest),
             Some(slash) => (&rest[..slash], &rest[slash..]),
             None => (rest, ""),
         };
@@ -148,6 +153,9 @@ impl StoreConfig {
             backend: scheme.to_ascii_lowercase(),
             ..StoreConfig::default()
         };
+        if config.backend == "postgresql" {
+            config.backend = "postgres".to_owned();
+        }
         if config.backend == "etcds" {
             config.backend = "etcd".to_owned();
             config.tls = Some(TlsFiles::default());
@@ -256,6 +264,13 @@ impl StoreConfig {
     }
 }
 
+/// What a path part of a URL keeps encoded: all but letters, digits and `-._~`.
+const PATH_PART: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn decode(text: &str) -> std::result::Result<String, &'static str> {
     percent_decode_str(text)
         .decode_utf8()
@@ -297,8 +312,11 @@ impl fmt::Display for StoreConfig {
         }
         f.write_str(&self.endpoints.join(","))?;
         if let Some(path) = &self.path {
-            for part in path.split('/').skip(1) {
-                write!(f, "/{}", utf8_percent_encode(part, NON_ALPHANUMERIC))?;
+            for (i, part) in path.split('/').enumerate() {
+                if i > 0 {
+                    f.write_str("/")?;
+                }
+                write!(f, "{}", utf8_percent_encode(part, PATH_PART))?;
             }
         }
         let mut query = form_urlencoded::Serializer::new(String::new());

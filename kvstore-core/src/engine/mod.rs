@@ -25,6 +25,8 @@ mod decide;
 mod heads;
 mod leases;
 mod read;
+mod retention;
+pub mod rows;
 mod storage;
 mod view;
 mod watch;
@@ -56,12 +58,24 @@ pub struct Options {
     /// (others may have granted them and died). `None` (the default) for a store only this
     /// engine writes: it knows every lease, and expires each when its term ends.
     pub lease_check_interval: Option<Duration>,
+    /// Revisions of history to keep: after an append leaves more than this (and a tenth of it
+    /// again) behind the compaction point, the engine compacts to `head - retain`. `None` (the
+    /// default): the storage keeps what it keeps, and compaction is the caller's
+    /// [`Backend::compact`].
+    pub retain: Option<u64>,
 }
 
 impl Options {
     /// Looks for expired leases every `interval` (a store shared with other processes).
     pub fn lease_check_interval(mut self, interval: Duration) -> Self {
         self.lease_check_interval = Some(interval);
+        self
+    }
+
+    /// Keeps `revisions` revisions of history (at least one), compacting older ones as writes
+    /// go on.
+    pub fn retain(mut self, revisions: u64) -> Self {
+        self.retain = Some(revisions.max(1));
         self
     }
 }

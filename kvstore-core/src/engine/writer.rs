@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::decide::{decide, View};
+use super::retention;
 use super::storage::{Append, Appended, Commit, Revocation, Snapshot, Storage};
 use super::Inner;
 use crate::backend::{Event, KeyValue, Txn, TxnOp, TxnResponse};
@@ -207,6 +208,8 @@ async fn take_turn<S: Storage>(inner: &Inner<S>) {
 /// What a batch read before deciding.
 struct Read {
     revision: u64,
+    /// The compaction point when it was read.
+    compacted: u64,
     view: View,
 }
 
@@ -273,6 +276,7 @@ async fn commit<S: Storage>(inner: &Inner<S>, jobs: &[&Job]) -> Outcome {
         };
         let Read {
             revision: head,
+            compacted,
             mut view,
         } = read;
         let mut revision = head;
@@ -324,6 +328,7 @@ async fn commit<S: Storage>(inner: &Inner<S>, jobs: &[&Job]) -> Outcome {
         match appended {
             Appended::Done => {
                 inner.heads.learn(revision);
+                retention::after_append(inner, revision, compacted).await;
                 return Outcome::Answered(answers);
             }
             Appended::HeadMoved => continue,
@@ -374,7 +379,7 @@ async fn read<S: Storage>(storage: &S, jobs: &[&Job]) -> Result<Read> {
             .ok_or(Error::LeaseNotFound {
                 lease: revoke.lease,
             })?;
-        return Ok(view_of(found.revision, found.kvs, Vec::new()));
+        return Ok(view_of(found, Vec::new()));
     }
     let mut names = Vec::new();
     let mut ranges = Vec::new();
@@ -394,22 +399,24 @@ async fn read<S: Storage>(storage: &S, jobs: &[&Job]) -> Result<Read> {
     names.sort_unstable();
     names.dedup();
     'again: loop {
-        let found = storage.get(&names).await?;
-        let mut kvs = found.kvs;
+        let mut found = storage.get(&names).await?;
         for (start, end) in &ranges {
             let in_range: Snapshot = storage.range(start, end, 0).await?;
             if in_range.revision != found.revision {
                 continue 'again;
             }
-            kvs.extend(in_range.kvs);
+            found.kvs.extend(in_range.kvs);
         }
-        return Ok(view_of(found.revision, kvs, names));
+        return Ok(view_of(found, names));
     }
 }
 
-fn view_of(revision: u64, kvs: Vec<KeyValue>, absent: Vec<String>) -> Read {
-    let view = View::new(absent, kvs);
-    Read { revision, view }
+fn view_of(found: Snapshot, absent: Vec<String>) -> Read {
+    Read {
+        revision: found.revision,
+        compacted: found.compacted,
+        view: View::new(absent, found.kvs),
+    }
 }
 
 /// Notes a compare that failed, so the next turn lets its loser queue first.
