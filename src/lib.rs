@@ -61,6 +61,7 @@
 //! - `kvstore-etcd` (feature `etcd`): `EtcdBackend`, the production backend.
 //! - `kvstore-zookeeper` (feature `zookeeper`): `ZooKeeperBackend`, etcd's model inside
 //!   ZooKeeper.
+//! - `kvstore-sqlite` (feature `sqlite`, on by default): `SqliteBackend`, the store in one file.
 
 mod connect;
 
@@ -90,6 +91,11 @@ pub use kvstore_memory::MemoryBackend;
 pub use kvstore_etcd as etcd;
 #[cfg(feature = "etcd")]
 pub use kvstore_etcd::{EtcdBackend, EtcdConfig};
+/// The SQLite backend (feature `sqlite`, on by default).
+#[cfg(feature = "sqlite")]
+pub use kvstore_sqlite as sqlite;
+#[cfg(feature = "sqlite")]
+pub use kvstore_sqlite::{SqliteBackend, SqliteConfig};
 /// The ZooKeeper backend (feature `zookeeper`).
 #[cfg(feature = "zookeeper")]
 pub use kvstore_zookeeper as zookeeper;

@@ -11,12 +11,21 @@ use kvstore::{Json, Store, StoreConfig};
 /// shown as `***`).
 #[allow(dead_code)] // config_file reads its store from a configuration file instead
 pub async fn store(example: &str) -> Result<(Store<Json>, String), Box<dyn std::error::Error>> {
+    store_or(example, "memory://").await
+}
+
+/// [`store`], with `default` when neither the command line nor the environment names one.
+#[allow(dead_code)] // only some examples choose another default
+pub async fn store_or(
+    example: &str,
+    default: &str,
+) -> Result<(Store<Json>, String), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = match args.as_slice() {
-        [] => std::env::var("KVSTORE_URL").unwrap_or_else(|_| "memory://".to_owned()),
+        [] => std::env::var("KVSTORE_URL").unwrap_or_else(|_| default.to_owned()),
         [flag, url] if flag == "--store" => url.clone(),
         [flag] if flag.starts_with("--store=") => flag["--store=".len()..].to_owned(),
-        _ => return Err(format!("usage: {example} [--store URL]   (default: memory://)").into()),
+        _ => return Err(format!("usage: {example} [--store URL]   (default: {default})").into()),
     };
     let config = StoreConfig::from_url(&url)?;
     let store = kvstore::connect_config_with(&config, Json).await?;
