@@ -28,8 +28,9 @@ impl From<Error> for Failure {
 pub(crate) type Sql<T> = std::result::Result<T, Failure>;
 
 /// The store's error for `failure`, on the file at `path`: a lock held too long by another
-/// process is unavailable (retryable); a file that is not a database, a file or directory that
-/// cannot be opened, refused writes, a corrupt file are named as such and not retryable.
+/// process is unavailable (retryable); a file that is not a database or a missing directory is
+/// a configuration error, a file that may not be opened or written is a refused permission, a
+/// corrupt file a backend error: named as such, and not retryable.
 pub(crate) fn store_error(path: &Path, failure: Failure) -> Error {
     let err = match failure {
         Failure::Store(err) => return err,
@@ -45,16 +46,19 @@ pub(crate) fn store_error(path: &Path, failure: Failure) -> Error {
         Some(ErrorCode::NotADatabase) => Error::InvalidConfig {
             message: format!("{file} is not a SQLite database ({err})"),
         },
-        Some(ErrorCode::CannotOpen) => Error::InvalidConfig {
-            message: format!(
-                "cannot open {file}: {err} (does its directory exist, and may this process write there?)"
-            ),
+        Some(ErrorCode::CannotOpen) if !directory_exists(path) => Error::InvalidConfig {
+            message: format!("cannot open {file}: its directory does not exist"),
         },
-        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::AuthorizationForStatementDenied) => {
-            Error::PermissionDenied {
-                message: format!("{file}: {err}"),
-            }
-        }
+        Some(ErrorCode::CannotOpen) => Error::PermissionDenied {
+            message: format!("cannot open or create {file}: {err} (may this process write there?)"),
+        },
+        Some(
+            ErrorCode::ReadOnly
+            | ErrorCode::PermissionDenied
+            | ErrorCode::AuthorizationForStatementDenied,
+        ) => Error::PermissionDenied {
+            message: format!("{file}: {err}"),
+        },
         Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => {
             Error::Unavailable {
                 message: format!("{file}: {err}"),
@@ -65,6 +69,13 @@ pub(crate) fn store_error(path: &Path, failure: Failure) -> Error {
             message: format!("{file}: {err}"),
             source: Some(Box::new(err)),
         },
+    }
+}
+
+fn directory_exists(path: &Path) -> bool {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.is_dir(),
+        _ => true, // the current directory
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) const GET: &str =
 pub(crate) const RANGE: &str = "SELECT key, value, create_revision, mod_revision, lease \
      FROM kvstore_keys WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3";
 pub(crate) const LEASE_KEYS: &str = "SELECT key, value, create_revision, mod_revision, lease \
-     FROM kvstore_keys WHERE lease = ?1 ORDER BY key";
+     FROM kvstore_keys WHERE lease = ?1 AND lease <> 0";
 pub(crate) const LOG: &str = "SELECT revision, position, key, value, create_revision, lease, \
      prev_value, prev_create_revision, prev_mod_revision, prev_lease \
      FROM kvstore_log WHERE revision >= ?1 AND revision <= ?2 ORDER BY revision, position";
@@ -108,10 +108,11 @@ pub(crate) fn lease_keys(conn: &Connection, id: LeaseId) -> Sql<Option<Snapshot>
     if lease(conn, id)?.is_none() {
         return Ok(None);
     }
-    let kvs = conn
+    let mut kvs = conn
         .prepare_cached(LEASE_KEYS)?
         .query_map([id.0], key_value)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    kvs.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Some(head.snapshot(kvs, false)))
 }
 
