@@ -3,6 +3,9 @@
 //! - [`etcd`] (feature `etcd`): a real etcd for a test — an existing cluster, a local `etcd`
 //!   process, or etcd in a Docker container started through `testcontainers` — and
 //!   multi-member clusters of local processes for fault tests.
+//! - [`postgres`] (feature `postgres`): a PostgreSQL server per test binary (or the one
+//!   `KVSTORE_POSTGRES_URL` names) with a schema per test, and servers of a test's own to kill
+//!   and restart.
 //! - [`zookeeper`] (feature `zookeeper`): a standalone ZooKeeper server of the test's own, to
 //!   kill and restart; or a root znode of the test's own on a server shared with the tests
 //!   running at the same time (or on an existing ensemble), with its config and backend.
@@ -12,6 +15,8 @@
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "zookeeper")]
 pub mod zookeeper;
 

@@ -1,0 +1,415 @@
+//! The engine's storage on PostgreSQL tables.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use kvstore_core::backend::KeyValue;
+use kvstore_core::engine::rows::{self, Change, Version};
+use kvstore_core::engine::{
+    Append, Appended, Commit, Head, Snapshot, Storage, StoredLease, Touched,
+};
+use kvstore_core::{LeaseId, Result};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use crate::error::{corrupt, pool_error, store_error, timed_out, Sent};
+use crate::listen;
+use crate::statements as sql;
+
+/// The storage of a [`PostgresBackend`](crate::PostgresBackend): live keys, the log and leases
+/// in the tables of one schema.
+pub struct PostgresStorage {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What the storage and its listener share.
+pub(crate) struct Shared {
+    pub(crate) pool: deadpool_postgres::Pool,
+    pub(crate) config: crate::PostgresConfig,
+    /// The channel writes notify: one per schema.
+    pub(crate) channel: String,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = &self.shared.config;
+        f.debug_struct("PostgresStorage")
+            .field("host", &config.host)
+            .field("port", &config.port)
+            .field("database", &config.database)
+            .field("schema", &config.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Runs `statement` with `params` on a pooled connection within the request timeout.
+    pub(crate) async fn query(
+        &self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+        sent: Sent,
+    ) -> Result<Vec<Row>> {
+        let call = async {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let prepared = client
+                .prepare_cached(statement)
+                .await
+                .map_err(|e| store_error(e, Sent::Nothing))?;
+            client
+                .query(&prepared, params)
+                .await
+                .map_err(|e| store_error(e, sent))
+        };
+        tokio::time::timeout(self.config.request_timeout, call)
+            .await
+            .map_err(|_| timed_out(sent))?
+    }
+
+    pub(crate) async fn head(&self) -> Result<Head> {
+        let rows = self.query(sql::HEAD, &[], Sent::Nothing).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+        head(row)
+    }
+}
+
+fn revision(row: &Row, column: usize) -> Result<u64> {
+    let value: i64 = row
+        .try_get(column)
+        .map_err(|e| corrupt(format!("column {column}: {e}")))?;
+    u64::try_from(value).map_err(|_| corrupt(format!("a negative revision {value}")))
+}
+
+/// A key as stored (bytes, in etcd's byte order), as the string it was written from.
+fn text(key: Vec<u8>) -> Result<String> {
+    String::from_utf8(key).map_err(|e| corrupt(format!("a key that is not UTF-8: {e}")))
+}
+
+fn head(row: &Row) -> Result<Head> {
+    Ok(Head {
+        revision: revision(row, 0)?,
+        compacted: revision(row, 1)?,
+    })
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: usize) -> Result<T> {
+    row.try_get(column)
+        .map_err(|e| corrupt(format!("column {column}: {e}")))
+}
+
+/// The key of columns `2..7` (after the head's), if the row has one.
+fn key_value(row: &Row) -> Result<Option<KeyValue>> {
+    let Some(key) = get::<Option<Vec<u8>>>(row, 2)? else {
+        return Ok(None);
+    };
+    let key = text(key)?;
+    let version = Version {
+        value: Bytes::from(get::<Vec<u8>>(row, 3)?),
+        create_revision: revision(row, 4)?,
+        mod_revision: revision(row, 5)?,
+        lease: get(row, 6)?,
+    };
+    Ok(Some(version.key_value(key)))
+}
+
+/// The head of the first row and the keys of every row.
+fn snapshot(rows: &[Row], limit: usize) -> Result<Snapshot> {
+    let first = rows
+        .first()
+        .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+    let mut kvs = Vec::with_capacity(rows.len());
+    for row in rows {
+        kvs.extend(key_value(row)?);
+    }
+    let more = limit > 0 && kvs.len() > limit;
+    if more {
+        kvs.truncate(limit);
+    }
+    Ok(head(first)?.snapshot(kvs, more))
+}
+
+fn optional_version(row: &Row, value: usize, mod_revision: Option<u64>) -> Result<Option<Version>> {
+    let Some(bytes) = get::<Option<Vec<u8>>>(row, value)? else {
+        return Ok(None);
+    };
+    let (mod_revision, lease) = match mod_revision {
+        Some(revision) => (revision, get(row, value + 2)?),
+        None => (revision(row, value + 2)?, get(row, value + 3)?),
+    };
+    Ok(Some(Version {
+        value: Bytes::from(bytes),
+        create_revision: revision(row, value + 1)?,
+        mod_revision,
+        lease,
+    }))
+}
+
+/// A row of [`sql::LOG`]: the compaction point, then the log's columns (NULL when none).
+fn change(row: &Row) -> Result<Option<Change>> {
+    if get::<Option<i64>>(row, 1)?.is_none() {
+        return Ok(None);
+    }
+    let revision = revision(row, 1)?;
+    Ok(Some(Change {
+        revision,
+        position: get::<i32>(row, 2)?
+            .try_into()
+            .map_err(|_| corrupt("a negative position".to_owned()))?,
+        key: text(get(row, 3)?)?,
+        after: optional_version(row, 4, Some(revision))?,
+        before: optional_version(row, 7, None)?,
+    }))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn stored_lease(id: i64, ttl_ms: i64, renewed_ms: i64) -> StoredLease {
+    StoredLease {
+        id: LeaseId(id),
+        ttl: Duration::from_millis(ttl_ms.max(0) as u64),
+        renewed: Duration::from_millis(renewed_ms.max(0) as u64),
+    }
+}
+
+/// The columns of an append: the log's rows, and the keys' versions after the whole batch (a
+/// key changed twice is written once, as it ends).
+#[derive(Default)]
+struct Columns {
+    revision: Vec<i64>,
+    position: Vec<i32>,
+    key: Vec<Vec<u8>>,
+    value: Vec<Option<Vec<u8>>>,
+    create: Vec<Option<i64>>,
+    lease: Vec<Option<i64>>,
+    prev_value: Vec<Option<Vec<u8>>>,
+    prev_create: Vec<Option<i64>>,
+    prev_mod: Vec<Option<i64>>,
+    prev_lease: Vec<Option<i64>>,
+    last: BTreeMap<String, Option<Version>>,
+}
+
+impl Columns {
+    fn of(commits: &[Arc<Commit>]) -> Columns {
+        let mut columns = Columns::default();
+        for change in commits.iter().flat_map(|c| Change::of(c)) {
+            let after = change.after.as_ref();
+            let before = change.before.as_ref();
+            columns.revision.push(change.revision as i64);
+            columns.position.push(change.position as i32);
+            columns.key.push(change.key.clone().into_bytes());
+            columns.value.push(after.map(|v| v.value.to_vec()));
+            columns.create.push(after.map(|v| v.create_revision as i64));
+            columns.lease.push(after.map(|v| v.lease));
+            columns.prev_value.push(before.map(|v| v.value.to_vec()));
+            columns
+                .prev_create
+                .push(before.map(|v| v.create_revision as i64));
+            columns.prev_mod.push(before.map(|v| v.mod_revision as i64));
+            columns.prev_lease.push(before.map(|v| v.lease));
+            columns.last.insert(change.key, change.after);
+        }
+        columns
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn head(&self) -> Result<Head> {
+        self.shared.head().await
+    }
+
+    async fn get(&self, keys: &[String]) -> Result<Snapshot> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        let rows = self.shared.query(sql::GET, &[&keys], Sent::Nothing).await?;
+        snapshot(&rows, 0)
+    }
+
+    async fn range(&self, start: &str, end: &str, limit: usize) -> Result<Snapshot> {
+        let wanted = (limit > 0).then(|| limit as i64 + 1);
+        let rows = self
+            .shared
+            .query(
+                sql::RANGE,
+                &[&start.as_bytes(), &end.as_bytes(), &wanted],
+                Sent::Nothing,
+            )
+            .await?;
+        snapshot(&rows, limit)
+    }
+
+    async fn append(&self, append: &Append) -> Result<Appended> {
+        let columns = Columns::of(&append.commits);
+        let from = append.head as i64;
+        let to = append.commits.last().map_or(append.head, |c| c.revision) as i64;
+        let leases: Vec<i64> = append.leases.iter().map(|l| l.0).collect();
+        let revoked = append.revocation.map(|r| r.lease.0);
+        let term = append.revocation.and_then(|r| r.renewed).map(millis);
+        let mut put_key = Vec::new();
+        let mut put_value = Vec::new();
+        let mut put_create = Vec::new();
+        let mut put_mod = Vec::new();
+        let mut put_lease = Vec::new();
+        let mut deleted = Vec::new();
+        for (key, version) in &columns.last {
+            match version {
+                Some(v) => {
+                    put_key.push(key.as_bytes());
+                    put_value.push(&v.value[..]);
+                    put_create.push(v.create_revision as i64);
+                    put_mod.push(v.mod_revision as i64);
+                    put_lease.push(v.lease);
+                }
+                None => deleted.push(key.as_bytes()),
+            }
+        }
+        let params: [&(dyn ToSql + Sync); 22] = [
+            &from,
+            &to,
+            &leases,
+            &revoked,
+            &term,
+            &columns.revision,
+            &columns.position,
+            &columns.key,
+            &columns.value,
+            &columns.create,
+            &columns.lease,
+            &columns.prev_value,
+            &columns.prev_create,
+            &columns.prev_mod,
+            &columns.prev_lease,
+            &put_key,
+            &put_value,
+            &put_create,
+            &put_mod,
+            &put_lease,
+            &self.shared.channel,
+            &deleted,
+        ];
+        let rows = self.shared.query(sql::APPEND, &params, Sent::Write).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("an append answered no row".to_owned()))?;
+        if get::<bool>(row, 0)? {
+            return Ok(Appended::Done);
+        }
+        let dead: Vec<i64> = get(row, 1)?;
+        if let Some(lease) = dead.first() {
+            return Ok(Appended::LeaseMissing(LeaseId(*lease)));
+        }
+        let found_term: Option<i64> = get(row, 2)?;
+        Ok(match (revoked, found_term) {
+            (Some(lease), None) => Appended::LeaseMissing(LeaseId(lease)),
+            (Some(_), Some(found)) if term.is_some_and(|t| t != found) => Appended::LeaseRenewed,
+            _ => Appended::HeadMoved,
+        })
+    }
+
+    async fn log(&self, from: u64, to: u64) -> Result<Vec<Arc<Commit>>> {
+        let (from_, to_) = (from as i64, to as i64);
+        let rows = self
+            .shared
+            .query(sql::LOG, &[&from_, &to_], Sent::Nothing)
+            .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+        let compacted = revision(first, 0)?;
+        if from < compacted {
+            return Err(kvstore_core::Error::Gone {
+                revision: from,
+                compacted,
+            });
+        }
+        let mut changes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            changes.extend(change(row)?);
+        }
+        rows::commits(changes).map_err(|row| {
+            corrupt(format!(
+                "the log's delete of {:?} at revision {} has no version before it",
+                row.key, row.revision
+            ))
+        })
+    }
+
+    fn head_changes(&self) -> BoxStream<'static, u64> {
+        listen::head_changes(&self.shared)
+    }
+
+    async fn compact(&self, revision: u64) -> Result<()> {
+        let revision = revision as i64;
+        self.shared
+            .query(sql::COMPACT, &[&revision], Sent::Write)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_lease(&self, ttl: Duration) -> Result<StoredLease> {
+        let ttl_ms = millis(ttl);
+        let rows = self
+            .shared
+            .query(sql::CREATE_LEASE, &[&ttl_ms], Sent::Write)
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("a lease grant answered no row".to_owned()))?;
+        Ok(stored_lease(get(row, 0)?, ttl_ms, get(row, 1)?))
+    }
+
+    async fn touch_lease(&self, id: LeaseId) -> Result<Option<Touched>> {
+        let rows = self
+            .shared
+            .query(sql::TOUCH_LEASE, &[&id.0], Sent::Write)
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let ttl_ms: i64 = get(row, 0)?;
+        let renewed: i64 = get(row, 2)?;
+        Ok(Some(Touched {
+            before: stored_lease(id.0, ttl_ms, get(row, 1)?),
+            renewed: Duration::from_millis(renewed.max(0) as u64),
+        }))
+    }
+
+    async fn leases(&self) -> Result<Vec<StoredLease>> {
+        let rows = self.shared.query(sql::LEASES, &[], Sent::Nothing).await?;
+        rows.iter()
+            .map(|row| Ok(stored_lease(get(row, 0)?, get(row, 1)?, get(row, 2)?)))
+            .collect()
+    }
+
+    async fn lease_keys(&self, id: LeaseId) -> Result<Option<Snapshot>> {
+        let rows = self
+            .shared
+            .query(sql::LEASE_KEYS, &[&id.0], Sent::Nothing)
+            .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+        if !get::<bool>(first, 7)? {
+            return Ok(None);
+        }
+        snapshot(&rows, 0).map(Some)
+    }
+
+    async fn now(&self) -> Result<Duration> {
+        let rows = self.shared.query(sql::NOW, &[], Sent::Nothing).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("the clock answered no row".to_owned()))?;
+        let now: i64 = get(row, 0)?;
+        Ok(Duration::from_millis(now.max(0) as u64))
+    }
+}
