@@ -14,7 +14,8 @@ use kvstore_memory::MemoryBackend;
 /// Connects to the store a URL names, with the JSON codec:
 /// `memory://`, `memory://NAME`, `etcd://host:2379,host2:2379?namespace=/app`,
 /// `etcds://...` for TLS, `zk://host:2181,host2:2181/root` for ZooKeeper, `sqlite:///path.db`
-/// (feature `sqlite`, on by default) (see [`StoreConfig`] for every form and option).
+/// (feature `sqlite`, on by default), `postgres://user:password@host:5432/db` (feature
+/// `postgres`) (see [`StoreConfig`] for every form and option).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -110,6 +111,17 @@ fn register_built_in() {
         async move {
             let sqlite = kvstore_sqlite::SqliteConfig::from_store_config(&config)?;
             Ok(Arc::new(kvstore_sqlite::SqliteBackend::open(sqlite).await?) as Arc<dyn Backend>)
+        }
+        .boxed()
+    });
+    #[cfg(feature = "postgres")]
+    registry::register("postgres", |config| {
+        async move {
+            let postgres = kvstore_postgres::PostgresConfig::from_store_config(&config)?;
+            Ok(
+                Arc::new(kvstore_postgres::PostgresBackend::connect(postgres).await?)
+                    as Arc<dyn Backend>,
+            )
         }
         .boxed()
     });

@@ -62,6 +62,7 @@
 //! - `kvstore-zookeeper` (feature `zookeeper`): `ZooKeeperBackend`, etcd's model inside
 //!   ZooKeeper.
 //! - `kvstore-sqlite` (feature `sqlite`, on by default): `SqliteBackend`, the store in one file.
+//! - `kvstore-postgres` (feature `postgres`): `PostgresBackend`, the store in PostgreSQL tables.
 
 mod connect;
 
@@ -91,6 +92,11 @@ pub use kvstore_memory::MemoryBackend;
 pub use kvstore_etcd as etcd;
 #[cfg(feature = "etcd")]
 pub use kvstore_etcd::{EtcdBackend, EtcdConfig};
+/// The PostgreSQL backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use kvstore_postgres as postgres;
+#[cfg(feature = "postgres")]
+pub use kvstore_postgres::{PostgresBackend, PostgresConfig};
 /// The SQLite backend (feature `sqlite`, on by default).
 #[cfg(feature = "sqlite")]
 pub use kvstore_sqlite as sqlite;

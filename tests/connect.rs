@@ -136,6 +136,70 @@ async fn bad_urls_say_what_is_wrong() {
         let err = kvstore::connect("zk://127.0.0.1:2181/a").await.unwrap_err();
         assert!(err.to_string().contains("`zookeeper` feature"), "{err}");
     }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let err = kvstore::connect("postgresql://u:p@127.0.0.1/db")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("`postgres` feature"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_urls_open_a_file_that_outlives_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let url = format!("sqlite://{}?synchronous=full", path.display());
+    let written = {
+        let store = kvstore::connect(&url).await.unwrap();
+        store.create("/notes/s", &note("s")).await.unwrap()
+    };
+    assert!(path.is_file());
+    let store = kvstore::connect(&url).await.unwrap();
+    assert_eq!(store.get::<Note>("/notes/s").await.unwrap(), written);
+    let shown = StoreConfig::from_url(&url).unwrap().to_string();
+    assert_eq!(shown, url);
+    let err = kvstore::connect(&format!("sqlite://{}?colour=red", path.display()))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_config(), "{err}");
+}
+
+#[cfg(feature = "postgres-tests")]
+mod postgres {
+    use kvstore_testkit::postgres::{TestPostgres, PASSWORD};
+
+    use super::{note, Note};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_urls_connect_in_their_schema_and_hide_the_password() {
+        let Ok(postgres) = TestPostgres::shared().await else {
+            return;
+        };
+        let config = postgres.config();
+        let url = format!(
+            "postgresql://{}:{PASSWORD}@{}:{}/{}?schema={}",
+            config.user, config.host, config.port, config.database, config.schema
+        );
+        let store = kvstore::connect(&url).await.unwrap();
+        let written = store.create("/notes/p", &note("p")).await.unwrap();
+        let again = kvstore::connect(&url).await.unwrap();
+        assert_eq!(again.get::<Note>("/notes/p").await.unwrap(), written);
+
+        let wrong = url.replace(PASSWORD, "not-it");
+        let err = kvstore::connect(&wrong).await.unwrap_err();
+        assert!(err.is_unauthenticated(), "{err}");
+        for shown in [
+            err.to_string(),
+            format!("{err:?}"),
+            format!("{:?}", kvstore::StoreConfig::from_url(&wrong).unwrap()),
+        ] {
+            assert!(
+                !shown.contains("not-it") && !shown.contains(PASSWORD),
+                "{shown}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

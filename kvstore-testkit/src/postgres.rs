@@ -92,6 +92,8 @@ pub struct PostgresServer {
     dir: Option<TempDir>,
     path: PathBuf,
     port: u16,
+    /// Whether the server's shell removes the directory when it stops it.
+    remove: bool,
     wrapper: Option<(Child, ChildStdin)>,
 }
 
@@ -99,6 +101,12 @@ impl PostgresServer {
     /// Initializes a cluster and starts its server; [`Skipped`] (outside CI) when PostgreSQL is
     /// not installed.
     pub async fn start() -> Result<Self, Skipped> {
+        Self::launch(false).await
+    }
+
+    /// [`PostgresServer::start`]; with `remove`, the server's shell removes its directory when
+    /// it stops it.
+    async fn launch(remove: bool) -> Result<Self, Skipped> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("kvstore-pg-")
@@ -144,9 +152,10 @@ impl PostgresServer {
             dir: Some(dir),
             path,
             port,
+            remove,
             wrapper: None,
         };
-        server.spawn(false);
+        server.spawn();
         server.wait_serving().await;
         Ok(server)
     }
@@ -171,8 +180,8 @@ impl PostgresServer {
         )
     }
 
-    /// Starts the wrapper; with `remove`, it removes the directory when it stops the server.
-    fn spawn(&mut self, remove: bool) {
+    /// Starts the server's shell.
+    fn spawn(&mut self) {
         let log = File::options()
             .create(true)
             .append(true)
@@ -187,7 +196,7 @@ impl PostgresServer {
             .arg(&data)
             .arg(self.port.to_string())
             .arg(&sockets)
-            .arg(if remove {
+            .arg(if self.remove {
                 self.path.as_os_str()
             } else {
                 "".as_ref()
@@ -224,7 +233,7 @@ impl PostgresServer {
                     // A server killed a moment ago may hold its shared memory still: try again.
                     self.wrapper = None;
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    self.spawn(false);
+                    self.spawn();
                 }
             }
             assert!(
@@ -249,7 +258,10 @@ impl PostgresServer {
             .ok()
             .and_then(|text| text.lines().next().map(str::to_owned))
         {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid])
+                .stderr(Stdio::null()) // a server already gone
+                .status();
         }
         self.stop_wrapper();
     }
@@ -264,7 +276,7 @@ impl PostgresServer {
     /// Restarts the server on its data directory and port, and waits until it serves.
     pub async fn restart(&mut self) {
         self.kill();
-        self.spawn(false);
+        self.spawn();
         self.wait_serving().await;
     }
 
@@ -286,11 +298,9 @@ impl PostgresServer {
         let _ = driving.await;
     }
 
-    /// Keeps the server for the life of the process: the wrapper stops it and removes its
-    /// directory when the process ends.
+    /// Keeps a server launched with `remove` for the life of the process: its shell stops it
+    /// and removes its directory when the process ends.
     fn leak(mut self) -> u16 {
-        self.stop_wrapper();
-        self.spawn(true);
         if let Some(dir) = self.dir.take() {
             let _ = dir.keep();
         }
@@ -328,7 +338,9 @@ impl TestPostgres {
             });
         }
         let port = match SHARED
-            .get_or_try_init(|| async { PostgresServer::start().await.map(PostgresServer::leak) })
+            .get_or_try_init(|| async {
+                PostgresServer::launch(true).await.map(PostgresServer::leak)
+            })
             .await
         {
             Ok(port) => *port,
