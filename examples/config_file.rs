@@ -42,6 +42,9 @@ fn config_file(dir: &std::path::Path) -> Result<std::path::PathBuf, Box<dyn std:
         "endpoints": from_url.endpoints,
         "namespace": from_url.namespace,
         "path": from_url.path,
+        "username": from_url.username,
+        "password": from_url.password.as_ref().map(|p| p.expose()),
+        "options": from_url.options,
         "request_timeout": "5s",
         "codec": "json",
     });
@@ -57,10 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(&dir)?;
         let path = config_file(&dir)?;
         let text = std::fs::read_to_string(&path)?;
-        println!("{}:\n{text}", path.display());
-
         let config: StoreConfig = serde_json::from_str(&text)?;
-        println!("as a URL (passwords shown as ***): {config}");
+        // The file may hold a password: show what it says as a URL, which never shows one.
+        println!("{} says (passwords shown as ***): {config}", path.display());
         let store = kvstore::connect_config(&config).await?;
         store.health().await?;
 
