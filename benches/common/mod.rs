@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each bench uses its own part
 
+pub mod sql;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 

@@ -217,7 +217,12 @@ impl PostgresConfig {
             .dbname(&self.database)
             .application_name("kvstore")
             .connect_timeout(self.connect_timeout)
-            .options(format!("-c search_path={}", self.schema));
+            // Every statement is an index lookup whose plan does not depend on its arguments:
+            // plan once per connection, not on every execution.
+            .options(format!(
+                "-c search_path={} -c plan_cache_mode=force_generic_plan",
+                self.schema
+            ));
         if let Some(password) = &self.password {
             driver.password(password.expose());
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use kvstore_core::backend::KeyValue;
+use kvstore_core::backend::{Capabilities, KeyValue};
 use kvstore_core::engine::rows::{self, Change, Version};
 use kvstore_core::engine::{
     Append, Appended, Commit, Head, Snapshot, Storage, StoredLease, Touched,
@@ -222,6 +222,10 @@ impl Columns {
 impl Storage for PostgresStorage {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::basic().with_auth()
     }
 
     async fn head(&self) -> Result<Head> {

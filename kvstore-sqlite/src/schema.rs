@@ -1,25 +1,5 @@
-//! The tables, created on first open and checked on every open.
-//!
-//! ```sql
-//! -- The head revision and compaction point (one row), and the schema's version.
-//! CREATE TABLE kvstore_meta (id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER,
-//!     head INTEGER, compacted INTEGER);
-//! -- The live keys: a get is a primary-key lookup, a list page a primary-key range scan.
-//! CREATE TABLE kvstore_keys (key TEXT PRIMARY KEY, value BLOB, create_revision INTEGER,
-//!     mod_revision INTEGER, lease INTEGER) WITHOUT ROWID;
-//! CREATE INDEX kvstore_keys_by_lease ON kvstore_keys (lease) WHERE lease <> 0;
-//! -- The log: one row per change, the version written (value NULL: a delete) and the one before.
-//! CREATE TABLE kvstore_log (revision INTEGER, position INTEGER, key TEXT, value BLOB,
-//!     create_revision INTEGER, lease INTEGER, prev_value BLOB, prev_create_revision INTEGER,
-//!     prev_mod_revision INTEGER, prev_lease INTEGER, PRIMARY KEY (revision, position))
-//!     WITHOUT ROWID;
-//! -- Leases: their time to live and the start of their term (milliseconds of the Unix epoch).
-//! CREATE TABLE kvstore_leases (id INTEGER PRIMARY KEY AUTOINCREMENT, ttl_ms INTEGER,
-//!     renewed_ms INTEGER);
-//! -- For operators: the live objects, values as text.
-//! CREATE VIEW kvstore_objects AS SELECT key, CAST(value AS TEXT) AS value, create_revision,
-//!     mod_revision, lease FROM kvstore_keys;
-//! ```
+//! The tables (the crate's README documents them), created on first open and checked on every
+//! open.
 
 use kvstore_core::Error;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};

@@ -115,3 +115,44 @@ async fn an_operator_reads_the_live_objects_from_the_view() {
         )]
     );
 }
+
+/// The numbers for BENCHMARKS.md: the file after 100,000 updates of 1,000 objects with the
+/// default retention (run with `cargo test --release -p kvstore-sqlite --test tables --
+/// --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md, not a check"]
+#[allow(clippy::print_stderr)]
+async fn table_size_after_100k_updates_of_1k_objects() {
+    use futures::StreamExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let backend = SqliteBackend::open(SqliteConfig::new(&path)).await.unwrap();
+    let value = "x".repeat(200);
+    futures::stream::iter(0..100_000u32)
+        .for_each_concurrent(64, |i| {
+            let (backend, value) = (&backend, &value);
+            async move { put(backend, &format!("/objects/{:04}", i % 1000), value).await }
+        })
+        .await;
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let pages: u64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let free: u64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    let size: u64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    eprintln!(
+        "after 100,000 updates of 1,000 objects: {} keys, {} log rows, file {} KiB ({} KiB free pages)",
+        count(&conn, "kvstore_keys"),
+        count(&conn, "kvstore_log"),
+        pages * size / 1024,
+        free * size / 1024
+    );
+    assert!(count(&conn, "kvstore_log") <= 11_001);
+}
