@@ -28,11 +28,12 @@
 //! crate keeps its state in tables:
 //!
 //! - **A log of revisions, one row per change** (`kvstore_log`, primary key `(revision,
-//!   position)`). A write transaction (`BEGIN IMMEDIATE`: it holds the database's one write
-//!   lock from its start) moves the head with `UPDATE kvstore_meta SET head = new WHERE head =
-//!   expected` — the compare-and-swap on the revision, in the same transaction as the rows it
-//!   writes. Revisions are assigned by the writer holding the lock, so commit order is revision
-//!   order and the log has no holes (no sequence that could commit out of order).
+//!   position)`); the head is its last revision. A write transaction (`BEGIN IMMEDIATE`: it
+//!   holds the database's one write lock from its start) checks that the head is still the one
+//!   the engine decided on and writes the rows of the next revisions — the compare-and-swap on
+//!   the revision, in one transaction. Revisions are assigned by the writer holding the lock, so
+//!   commit order is revision order and the log has no holes (no sequence that could commit
+//!   out of order).
 //! - **Live keys in their own table** (`kvstore_keys`, primary key `key`), so a get is a
 //!   primary-key lookup and a list page a primary-key range scan of exactly the page (plus one
 //!   row, to know whether more follow): no scan grows with the table. Watch catch-up reads the

@@ -13,7 +13,6 @@ const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS kvstore_meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     schema_version INTEGER NOT NULL,
-    head INTEGER NOT NULL,
     compacted INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kvstore_keys (
@@ -45,7 +44,7 @@ CREATE TABLE IF NOT EXISTS kvstore_leases (
 CREATE VIEW IF NOT EXISTS kvstore_objects AS
     SELECT key, CAST(value AS TEXT) AS value, create_revision, mod_revision, lease
     FROM kvstore_keys;
-INSERT OR IGNORE INTO kvstore_meta (id, schema_version, head, compacted) VALUES (1, 1, 0, 0);
+INSERT OR IGNORE INTO kvstore_meta (id, schema_version, compacted) VALUES (1, 1, 0);
 ";
 
 /// Creates the tables if the file has none, and checks that it holds this schema version.

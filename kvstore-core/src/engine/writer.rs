@@ -10,8 +10,10 @@
 //! With nobody else writing, a caller commits its own job at once: no task, no hop.
 //!
 //! Fairness: compare-and-swap writers that lost hear it with the value that won, and retry at
-//! once; the next turn first yields a few times, so that they queue before it takes its batch
-//! and contending writers take turns instead of one winning every round.
+//! once; the next turn first waits until as many jobs are queued as it answered losers (at most
+//! half a millisecond, for losers that give up), so that they queue before it takes its batch
+//! and contending writers take turns instead of one winning every round — however late the
+//! machine runs them.
 //!
 //! Cancellation: a job not yet taken is withdrawn when its caller gives up; a turn whose caller
 //! gives up mid-way is finished by a task, so the batch it holds is still answered.
@@ -19,13 +21,13 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use super::decide::{decide, View};
 use super::retention;
@@ -38,8 +40,9 @@ use crate::lease::LeaseId;
 /// How many times a batch is decided again after another writer took its revision.
 const ATTEMPTS: usize = 1000;
 
-/// How many times a turn yields first when the last one answered a lost compare.
-const LINGER_YIELDS: usize = 4;
+/// How long a turn waits at most, after the last one answered lost compares, for their losers
+/// to queue again (they retry at once with the value that won, unless they give up).
+const LINGER: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Transactions committed in one append at most.
 const MAX_BATCH: usize = 128;
@@ -76,8 +79,11 @@ struct Queue {
 pub(crate) struct Writer {
     queue: Mutex<Queue>,
     turn: Arc<tokio::sync::Mutex<()>>,
-    /// The last turn answered a compare that failed: let the loser queue first.
-    lost_compare: AtomicBool,
+    /// How many compares the last turn answered as failed: the next turn lets their losers
+    /// queue first.
+    losers: AtomicUsize,
+    /// Told of every job queued.
+    enqueued: Notify,
 }
 
 impl Writer {
@@ -86,7 +92,23 @@ impl Writer {
         queue.next_id += 1;
         let id = queue.next_id;
         queue.jobs.push_back(Request { id, job, reply });
+        drop(queue);
+        self.enqueued.notify_waiters();
         id
+    }
+
+    /// Waits until `losers` jobs are queued, or [`LINGER`] has passed.
+    async fn linger(&self, losers: usize) {
+        let deadline = tokio::time::Instant::now() + LINGER;
+        loop {
+            let enqueued = self.enqueued.notified();
+            if self.queue.lock().jobs.len() >= losers {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, enqueued).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The jobs of one turn: a revocation alone, or up to [`MAX_BATCH`] transactions.
@@ -123,7 +145,7 @@ impl Drop for Withdraw<'_> {
 pub(crate) async fn submit<S: Storage>(inner: &Arc<Inner<S>>, job: Job) -> Result<Done> {
     if let Ok(_turn) = inner.writer.turn.try_lock() {
         let writer = &inner.writer;
-        if writer.queue.lock().jobs.is_empty() && !writer.lost_compare.load(Ordering::Acquire) {
+        if writer.queue.lock().jobs.is_empty() && writer.losers.load(Ordering::Acquire) == 0 {
             // Alone: commit at once, in the caller's task. Giving up mid-way abandons only
             // this job, and the turn with it.
             return run_alone(inner, job).await;
@@ -186,10 +208,9 @@ impl Drop for Finish {
 }
 
 async fn take_turn<S: Storage>(inner: &Inner<S>) {
-    if inner.writer.lost_compare.swap(false, Ordering::AcqRel) {
-        for _ in 0..LINGER_YIELDS {
-            tokio::task::yield_now().await;
-        }
+    let losers = inner.writer.losers.swap(0, Ordering::AcqRel);
+    if losers > 0 {
+        inner.writer.linger(losers).await;
     }
     let mut pending = vec![inner.writer.take_batch()];
     while let Some(batch) = pending.pop() {
@@ -423,7 +444,7 @@ fn view_of(found: Snapshot, absent: Vec<String>) -> Read {
 fn note_lost_compare<S: Storage>(inner: &Inner<S>, job: &Job, done: &Result<Done>) {
     if let (Job::Txn(txn), Ok(Done::Txn(response))) = (job, done) {
         if !response.succeeded && !txn.compare.is_empty() {
-            inner.writer.lost_compare.store(true, Ordering::Release);
+            inner.writer.losers.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
