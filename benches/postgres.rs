@@ -23,7 +23,7 @@ mod postgres {
     use kvstore_testkit::postgres::TestPostgres;
     use tokio::runtime::Runtime;
 
-    use super::common::sql::{setup, side_by_side, Raw};
+    use super::common::sql::{setup, side_by_side, Raw, ALL};
 
     /// The hand-written store on tokio-postgres.
     struct RawPostgres {
@@ -128,7 +128,7 @@ mod postgres {
             drop(client);
             setup(store, RawPostgres { pool }).await
         });
-        side_by_side(c, "postgres", &runtime, &s);
+        side_by_side(c, "postgres", &runtime, &s, ALL);
     }
 }
 

@@ -2,6 +2,8 @@
 //! run: the same file settings (WAL, `synchronous = NORMAL`), the same JSON bytes, the
 //! statements a hand-written store would issue (`common/sql.rs`), each call on tokio's
 //! blocking threads — reads on a few connections, writes on one, one transaction per write.
+//! The writes again with `synchronous = FULL` (`sqlite-full/…`), where every commit waits for
+//! the disk and group commit shows.
 //!
 //! ```sh
 //! cargo bench --bench sqlite
@@ -16,33 +18,39 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use kvstore::sqlite::Synchronous;
 use kvstore::{Json, SqliteBackend, SqliteConfig, Store};
 use rusqlite::{params, Connection};
 use tokio::runtime::Runtime;
 
-use common::sql::{setup, side_by_side, Raw};
+use common::sql::{setup, side_by_side, Raw, ALL, WRITES};
 
 /// The hand-written store on rusqlite.
 struct RawSqlite {
     path: PathBuf,
+    synchronous: Synchronous,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
-fn connect(path: &Path) -> Connection {
+fn connect(path: &Path, synchronous: Synchronous) -> Connection {
     let conn = Connection::open(path).expect("open");
     conn.busy_timeout(Duration::from_secs(5))
         .expect("busy timeout");
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
         .expect("WAL");
-    conn.pragma_update(None, "synchronous", "NORMAL")
+    let level = match synchronous {
+        Synchronous::Full => "FULL",
+        _ => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level)
         .expect("synchronous");
     conn
 }
 
 impl RawSqlite {
-    fn open(path: &Path) -> RawSqlite {
-        let writer = connect(path);
+    fn open(path: &Path, synchronous: Synchronous) -> RawSqlite {
+        let writer = connect(path, synchronous);
         writer
             .execute_batch(
                 "CREATE TABLE objects (key TEXT PRIMARY KEY, value BLOB NOT NULL, \
@@ -51,6 +59,7 @@ impl RawSqlite {
             .expect("table");
         RawSqlite {
             path: path.to_owned(),
+            synchronous,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
         }
@@ -61,9 +70,10 @@ impl RawSqlite {
         read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> T {
         let (readers, path) = (Arc::clone(&self.readers), self.path.clone());
+        let synchronous = self.synchronous;
         tokio::task::spawn_blocking(move || {
             let taken = readers.lock().unwrap().pop();
-            let conn = taken.unwrap_or_else(|| connect(&path));
+            let conn = taken.unwrap_or_else(|| connect(&path, synchronous));
             let answer = read(&conn);
             readers.lock().unwrap().push(conn);
             answer
@@ -151,14 +161,19 @@ impl Raw for RawSqlite {
 
 fn benches(c: &mut Criterion) {
     let runtime = Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let s = runtime.block_on(async {
-        let config = SqliteConfig::new(dir.path().join("kvstore.db"));
-        let backend = SqliteBackend::open(config).await.expect("open");
-        let raw = RawSqlite::open(&dir.path().join("raw.db"));
-        setup(Store::new(backend, Json), raw).await
-    });
-    side_by_side(c, "sqlite", &runtime, &s);
+    for (synchronous, name, ops) in [
+        (Synchronous::Normal, "sqlite", ALL),
+        (Synchronous::Full, "sqlite-full", WRITES),
+    ] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let s = runtime.block_on(async {
+            let config = SqliteConfig::new(dir.path().join("kvstore.db")).synchronous(synchronous);
+            let backend = SqliteBackend::open(config).await.expect("open");
+            let raw = RawSqlite::open(&dir.path().join("raw.db"), synchronous);
+            setup(Store::new(backend, Json), raw).await
+        });
+        side_by_side(c, name, &runtime, &s, ops);
+    }
 }
 
 criterion_group!(sqlite_benches, benches);

@@ -179,15 +179,31 @@ async fn raw_op<R: Raw>(s: &Setup<R>, op: Op, i: u64) {
     }
 }
 
-/// Every operation at concurrency 1 and 64, kvstore then raw, in groups `{store}/{op}/c{n}`.
-pub fn side_by_side<R: Raw>(c: &mut Criterion, store: &str, runtime: &Runtime, s: &Setup<R>) {
-    for (op, label) in [
-        (Op::Get, "get"),
-        (Op::Create, "create"),
-        (Op::CasUpdate, "cas_update"),
-        (Op::List1k, "list_1k"),
-        (Op::List10k, "list_10k"),
-    ] {
+/// Every operation.
+pub const ALL: &[Op] = &[Op::Get, Op::Create, Op::CasUpdate, Op::List1k, Op::List10k];
+/// The writes.
+pub const WRITES: &[Op] = &[Op::Create, Op::CasUpdate];
+
+fn label(op: Op) -> &'static str {
+    match op {
+        Op::Get => "get",
+        Op::Create => "create",
+        Op::CasUpdate => "cas_update",
+        Op::List1k => "list_1k",
+        Op::List10k => "list_10k",
+    }
+}
+
+/// `ops` at concurrency 1 and 64, kvstore then raw, in groups `{store}/{op}/c{n}`.
+pub fn side_by_side<R: Raw>(
+    c: &mut Criterion,
+    store: &str,
+    runtime: &Runtime,
+    s: &Setup<R>,
+    ops: &[Op],
+) {
+    for &op in ops {
+        let label = label(op);
         for concurrency in [1usize, 64] {
             let mut group = c.benchmark_group(format!("{store}/{label}/c{concurrency}"));
             group.throughput(Throughput::Elements(1));
