@@ -13,45 +13,10 @@ use kvstore_core::conformance::{widget, Widget};
 use kvstore_core::{Error, Store, StoreConfig};
 use kvstore_etcd::{EtcdBackend, EtcdConfig};
 use kvstore_testkit::etcd::{local_etcd, EtcdCluster};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use kvstore_testkit::tls::Authority;
 
 /// How long a failing connection may take: well under the connect timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
-
-/// A certificate authority.
-struct Authority {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl Authority {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let pem = params.self_signed(&key).unwrap().pem();
-        Authority {
-            issuer: Issuer::new(params, key),
-            pem,
-        }
-    }
-
-    /// A certificate for `names`, and its key, as PEM; `expired` puts its validity in the past.
-    fn issue(&self, names: &[&str], expired: bool) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
 
 /// The PEM files of one test.
 struct Files(tempfile::TempDir);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kvstore_core::config::{Endpoint, Secret};
+use kvstore_core::config::{Endpoint, Secret, TlsFiles};
 use kvstore_core::{Error, Result, StoreConfig};
 
 /// A PostgreSQL store: where the server is, who connects, and the store's settings. Build one
@@ -24,6 +24,10 @@ pub struct PostgresConfig {
     /// The schema the store's tables live in (`public`); created when missing. Several stores
     /// can share a database, each in a schema of its own.
     pub schema: String,
+    /// TLS, when the server is reached over TLS: its certificate checked against `ca` (else
+    /// the system's roots) and the host name; a client certificate when `cert` and `key` are
+    /// given.
+    pub tls: Option<TlsFiles>,
     /// Connections kept open (8): reads and writes run on them in parallel, one of them
     /// listens for other clients' writes.
     pub pool_size: usize,
@@ -57,6 +61,7 @@ impl PostgresConfig {
             password: None,
             database: database.into(),
             schema: "public".to_owned(),
+            tls: None,
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
@@ -75,6 +80,12 @@ impl PostgresConfig {
     /// Sets the schema the tables live in (letters, digits and `_`, not starting with a digit).
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
+        self
+    }
+
+    /// Reaches the server over TLS with `files` (each optional).
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
         self
     }
 
@@ -99,8 +110,10 @@ impl PostgresConfig {
     /// The config of a `postgres://USER:PASSWORD@HOST:PORT/DATABASE` URL (`postgresql://` too;
     /// percent-encode special characters of the password), with the query options
     /// `schema=NAME`, `pool_size=8`, `retain=10000` (or `retain=all`),
-    /// `lease_check_interval=1s`, `poll_interval=1s`, and the common `connect_timeout` and
-    /// `request_timeout`. Anything else is [`Error::InvalidConfig`].
+    /// `lease_check_interval=1s`, `poll_interval=1s`, the common `connect_timeout` and
+    /// `request_timeout`, and TLS as etcd URLs take it: `ca=PATH`, `cert=PATH`, `key=PATH`, or
+    /// `sslmode=verify-full` for TLS with the system's roots (`sslmode=disable`, the default:
+    /// none). Anything else is [`Error::InvalidConfig`].
     ///
     /// ```
     /// use kvstore_core::StoreConfig;
@@ -114,11 +127,6 @@ impl PostgresConfig {
     /// ```
     pub fn from_store_config(config: &StoreConfig) -> Result<PostgresConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
-        if config.tls.is_some() {
-            return Err(invalid(
-                "TLS to PostgreSQL is not supported yet: connect over a trusted network or a local socket proxy".to_owned(),
-            ));
-        }
         let hosts = config.hosts()?;
         let Endpoint { host, port } = hosts[0].clone();
         let user = config.username.clone().ok_or_else(|| {
@@ -139,6 +147,7 @@ impl PostgresConfig {
             };
         let mut postgres = PostgresConfig::new(host, port, user, database);
         postgres.password = config.password.clone();
+        postgres.tls = config.tls.clone();
         if let Some(timeout) = config.connect_timeout {
             postgres.connect_timeout = timeout;
         }
@@ -152,6 +161,17 @@ impl PostgresConfig {
             };
             match name.as_str() {
                 "schema" => postgres.schema = value.clone(),
+                "sslmode" => match value.as_str() {
+                    "verify-full" => {
+                        postgres.tls.get_or_insert_with(TlsFiles::default);
+                    }
+                    "disable" if postgres.tls.is_none() => {}
+                    _ => {
+                        return Err(invalid(format!(
+                            "sslmode={value}: disable, or verify-full (kvstore never uses TLS without checking the server); ca, cert and key imply verify-full"
+                        )))
+                    }
+                },
                 "pool_size" => {
                     postgres.pool_size = value
                         .parse()
@@ -226,6 +246,9 @@ impl PostgresConfig {
         if let Some(password) = &self.password {
             driver.password(password.expose());
         }
+        if self.tls.is_some() {
+            driver.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         driver
     }
 }
@@ -259,7 +282,8 @@ mod tests {
     fn bad_urls_are_refused_without_showing_the_password() {
         for bad in [
             "postgres://app:pw@h/db?schema=a;drop",
-            "postgres://app:pw@h/db?sslmode=verify",
+            "postgres://app:pw@h/db?sslmode=require",
+            "postgres://app:pw@h/db?ca=/ca.pem&sslmode=disable",
             "postgres://app:pw@h",
             "postgres://h/db",
             "postgres://app:pw@h:notaport/db",

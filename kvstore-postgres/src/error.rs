@@ -16,8 +16,12 @@ pub(crate) enum Sent {
 /// The store's error for a driver error. The server's refusals are named (a wrong password
 /// `Unauthenticated`, a missing privilege `PermissionDenied`, a missing database
 /// `InvalidConfig`, a server shutting down `Unavailable`); a connection lost or a deadline
-/// passed is `Unavailable` for a read and `Ambiguous` for a write.
+/// passed is `Unavailable` for a read and `Ambiguous` for a write; a TLS failure (a certificate
+/// refused either way, a server without TLS) is `Tls`.
 pub(crate) fn store_error(err: tokio_postgres::Error, sent: Sent) -> Error {
+    if let Some(message) = crate::tls::failure(&err) {
+        return Error::Tls { message };
+    }
     let Some(db) = err.as_db_error() else {
         let message = format!("PostgreSQL: {err}");
         return match sent {

@@ -54,6 +54,9 @@
 //!   write whose connection was lost before its answer is
 //!   [`Error::Ambiguous`](kvstore_core::Error::Ambiguous) (it may have committed), a read
 //!   [`Error::Unavailable`](kvstore_core::Error::Unavailable).
+//! - **TLS** on rustls, as etcd URLs ask for it (`ca`, `cert`, `key`): the server's certificate
+//!   is checked against the CA and the host name, always; a refused certificate either way, or
+//!   a server without TLS, is [`Error::Tls`](kvstore_core::Error::Tls), not retryable.
 //! - **Credentials**: a refused password is
 //!   [`Error::Unauthenticated`](kvstore_core::Error::Unauthenticated), a missing privilege
 //!   [`Error::PermissionDenied`](kvstore_core::Error::PermissionDenied); the password is a
@@ -65,6 +68,7 @@ mod listen;
 mod schema;
 mod statements;
 mod storage;
+mod tls;
 
 use std::sync::Arc;
 
@@ -87,16 +91,18 @@ impl PostgresBackend {
     ///
     /// Errors: a refused password is [`Error::Unauthenticated`], a missing privilege
     /// [`Error::PermissionDenied`], a missing database or tables of another schema version
-    /// [`Error::InvalidConfig`], a server that does not answer [`Error::Unavailable`].
+    /// [`Error::InvalidConfig`], a server that does not answer [`Error::Unavailable`], a TLS
+    /// handshake that fails [`Error::Tls`].
     pub async fn connect(config: PostgresConfig) -> Result<PostgresBackend> {
         config.check()?;
-        let manager = Manager::from_config(
-            config.driver(),
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let tls = config.tls.as_ref().map(tls::connector).transpose()?;
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Some(tls) => Manager::from_config(config.driver(), tls.clone(), recycling),
+            None => Manager::from_config(config.driver(), tokio_postgres::NoTls, recycling),
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size - 1)
             .runtime(Runtime::Tokio1)
@@ -117,6 +123,7 @@ impl PostgresBackend {
         let shared = Arc::new(storage::Shared {
             pool,
             config,
+            tls,
             channel,
         });
         Ok(PostgresBackend {

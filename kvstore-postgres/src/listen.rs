@@ -9,10 +9,39 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use crate::storage::Shared;
+
+/// Drives `connection`, telling `woken` of every notification; ends with the connection.
+fn pump<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    woken: mpsc::UnboundedSender<()>,
+) -> tokio::task::JoinHandle<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    if woken.send(()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::debug!(%err, "the PostgreSQL listener's connection failed");
+                    return;
+                }
+            }
+        }
+    })
+}
 
 /// How long to wait before connecting again after the listening connection failed.
 const RECONNECT: Duration = Duration::from_millis(200);
@@ -62,35 +91,29 @@ async fn listen_once(shared: &Weak<Shared>, heads: &mpsc::Sender<u64>) -> Stoppe
         return Stopped::Done;
     };
     let driver = strong.config.driver();
+    let tls = strong.tls.clone();
     let channel = strong.channel.clone();
     let poll = strong.config.poll_interval;
     drop(strong);
-    let (client, mut connection) = match driver.connect(tokio_postgres::NoTls).await {
+    // The connection's notifications, and its end (the sender dropped).
+    let (woken, mut wake_ups) = mpsc::unbounded_channel();
+    let connected = match tls {
+        Some(tls) => driver
+            .connect(tls)
+            .await
+            .map(|(client, connection)| (client, pump(connection, woken))),
+        None => driver
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map(|(client, connection)| (client, pump(connection, woken))),
+    };
+    let (client, messages) = match connected {
         Ok(connected) => connected,
         Err(err) => {
             tracing::debug!(%err, "the PostgreSQL listener cannot connect");
             return Stopped::Lost;
         }
     };
-    // The connection's messages: the notifications, and its end.
-    let (woken, mut wake_ups) = mpsc::unbounded_channel();
-    let messages = tokio::spawn(async move {
-        let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    if woken.send(()).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::debug!(%err, "the PostgreSQL listener's connection failed");
-                    return;
-                }
-            }
-        }
-    });
     let stopped = async {
         if let Err(err) = client.batch_execute(&format!("LISTEN \"{channel}\"")).await {
             tracing::debug!(%err, "LISTEN failed");

@@ -29,6 +29,8 @@ pub struct PostgresStorage {
 pub(crate) struct Shared {
     pub(crate) pool: deadpool_postgres::Pool,
     pub(crate) config: crate::PostgresConfig,
+    /// The TLS connector, when the server is reached over TLS.
+    pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The channel writes notify: one per schema.
     pub(crate) channel: String,
 }
@@ -225,7 +227,7 @@ impl Storage for PostgresStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::basic().with_auth()
+        Capabilities::basic().with_auth().with_tls()
     }
 
     async fn head(&self) -> Result<Head> {

@@ -6,6 +6,7 @@
 //! - [`postgres`] (feature `postgres`): a PostgreSQL server per test binary (or the one
 //!   `KVSTORE_POSTGRES_URL` names) with a schema per test, and servers of a test's own to kill
 //!   and restart.
+//! - [`tls`] (feature `tls`): certificate authorities and certificates made at run time.
 //! - [`zookeeper`] (feature `zookeeper`): a standalone ZooKeeper server of the test's own, to
 //!   kill and restart; or a root znode of the test's own on a server shared with the tests
 //!   running at the same time (or on an existing ensemble), with its config and backend.
@@ -17,6 +18,8 @@
 pub mod etcd;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "zookeeper")]
 pub mod zookeeper;
 

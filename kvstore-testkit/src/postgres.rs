@@ -86,6 +86,35 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
+/// Makes the cluster in `data` serve TLS with `cert` and `key`, and refuse TCP connections
+/// without it.
+fn serve_tls_only(data: &Path, cert: &str, key: &str) {
+    std::fs::write(data.join("server.crt"), cert).expect("server certificate");
+    std::fs::write(data.join("server.key"), key).expect("server key");
+    let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
+    conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+    std::fs::write(data.join("postgresql.conf"), conf).expect("postgresql.conf");
+    let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+    std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
+    let owner = if running_as_root() { "postgres:" } else { "" };
+    for file in ["server.crt", "server.key", "postgresql.conf", "pg_hba.conf"] {
+        let path = data.join(file);
+        if !owner.is_empty() {
+            let status = Command::new("chown").arg(owner).arg(&path).status();
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "chown {}",
+                path.display()
+            );
+        }
+    }
+    let status = Command::new("chmod")
+        .arg("600")
+        .arg(data.join("server.key"))
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "chmod the server key");
+}
+
 /// A PostgreSQL server of its own; stopped on drop.
 pub struct PostgresServer {
     bin: PathBuf,
@@ -101,12 +130,18 @@ impl PostgresServer {
     /// Initializes a cluster and starts its server; [`Skipped`] (outside CI) when PostgreSQL is
     /// not installed.
     pub async fn start() -> Result<Self, Skipped> {
-        Self::launch(false).await
+        Self::launch(false, None).await
+    }
+
+    /// A server that takes only TLS connections over TCP (`hostssl`), with this certificate
+    /// and key (PEM); [`Skipped`] (outside CI) when PostgreSQL is not installed.
+    pub async fn start_tls(cert: &str, key: &str) -> Result<Self, Skipped> {
+        Self::launch(false, Some((cert, key))).await
     }
 
     /// [`PostgresServer::start`]; with `remove`, the server's shell removes its directory when
-    /// it stops it.
-    async fn launch(remove: bool) -> Result<Self, Skipped> {
+    /// it stops it; with `tls`, the server serves TLS only.
+    async fn launch(remove: bool, tls: Option<(&str, &str)>) -> Result<Self, Skipped> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("kvstore-pg-")
@@ -143,6 +178,9 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        if let Some((cert, key)) = tls {
+            serve_tls_only(&path.join("data"), cert, key);
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -210,13 +248,19 @@ impl PostgresServer {
         self.wrapper = Some((child, stdin));
     }
 
+    /// The server's Unix socket as the superuser (trusted: whatever TCP requires).
+    fn local_url(&self) -> String {
+        format!(
+            "host={} port={} user={USER} dbname={DATABASE}",
+            self.path.join("sockets").display(),
+            self.port
+        )
+    }
+
     async fn wait_serving(&mut self) {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            let url = format!(
-                "host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={DATABASE} connect_timeout=2",
-                self.port
-            );
+            let url = format!("{} connect_timeout=2", self.local_url());
             if let Ok((client, connection)) =
                 tokio_postgres::connect(&url, tokio_postgres::NoTls).await
             {
@@ -282,13 +326,10 @@ impl PostgresServer {
 
     /// Runs SQL as the superuser (to make users and grants in a test).
     pub async fn execute(&self, sql: &str) {
-        let url = format!(
-            "host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={DATABASE}",
-            self.port
-        );
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("connect as the superuser");
+        let (client, connection) =
+            tokio_postgres::connect(&self.local_url(), tokio_postgres::NoTls)
+                .await
+                .expect("connect as the superuser");
         let driving = tokio::spawn(connection);
         client
             .batch_execute(sql)
@@ -339,7 +380,9 @@ impl TestPostgres {
         }
         let port = match SHARED
             .get_or_try_init(|| async {
-                PostgresServer::launch(true).await.map(PostgresServer::leak)
+                PostgresServer::launch(true, None)
+                    .await
+                    .map(PostgresServer::leak)
             })
             .await
         {

@@ -10,7 +10,7 @@
 /// | etcd | yes (etcd 3.4.25+, 3.5.8+: [`Backend::request_progress`](super::Backend::request_progress) says `Unsupported` before) | 128 | 1,564,672 | yes (`tls` feature) | users and roles |
 /// | ZooKeeper | yes | 128 | 1,564,672 | — | — |
 /// | SQLite | yes | 128 | 1,564,672 | — | — (file permissions) |
-/// | PostgreSQL | yes | 128 | 1,564,672 | — | users and passwords |
+/// | PostgreSQL | yes | 128 | 1,564,672 | yes | users and passwords |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {

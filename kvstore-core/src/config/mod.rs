@@ -11,7 +11,7 @@
 //! | `etcd://user:password@host:2379` | etcd with a user (percent-encode special characters) |
 //! | `zk://host:2181,host2:2181/root` | ZooKeeper, the store under the znode `/root` |
 //! | `sqlite:///abs/path.db`, `sqlite://relative.db` | a SQLite file (created when missing) |
-//! | `postgres://user:password@host:5432/db` | PostgreSQL (`postgresql://` too) |
+//! | `postgres://user:password@host:5432/db` | PostgreSQL (`postgresql://` too); over TLS with `?ca=…&cert=…&key=…` (each optional) |
 //!
 //! Query parameters: `namespace=/app` (every key under it, on every backend:
 //! [`Namespaced`](crate::backend::Namespaced)), `connect_timeout=3s`,
@@ -194,6 +194,9 @@ impl StoreConfig {
                 "request_timeout" => config.request_timeout = Some(duration(&value)?),
                 "codec" => config.codec = Some(value),
                 "ca" | "cert" | "key" => {
+                    if config.backend == "postgres" {
+                        config.tls.get_or_insert_with(TlsFiles::default);
+                    }
                     let tls = config.tls.as_mut().ok_or_else(|| {
                         invalid(format!("{name} is a TLS option: use the etcds:// scheme"))
                     })?;

@@ -1,0 +1,101 @@
+//! TLS to a real PostgreSQL that takes only TLS over TCP, with certificates made at run time:
+//! a store trusting the server's CA connects (over TLS: the server refuses anything else) and
+//! works, by URL too; a server certificate from another CA, one for another name, or plain TCP
+//! are refused with a typed, non-retryable error.
+#![allow(clippy::print_stderr)] // says why a test is skipped outside CI
+
+use std::path::PathBuf;
+
+use kvstore_codec::Json;
+use kvstore_core::config::TlsFiles;
+use kvstore_core::{Store, StoreConfig};
+use kvstore_postgres::{PostgresBackend, PostgresConfig};
+use kvstore_testkit::postgres::{PostgresServer, DATABASE, PASSWORD, USER};
+use kvstore_testkit::tls::Authority;
+
+struct Setup {
+    server: PostgresServer,
+    ca: PathBuf,
+    other_ca: PathBuf,
+    _files: tempfile::TempDir,
+}
+
+async fn setup(names: &[&str]) -> Option<Setup> {
+    let ca = Authority::new("kvstore test CA");
+    let (cert, key) = ca.issue(names, false);
+    let server = match PostgresServer::start_tls(&cert, &key).await {
+        Ok(server) => server,
+        Err(skipped) => {
+            eprintln!("{skipped}");
+            return None;
+        }
+    };
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let other = files.path().join("other-ca.pem");
+    std::fs::write(&other, Authority::new("another CA").pem).unwrap();
+    Some(Setup {
+        server,
+        ca: ca_file,
+        other_ca: other,
+        _files: files,
+    })
+}
+
+fn config(setup: &Setup, host: &str, ca: Option<&PathBuf>) -> PostgresConfig {
+    let config = PostgresConfig::new(host, setup.server.port(), USER, DATABASE).password(PASSWORD);
+    match ca {
+        Some(ca) => config.tls(TlsFiles {
+            ca: Some(ca.clone()),
+            ..TlsFiles::default()
+        }),
+        None => config,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_trusting_the_servers_ca_works_over_tls() {
+    let Some(setup) = setup(&["localhost"]).await else {
+        return;
+    };
+    let backend = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.ca)))
+        .await
+        .unwrap();
+    let store = Store::new(backend, Json);
+    store.health().await.unwrap();
+
+    let url = format!(
+        "postgres://{USER}:{PASSWORD}@localhost:{}/{DATABASE}?ca={}&schema=by_url",
+        setup.server.port(),
+        setup.ca.display()
+    );
+    let by_url = PostgresConfig::from_store_config(&StoreConfig::from_url(&url).unwrap()).unwrap();
+    let store = Store::new(PostgresBackend::connect(by_url).await.unwrap(), Json);
+    store.health().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_certificates_and_plain_tcp_are_refused_typed() {
+    let Some(setup) = setup(&["localhost"]).await else {
+        return;
+    };
+    // A server certificate from another CA.
+    let err = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.other_ca)))
+        .await
+        .unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    assert!(!err.is_retryable());
+    // A certificate for another name (the server is reached as 127.0.0.1, its certificate
+    // names localhost only).
+    let err = PostgresBackend::connect(config(&setup, "127.0.0.1", Some(&setup.ca)))
+        .await
+        .unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    // Plain TCP: the server takes TLS only.
+    let err = PostgresBackend::connect(config(&setup, "localhost", None))
+        .await
+        .unwrap_err();
+    assert!(err.is_unauthenticated(), "{err}");
+    assert!(!err.to_string().contains(PASSWORD), "{err}");
+}
