@@ -133,6 +133,35 @@ pub async fn watcher_delivers_each_change_once_in_order<C: TestCodec>(store: Sto
     }
 }
 
+/// A watcher that listed before any write — on a store that starts empty, at resource version
+/// 0 — and opens its watch only after writes (it opens it when next polled) delivers every
+/// change, none merged into the object as it now is.
+pub async fn watcher_resumes_after_an_empty_list_with_every_change<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let mut watcher = Watcher::<Widget>::new(&store, &prefix, WatcherConfig::default()).unwrap();
+    loop {
+        match next_item(&mut watcher).await {
+            WatcherEvent::InitialState => {}
+            WatcherEvent::InitialStateDone(_) => break,
+            other => panic!("nothing is stored yet: {other:?}"),
+        }
+    }
+    let key = format!("{prefix}/a");
+    let created = store.create(&key, &widget("a", "red")).await.unwrap();
+    let updated = store
+        .guaranteed_update(&key, |w: &mut Widget| w.color = "blue".into())
+        .await
+        .unwrap();
+    match next_item(&mut watcher).await {
+        WatcherEvent::Added { object, .. } => assert_eq!(object, created),
+        other => panic!("expected the create, got {other:?}"),
+    }
+    match next_item(&mut watcher).await {
+        WatcherEvent::Modified { object, .. } => assert_eq!(object, updated),
+        other => panic!("expected the update, got {other:?}"),
+    }
+}
+
 fn rv(object: &Widget) -> ResourceVersion {
     object
         .metadata
@@ -462,6 +491,7 @@ macro_rules! __conformance_cache_cases {
         $crate::__conformance_cases! { #[$attr] $factory;
             cache_converges_after_mixed_writes: Shared,
             watcher_delivers_each_change_once_in_order: Shared,
+            watcher_resumes_after_an_empty_list_with_every_change: Exclusive,
             cache_relists_after_compaction_while_writes_continue: Exclusive,
             cache_serves_reads_and_own_writes: Shared,
             cache_events_report_changes: Shared,

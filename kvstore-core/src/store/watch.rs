@@ -200,6 +200,32 @@ impl<C: Codec> Store<C> {
         .await
     }
 
+    /// Every change under `prefix` after `resource_version` — version 0 included, which here
+    /// is the revision of an empty store's list, not the initial state: what a watcher resumes
+    /// after its list with (every change, none merged into a current object).
+    pub(crate) async fn watch_prefix_after<K: Object>(
+        &self,
+        prefix: &str,
+        resource_version: ResourceVersion,
+        selection: Selection,
+        bookmarks: bool,
+    ) -> Result<KeyedWatchStream<K>>
+    where
+        C: CodecFor<K>,
+    {
+        validate_key(prefix)?;
+        let (start, end) = directory_range(prefix);
+        self.watch_range(
+            start,
+            Some(end),
+            WatchFrom::Version(resource_version),
+            None,
+            selection,
+            bookmarks,
+        )
+        .await
+    }
+
     /// Every selected object under `prefix` with its key and revision, page by page at one
     /// revision (returned too).
     async fn list_everything<K: Object>(

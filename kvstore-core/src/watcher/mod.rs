@@ -21,8 +21,7 @@ use crate::key::validate_key;
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
 use crate::store::{
-    Collection, KeyedEvent, KeyedWatchStream, ListOptions, Selection, Store, WatchEvent, WatchFrom,
-    WatchOptions,
+    Collection, KeyedEvent, KeyedWatchStream, ListOptions, Selection, Store, WatchEvent,
 };
 
 /// What a [`Watcher`] reports, in the words of [`WatchEvent`] (and [`EventType`]), each with
@@ -295,14 +294,11 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
             }
             Phase::Paging(token) => self.list_page(token).await,
             Phase::Resume(revision) => {
-                let options = WatchOptions {
-                    from: WatchFrom::Version(revision),
-                    selection: self.config.selection.clone(),
-                    bookmarks: true,
-                };
+                // After the revision listed, even 0 (an empty store's): every change since.
+                let selection = self.config.selection.clone();
                 match self
                     .store
-                    .watch_prefix_keyed::<K>(&self.prefix, &options)
+                    .watch_prefix_after::<K>(&self.prefix, revision, selection, true)
                     .await
                 {
                     Ok(changes) => self.phase = Phase::Watching(changes, revision),
@@ -350,8 +346,7 @@ impl<C: CodecFor<K>, K: Object> State<C, K> {
                     WatchEvent::Added(object) => WatcherEvent::Added { key, object },
                     WatchEvent::Modified(object) => WatcherEvent::Modified { key, object },
                     WatchEvent::Deleted(object) => WatcherEvent::Deleted { key, object },
-                    // A watch resumed after revision 0 starts with the current objects (as
-                    // `Added`), then its marker: both say every change up to it was delivered.
+                    // Every change up to it was delivered.
                     WatchEvent::Bookmark(rv) | WatchEvent::InitialStateDone(rv)
                         if at > revision =>
                     {
