@@ -20,29 +20,29 @@ pub(crate) const HEAD: &str = "SELECT head, compacted FROM kvstore_meta WHERE id
 
 pub(crate) const NOW: &str = concat!("SELECT ", now_ms!());
 
-/// The head, and the live keys among `$1`.
+/// The head, and the live keys among `$1` (in no order).
 pub(crate) const GET: &str = concat!(
     "SELECT m.head, m.compacted, ",
     key_columns!(),
-    " FROM kvstore_meta m LEFT JOIN kvstore_keys k ON k.key = ANY($1::bytea[]) ",
-    "WHERE m.id = 1 ORDER BY k.key"
+    " FROM kvstore_meta m LEFT JOIN kvstore_keys k ON k.key = ANY($1::bytea[]) WHERE m.id = 1"
 );
 
-/// The head, and the live keys in `[$1, $2)`, at most `$3` (NULL: all).
+/// A row of the head, then the live keys in `[$1, $2)` in key order, at most `$3` (NULL: all)
+/// — as the index gives them: no sort.
 pub(crate) const RANGE: &str = concat!(
-    "SELECT m.head, m.compacted, ",
+    "SELECT head, compacted, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::bigint ",
+    "FROM kvstore_meta WHERE id = 1 UNION ALL (SELECT NULL, NULL, ",
     key_columns!(),
-    " FROM kvstore_meta m LEFT JOIN LATERAL (SELECT * FROM kvstore_keys ",
-    "WHERE key >= $1::bytea AND key < $2::bytea ORDER BY key LIMIT $3) k ON true WHERE m.id = 1 ORDER BY k.key"
+    " FROM kvstore_keys k WHERE k.key >= $1::bytea AND k.key < $2::bytea ORDER BY k.key LIMIT $3)"
 );
 
-/// The head, its keys, and whether lease `$1` exists.
+/// The head, its keys (in no order), and whether lease `$1` exists.
 pub(crate) const LEASE_KEYS: &str = concat!(
     "SELECT m.head, m.compacted, ",
     key_columns!(),
     ", l.id IS NOT NULL FROM kvstore_meta m LEFT JOIN kvstore_leases l ON l.id = $1 ",
     "LEFT JOIN kvstore_keys k ON l.id IS NOT NULL AND k.lease = $1 AND k.lease <> 0 ",
-    "WHERE m.id = 1 ORDER BY k.key"
+    "WHERE m.id = 1"
 );
 
 /// The compaction point, and the log's rows of revisions `$1..=$2` unless `$1` is compacted.

@@ -119,20 +119,25 @@ fn key_value(row: &Row) -> Result<Option<KeyValue>> {
     Ok(Some(version.key_value(key)))
 }
 
-/// The head of the first row and the keys of every row.
+/// The head (of the rows that have one) and the keys of the rows that have one, in key order.
 fn snapshot(rows: &[Row], limit: usize) -> Result<Snapshot> {
-    let first = rows
-        .first()
-        .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+    let mut head_row = None;
     let mut kvs = Vec::with_capacity(rows.len());
     for row in rows {
+        if head_row.is_none() && get::<Option<i64>>(row, 0)?.is_some() {
+            head_row = Some(row);
+        }
         kvs.extend(key_value(row)?);
+    }
+    let head_row = head_row.ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
+    if !kvs.is_sorted_by(|a, b| a.key <= b.key) {
+        kvs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     }
     let more = limit > 0 && kvs.len() > limit;
     if more {
         kvs.truncate(limit);
     }
-    Ok(head(first)?.snapshot(kvs, more))
+    Ok(head(head_row)?.snapshot(kvs, more))
 }
 
 fn optional_version(row: &Row, value: usize, mod_revision: Option<u64>) -> Result<Option<Version>> {
