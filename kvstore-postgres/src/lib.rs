@@ -38,7 +38,9 @@
 //!   page (and one row more). Watch catch-up reads the log by its primary key; a lease's keys
 //!   are found through a partial index. The plans are checked in `tests/plans.rs`.
 //! - **Compaction on by default**: the engine keeps [`PostgresConfig::retain`] revisions
-//!   (10,000) and deletes older log rows as writes go on (every tenth of that).
+//!   (10,000) and deletes older log rows as writes go on (every tenth of that); each
+//!   compaction is followed by a `VACUUM` of the log and the keys in the background, so their
+//!   dead rows stay bounded by one compaction step, whatever autovacuum's schedule.
 //! - **Group commit**: concurrent writes are decided one after the other and appended in one
 //!   statement, each with its own revision and its own result (the engine's writer).
 //! - **Watches**: every append notifies the schema's channel (`pg_notify`, delivered on
@@ -125,6 +127,7 @@ impl PostgresBackend {
             config,
             tls,
             channel,
+            vacuuming: std::sync::atomic::AtomicBool::new(false),
         });
         Ok(PostgresBackend {
             engine: LogBackend::with_options(PostgresStorage { shared }, options),

@@ -90,6 +90,10 @@ pub(crate) const APPEND: &str = concat!(
 pub(crate) const COMPACT: &str = "WITH dropped AS (DELETE FROM kvstore_log WHERE revision < $1) \
      UPDATE kvstore_meta SET compacted = greatest(compacted, $1) WHERE id = 1";
 
+/// Reclaims the log's deleted rows and the keys' old versions (skipping a table another session
+/// locks).
+pub(crate) const VACUUM: &str = "VACUUM (SKIP_LOCKED) kvstore_log, kvstore_keys";
+
 pub(crate) const CREATE_LEASE: &str = concat!(
     "INSERT INTO kvstore_leases (ttl_ms, renewed_ms) VALUES ($1, ",
     now_ms!(),

@@ -1,6 +1,7 @@
 //! The engine's storage on PostgreSQL tables.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// The channel writes notify: one per schema.
     pub(crate) channel: String,
+    /// Whether a `VACUUM` after a compaction is running.
+    pub(crate) vacuuming: AtomicBool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -171,6 +174,32 @@ fn change(row: &Row) -> Result<Option<Change>> {
         after: optional_version(row, 4, Some(revision))?,
         before: optional_version(row, 7, None)?,
     }))
+}
+
+/// Reclaims the rows compaction deleted and the versions updates left, in a task of its own (a
+/// `VACUUM` takes a while and cannot run in a transaction), one at a time: so the dead rows of
+/// the log and the keys stay bounded by what a compaction step leaves, not by how often
+/// autovacuum happens to run. A refusal (only a table's owner may vacuum it) is logged:
+/// autovacuum remains.
+fn vacuum(shared: &Arc<Shared>) {
+    if shared.vacuuming.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        // The simple query protocol: VACUUM runs outside any transaction.
+        let vacuumed = match shared.pool.get().await {
+            Ok(client) => client
+                .batch_execute(sql::VACUUM)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = vacuumed {
+            tracing::debug!(%err, "vacuuming the log after a compaction failed");
+        }
+        shared.vacuuming.store(false, Ordering::Release);
+    });
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -363,6 +392,7 @@ impl Storage for PostgresStorage {
         self.shared
             .query(sql::COMPACT, &[&revision], Sent::Write)
             .await?;
+        vacuum(&self.shared);
         Ok(())
     }
 

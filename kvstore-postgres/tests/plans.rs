@@ -63,3 +63,69 @@ async fn every_statement_reads_through_an_index() {
         }
     }
 }
+
+/// The numbers for BENCHMARKS.md: the tables after 100,000 updates of 1,000 objects with the
+/// default retention (run with `cargo test --release -p kvstore-postgres --test plans --
+/// --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md, not a check"]
+async fn table_size_after_100k_updates_of_1k_objects() {
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use kvstore_core::backend::{Backend, PutLease, Txn, TxnOp};
+
+    let postgres = match TestPostgres::shared().await {
+        Ok(postgres) => postgres,
+        Err(skipped) => return eprintln!("{skipped}"),
+    };
+    let backend = postgres.backend().await;
+    let value = Bytes::from("x".repeat(200));
+    futures::stream::iter(0..100_000u32)
+        .for_each_concurrent(64, |i| {
+            let (backend, value) = (&backend, value.clone());
+            async move {
+                let key = format!("/objects/{:04}", i % 1000);
+                let txn = Txn::when([]).then(TxnOp::put(key, value, PutLease::Detach));
+                backend.txn(txn).await.expect("the put commits");
+            }
+        })
+        .await;
+    let config = postgres.config();
+    let url = format!(
+        "host={} port={} user={} password={} dbname={} options='-c search_path={}'",
+        config.host,
+        config.port,
+        config.user,
+        config.password.as_ref().map_or("", |p| p.expose()),
+        config.database,
+        config.schema
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The statistics are sent to the collector lazily.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for table in ["kvstore_keys", "kvstore_log", "kvstore_meta"] {
+        let row = client
+            .query_one(
+                "SELECT pg_total_relation_size($1::text::regclass), coalesce((SELECT n_dead_tup \
+                 FROM pg_stat_user_tables WHERE relid = $1::text::regclass), 0), \
+                 coalesce((SELECT vacuum_count + autovacuum_count FROM pg_stat_user_tables \
+                 WHERE relid = $1::text::regclass), 0)",
+                &[&table],
+            )
+            .await
+            .unwrap();
+        let live: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        let (size, dead, vacuums): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        eprintln!(
+            "{table}: {live} rows, {} KiB with indexes, {dead} dead rows, vacuumed {vacuums} times",
+            size / 1024
+        );
+    }
+}
