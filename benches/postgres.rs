@@ -103,18 +103,8 @@ mod postgres {
             return;
         };
         let s = runtime.block_on(async {
-            let config = postgres.config();
             let store = Store::new(postgres.backend().await, Json);
-            let mut driver = tokio_postgres::Config::new();
-            driver
-                .host(&config.host)
-                .port(config.port)
-                .user(&config.user)
-                .dbname(&config.database)
-                .options(format!("-c search_path={}", config.schema));
-            if let Some(password) = &config.password {
-                driver.password(password.expose());
-            }
+            let driver = postgres.driver();
             let manager = Manager::new(driver, tokio_postgres::NoTls);
             let pool = Pool::builder(manager).max_size(8).build().expect("pool");
             let client = pool.get().await.expect("connection");

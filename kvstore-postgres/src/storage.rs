@@ -202,18 +202,6 @@ fn vacuum(shared: &Arc<Shared>) {
     });
 }
 
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn stored_lease(id: i64, ttl_ms: i64, renewed_ms: i64) -> StoredLease {
-    StoredLease {
-        id: LeaseId(id),
-        ttl: Duration::from_millis(ttl_ms.max(0) as u64),
-        renewed: Duration::from_millis(renewed_ms.max(0) as u64),
-    }
-}
-
 /// The columns of an append: the log's rows, and the keys' versions after the whole batch (a
 /// key changed twice is written once, as it ends).
 #[derive(Default)]
@@ -293,7 +281,7 @@ impl Storage for PostgresStorage {
         let to = append.commits.last().map_or(append.head, |c| c.revision) as i64;
         let leases: Vec<i64> = append.leases.iter().map(|l| l.0).collect();
         let revoked = append.revocation.map(|r| r.lease.0);
-        let term = append.revocation.and_then(|r| r.renewed).map(millis);
+        let term = append.revocation.and_then(|r| r.renewed).map(rows::millis);
         let mut put_key = Vec::new();
         let mut put_value = Vec::new();
         let mut put_create = Vec::new();
@@ -375,12 +363,7 @@ impl Storage for PostgresStorage {
         for row in &rows {
             changes.extend(change(row)?);
         }
-        rows::commits(changes).map_err(|row| {
-            corrupt(format!(
-                "the log's delete of {:?} at revision {} has no version before it",
-                row.key, row.revision
-            ))
-        })
+        rows::commits(changes)
     }
 
     fn head_changes(&self) -> BoxStream<'static, u64> {
@@ -397,7 +380,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn create_lease(&self, ttl: Duration) -> Result<StoredLease> {
-        let ttl_ms = millis(ttl);
+        let ttl_ms = rows::millis(ttl);
         let rows = self
             .shared
             .query(sql::CREATE_LEASE, &[&ttl_ms], Sent::Write)
@@ -405,7 +388,7 @@ impl Storage for PostgresStorage {
         let row = rows
             .first()
             .ok_or_else(|| corrupt("a lease grant answered no row".to_owned()))?;
-        Ok(stored_lease(get(row, 0)?, ttl_ms, get(row, 1)?))
+        Ok(rows::lease(get(row, 0)?, ttl_ms, get(row, 1)?))
     }
 
     async fn touch_lease(&self, id: LeaseId) -> Result<Option<Touched>> {
@@ -419,7 +402,7 @@ impl Storage for PostgresStorage {
         let ttl_ms: i64 = get(row, 0)?;
         let renewed: i64 = get(row, 2)?;
         Ok(Some(Touched {
-            before: stored_lease(id.0, ttl_ms, get(row, 1)?),
+            before: rows::lease(id.0, ttl_ms, get(row, 1)?),
             renewed: Duration::from_millis(renewed.max(0) as u64),
         }))
     }
@@ -427,7 +410,7 @@ impl Storage for PostgresStorage {
     async fn leases(&self) -> Result<Vec<StoredLease>> {
         let rows = self.shared.query(sql::LEASES, &[], Sent::Nothing).await?;
         rows.iter()
-            .map(|row| Ok(stored_lease(get(row, 0)?, get(row, 1)?, get(row, 2)?)))
+            .map(|row| Ok(rows::lease(get(row, 0)?, get(row, 1)?, get(row, 2)?)))
             .collect()
     }
 

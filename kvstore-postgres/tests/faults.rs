@@ -79,20 +79,12 @@ async fn tables_of_another_version_are_refused_unchanged() {
     let backend = shared.backend().await;
     backend.txn(put("/kept", "1")).await.unwrap();
     drop(backend);
-    let config = shared.config();
-    let url = format!(
-        "host={} port={} user={USER} password={PASSWORD} dbname={DATABASE} options='-c search_path={}'",
-        config.host, config.port, config.schema
-    );
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = shared.sql().await;
     client
         .batch_execute("UPDATE kvstore_meta SET schema_version = 99")
         .await
         .unwrap();
-    let err = PostgresBackend::connect(config).await.unwrap_err();
+    let err = PostgresBackend::connect(shared.config()).await.unwrap_err();
     assert!(err.is_invalid_config(), "{err}");
     assert!(err.to_string().contains("version 99"), "{err}");
     let kept: i64 = client
@@ -195,15 +187,7 @@ async fn a_listener_cut_off_loses_no_event_of_another_client() {
     );
 
     // Cut every listening connection of the server (a notification sent meanwhile is lost).
-    let config = shared.config();
-    let url = format!(
-        "host={} port={} user={USER} password={PASSWORD} dbname={DATABASE}",
-        config.host, config.port
-    );
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = shared.sql().await;
     client
         .batch_execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

@@ -13,20 +13,7 @@ async fn every_statement_reads_through_an_index() {
         Err(skipped) => return eprintln!("{skipped}"),
     };
     drop(postgres.backend().await); // creates the tables
-    let config = postgres.config();
-    let url = format!(
-        "host={} port={} user={} password={} dbname={} options='-c search_path={}'",
-        config.host,
-        config.port,
-        config.user,
-        config.password.as_ref().map_or("", |p| p.expose()),
-        config.database,
-        config.schema
-    );
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = postgres.sql().await;
     client
         .batch_execute(
             "INSERT INTO kvstore_keys SELECT convert_to('/k/' || i, 'UTF8'), '\\x00', i, i, i % 50 \
@@ -90,20 +77,7 @@ async fn table_size_after_100k_updates_of_1k_objects() {
             }
         })
         .await;
-    let config = postgres.config();
-    let url = format!(
-        "host={} port={} user={} password={} dbname={} options='-c search_path={}'",
-        config.host,
-        config.port,
-        config.user,
-        config.password.as_ref().map_or("", |p| p.expose()),
-        config.database,
-        config.schema
-    );
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = postgres.sql().await;
     // The statistics are sent to the collector lazily.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     for table in ["kvstore_keys", "kvstore_log", "kvstore_meta"] {

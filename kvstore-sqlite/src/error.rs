@@ -78,11 +78,3 @@ fn directory_exists(path: &Path) -> bool {
         _ => true, // the current directory
     }
 }
-
-/// A row the store cannot have written.
-pub(crate) fn corrupt(what: String) -> Failure {
-    Failure::Store(Error::Backend {
-        message: format!("corrupt store: {what}"),
-        source: None,
-    })
-}

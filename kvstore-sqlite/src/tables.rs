@@ -13,7 +13,7 @@ use kvstore_core::engine::{Append, Appended, Commit, Head, Snapshot, StoredLease
 use kvstore_core::{Error, LeaseId};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::error::{corrupt, Sql};
+use crate::error::Sql;
 
 /// The head is the log's last revision (compaction always keeps it), so a commit writes no row
 /// but its own: one page fewer per commit than a counter row would cost.
@@ -160,31 +160,14 @@ pub(crate) fn log(conn: &Connection, from: u64, to: u64) -> Sql<Vec<Arc<Commit>>
         .prepare_cached(LOG)?
         .query_map(params![from, to], change)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows::commits(changes).map_err(|row| {
-        corrupt(format!(
-            "the log's delete of {:?} at revision {} has no version before it",
-            row.key, row.revision
-        ))
-    })
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn stored_lease(id: i64, ttl_ms: i64, renewed_ms: i64) -> StoredLease {
-    StoredLease {
-        id: LeaseId(id),
-        ttl: Duration::from_millis(ttl_ms.max(0) as u64),
-        renewed: Duration::from_millis(renewed_ms.max(0) as u64),
-    }
+    Ok(rows::commits(changes)?)
 }
 
 fn lease(conn: &Connection, id: LeaseId) -> Sql<Option<StoredLease>> {
     let found = conn
         .prepare_cached(LEASE)?
         .query_row([id.0], |row| {
-            Ok(stored_lease(id.0, row.get(0)?, row.get(1)?))
+            Ok(rows::lease(id.0, row.get(0)?, row.get(1)?))
         })
         .optional()?;
     Ok(found)
@@ -194,7 +177,7 @@ pub(crate) fn leases(conn: &Connection) -> Sql<Vec<StoredLease>> {
     let leases = conn
         .prepare_cached(LEASES)?
         .query_map([], |row| {
-            Ok(stored_lease(row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok(rows::lease(row.get(0)?, row.get(1)?, row.get(2)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(leases)
@@ -203,8 +186,10 @@ pub(crate) fn leases(conn: &Connection) -> Sql<Vec<StoredLease>> {
 pub(crate) fn create_lease(conn: &Connection, ttl: Duration, now: Duration) -> Sql<StoredLease> {
     let id: i64 = conn
         .prepare_cached(CREATE_LEASE)?
-        .query_row(params![millis(ttl), millis(now)], |row| row.get(0))?;
-    Ok(stored_lease(id, millis(ttl), millis(now)))
+        .query_row(params![rows::millis(ttl), rows::millis(now)], |row| {
+            row.get(0)
+        })?;
+    Ok(rows::lease(id, rows::millis(ttl), rows::millis(now)))
 }
 
 pub(crate) fn touch_lease(conn: &Connection, id: LeaseId, now: Duration) -> Sql<Option<Touched>> {
@@ -212,10 +197,10 @@ pub(crate) fn touch_lease(conn: &Connection, id: LeaseId, now: Duration) -> Sql<
         return Ok(None);
     };
     conn.prepare_cached(TOUCH_LEASE)?
-        .execute(params![id.0, millis(now)])?;
+        .execute(params![id.0, rows::millis(now)])?;
     Ok(Some(Touched {
         before,
-        renewed: Duration::from_millis(millis(now) as u64),
+        renewed: Duration::from_millis(rows::millis(now) as u64),
     }))
 }
 

@@ -400,6 +400,34 @@ impl TestPostgres {
         self.config.clone()
     }
 
+    /// The driver's configuration for the store's user, in the test's schema.
+    pub fn driver(&self) -> tokio_postgres::Config {
+        let config = &self.config;
+        let mut driver = tokio_postgres::Config::new();
+        driver
+            .host(&config.host)
+            .port(config.port)
+            .user(&config.user)
+            .dbname(&config.database)
+            .options(format!("-c search_path={}", config.schema));
+        if let Some(password) = &config.password {
+            driver.password(password.expose());
+        }
+        driver
+    }
+
+    /// A SQL client as the store's user, in the test's schema (to look at or change the tables
+    /// as an operator would).
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (client, connection) = self
+            .driver()
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("a SQL connection to the test's server");
+        tokio::spawn(connection);
+        client
+    }
+
     /// A backend in the test's schema.
     pub async fn backend(&self) -> kvstore_postgres::PostgresBackend {
         let config = self.config();

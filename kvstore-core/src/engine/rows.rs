@@ -3,11 +3,13 @@
 //! means is written here once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::storage::Commit;
+use super::storage::{Commit, StoredLease};
 use crate::backend::{Event, KeyValue};
+use crate::error::Error;
 use crate::event_type::EventType;
 use crate::lease::LeaseId;
 
@@ -100,12 +102,17 @@ impl Change {
 }
 
 /// Groups rows read in `(revision, position)` order into commits. A row that is no event (a
-/// delete without a version before) is returned as the error.
-pub fn commits(rows: impl IntoIterator<Item = Change>) -> Result<Vec<Arc<Commit>>, Box<Change>> {
+/// delete without a version before) is a corrupt store: [`Error::Backend`] naming it.
+pub fn commits(rows: impl IntoIterator<Item = Change>) -> Result<Vec<Arc<Commit>>, Error> {
     let mut commits: Vec<Commit> = Vec::new();
     for row in rows {
-        let revision = row.revision;
-        let event = row.clone().event().ok_or_else(|| Box::new(row))?;
+        let (revision, key) = (row.revision, row.key.clone());
+        let event = row.event().ok_or_else(|| Error::Backend {
+            message: format!(
+                "corrupt store: the log's delete of {key:?} at revision {revision} has no version before it"
+            ),
+            source: None,
+        })?;
         match commits.last_mut() {
             Some(last) if last.revision == revision => last.events.push(event),
             _ => commits.push(Commit {
@@ -115,6 +122,21 @@ pub fn commits(rows: impl IntoIterator<Item = Change>) -> Result<Vec<Arc<Commit>
         }
     }
     Ok(commits.into_iter().map(Arc::new).collect())
+}
+
+/// A duration as a column stores it: whole milliseconds.
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A lease as a row stores it: its id, time to live and the start of its term in milliseconds
+/// (of the store's clock).
+pub fn lease(id: i64, ttl_ms: i64, renewed_ms: i64) -> StoredLease {
+    StoredLease {
+        id: LeaseId(id),
+        ttl: Duration::from_millis(ttl_ms.max(0) as u64),
+        renewed: Duration::from_millis(renewed_ms.max(0) as u64),
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +190,7 @@ mod tests {
             after: None,
             before: None,
         };
-        assert_eq!(*commits([row.clone()]).unwrap_err(), row);
+        let err = commits([row]).unwrap_err();
+        assert!(err.to_string().contains("\"/a\" at revision 2"), "{err}");
     }
 }
