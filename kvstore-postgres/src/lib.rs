@@ -65,8 +65,10 @@
 //!   [`Secret`](kvstore_core::config::Secret), never printed.
 
 mod config;
+mod connection;
 mod error;
 mod listen;
+mod rows;
 mod schema;
 mod statements;
 mod storage;
@@ -122,7 +124,7 @@ impl PostgresBackend {
             options = options.retain(revisions);
         }
         let channel = format!("kvstore_{}", config.schema);
-        let shared = Arc::new(storage::Shared {
+        let shared = Arc::new(connection::Shared {
             pool,
             config,
             tls,

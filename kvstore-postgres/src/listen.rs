@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
-use crate::storage::Shared;
+use crate::connection::Shared;
 
 /// Drives `connection`, telling `woken` of every notification; ends with the connection.
 fn pump<S, T>(

@@ -1,41 +1,29 @@
 //! The engine's storage on PostgreSQL tables.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::stream::BoxStream;
-use kvstore_core::backend::{Capabilities, KeyValue};
+use kvstore_core::backend::Capabilities;
 use kvstore_core::engine::rows::{self, Change, Version};
 use kvstore_core::engine::{
     Append, Appended, Commit, Head, Snapshot, Storage, StoredLease, Touched,
 };
 use kvstore_core::{LeaseId, Result};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
-use crate::error::{corrupt, pool_error, store_error, timed_out, Sent};
+use crate::connection::Shared;
+use crate::error::{corrupt, Sent};
 use crate::listen;
+use crate::rows::{change, get, revision, snapshot};
 use crate::statements as sql;
 
 /// The storage of a [`PostgresBackend`](crate::PostgresBackend): live keys, the log and leases
 /// in the tables of one schema.
 pub struct PostgresStorage {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// What the storage and its listener share.
-pub(crate) struct Shared {
-    pub(crate) pool: deadpool_postgres::Pool,
-    pub(crate) config: crate::PostgresConfig,
-    /// The TLS connector, when the server is reached over TLS.
-    pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
-    /// The channel writes notify: one per schema.
-    pub(crate) channel: String,
-    /// Whether a `VACUUM` after a compaction is running.
-    pub(crate) vacuuming: AtomicBool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -48,132 +36,6 @@ impl std::fmt::Debug for PostgresStorage {
             .field("schema", &config.schema)
             .finish_non_exhaustive()
     }
-}
-
-impl Shared {
-    /// Runs `statement` with `params` on a pooled connection within the request timeout.
-    pub(crate) async fn query(
-        &self,
-        statement: &str,
-        params: &[&(dyn ToSql + Sync)],
-        sent: Sent,
-    ) -> Result<Vec<Row>> {
-        let call = async {
-            let client = self.pool.get().await.map_err(pool_error)?;
-            let prepared = client
-                .prepare_cached(statement)
-                .await
-                .map_err(|e| store_error(e, Sent::Nothing))?;
-            client
-                .query(&prepared, params)
-                .await
-                .map_err(|e| store_error(e, sent))
-        };
-        tokio::time::timeout(self.config.request_timeout, call)
-            .await
-            .map_err(|_| timed_out(sent))?
-    }
-
-    pub(crate) async fn head(&self) -> Result<Head> {
-        let rows = self.query(sql::HEAD, &[], Sent::Nothing).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
-        head(row)
-    }
-}
-
-fn revision(row: &Row, column: usize) -> Result<u64> {
-    let value: i64 = row
-        .try_get(column)
-        .map_err(|e| corrupt(format!("column {column}: {e}")))?;
-    u64::try_from(value).map_err(|_| corrupt(format!("a negative revision {value}")))
-}
-
-/// A key as stored (bytes, in etcd's byte order), as the string it was written from.
-fn text(key: Vec<u8>) -> Result<String> {
-    String::from_utf8(key).map_err(|e| corrupt(format!("a key that is not UTF-8: {e}")))
-}
-
-fn head(row: &Row) -> Result<Head> {
-    Ok(Head {
-        revision: revision(row, 0)?,
-        compacted: revision(row, 1)?,
-    })
-}
-
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: usize) -> Result<T> {
-    row.try_get(column)
-        .map_err(|e| corrupt(format!("column {column}: {e}")))
-}
-
-/// The key of columns `2..7` (after the head's), if the row has one.
-fn key_value(row: &Row) -> Result<Option<KeyValue>> {
-    let Some(key) = get::<Option<Vec<u8>>>(row, 2)? else {
-        return Ok(None);
-    };
-    let key = text(key)?;
-    let version = Version {
-        value: Bytes::from(get::<Vec<u8>>(row, 3)?),
-        create_revision: revision(row, 4)?,
-        mod_revision: revision(row, 5)?,
-        lease: get(row, 6)?,
-    };
-    Ok(Some(version.key_value(key)))
-}
-
-/// The head (of the rows that have one) and the keys of the rows that have one, in key order.
-fn snapshot(rows: &[Row], limit: usize) -> Result<Snapshot> {
-    let mut head_row = None;
-    let mut kvs = Vec::with_capacity(rows.len());
-    for row in rows {
-        if head_row.is_none() && get::<Option<i64>>(row, 0)?.is_some() {
-            head_row = Some(row);
-        }
-        kvs.extend(key_value(row)?);
-    }
-    let head_row = head_row.ok_or_else(|| corrupt("kvstore_meta has no row".to_owned()))?;
-    if !kvs.is_sorted_by(|a, b| a.key <= b.key) {
-        kvs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    }
-    let more = limit > 0 && kvs.len() > limit;
-    if more {
-        kvs.truncate(limit);
-    }
-    Ok(head(head_row)?.snapshot(kvs, more))
-}
-
-fn optional_version(row: &Row, value: usize, mod_revision: Option<u64>) -> Result<Option<Version>> {
-    let Some(bytes) = get::<Option<Vec<u8>>>(row, value)? else {
-        return Ok(None);
-    };
-    let (mod_revision, lease) = match mod_revision {
-        Some(revision) => (revision, get(row, value + 2)?),
-        None => (revision(row, value + 2)?, get(row, value + 3)?),
-    };
-    Ok(Some(Version {
-        value: Bytes::from(bytes),
-        create_revision: revision(row, value + 1)?,
-        mod_revision,
-        lease,
-    }))
-}
-
-/// A row of [`sql::LOG`]: the compaction point, then the log's columns (NULL when none).
-fn change(row: &Row) -> Result<Option<Change>> {
-    if get::<Option<i64>>(row, 1)?.is_none() {
-        return Ok(None);
-    }
-    let revision = revision(row, 1)?;
-    Ok(Some(Change {
-        revision,
-        position: get::<i32>(row, 2)?
-            .try_into()
-            .map_err(|_| corrupt("a negative position".to_owned()))?,
-        key: text(get(row, 3)?)?,
-        after: optional_version(row, 4, Some(revision))?,
-        before: optional_version(row, 7, None)?,
-    }))
 }
 
 /// Reclaims the rows compaction deleted and the versions updates left, in a task of its own (a
