@@ -54,14 +54,14 @@
 //! - **Durability** is the server's (`synchronous_commit`): an acknowledged write survives a
 //!   server restart or crash. The pool opens new connections after a restart by itself; a
 //!   write whose connection was lost before its answer is
-//!   [`Error::Ambiguous`](kvstore_core::Error::Ambiguous) (it may have committed), a read
-//!   [`Error::Unavailable`](kvstore_core::Error::Unavailable).
+//!   [`Error::Ambiguous`] (it may have committed), a read
+//!   [`Error::Unavailable`].
 //! - **TLS** on rustls, as etcd URLs ask for it (`ca`, `cert`, `key`): the server's certificate
 //!   is checked against the CA and the host name, always; a refused certificate either way, or
-//!   a server without TLS, is [`Error::Tls`](kvstore_core::Error::Tls), not retryable.
+//!   a server without TLS, is [`Error::Tls`], not retryable.
 //! - **Credentials**: a refused password is
-//!   [`Error::Unauthenticated`](kvstore_core::Error::Unauthenticated), a missing privilege
-//!   [`Error::PermissionDenied`](kvstore_core::Error::PermissionDenied); the password is a
+//!   [`Error::Unauthenticated`], a missing privilege
+//!   [`Error::PermissionDenied`]; the password is a
 //!   [`Secret`](kvstore_core::config::Secret), never printed.
 
 mod config;

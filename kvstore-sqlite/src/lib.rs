@@ -58,12 +58,12 @@
 //!   consistency). [`Synchronous::Full`] syncs every commit (a group of writes) to disk.
 //! - **Several processes** may use the file: the head compare-and-swap makes a writer that lost
 //!   the race decide again on what the other wrote; a lock held longer than
-//!   [`SqliteConfig::busy_timeout`] is [`Error::Unavailable`](kvstore_core::Error::Unavailable).
+//!   [`SqliteConfig::busy_timeout`] is [`Error::Unavailable`].
 //!
 //! ## Schema
 //!
 //! The tables (version 1, recorded in `kvstore_meta`; a file of another version is refused with
-//! [`Error::InvalidConfig`](kvstore_core::Error::InvalidConfig)) are those of the crate's
+//! [`Error::InvalidConfig`]) are those of the crate's
 //! README, which also shows how to look at the live objects with `sqlite3`.
 
 mod config;
