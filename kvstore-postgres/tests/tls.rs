@@ -1,7 +1,8 @@
 //! TLS to a real PostgreSQL that takes only TLS over TCP, with certificates made at run time:
 //! a store trusting the server's CA connects (over TLS: the server refuses anything else) and
 //! works, by URL too; a server certificate from another CA, one for another name, or plain TCP
-//! are refused with a typed, non-retryable error.
+//! are refused with a typed, non-retryable error. A server that authenticates clients by
+//! certificate takes the store's, and refuses a store without one.
 #![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
 use std::path::PathBuf;
@@ -98,4 +99,41 @@ async fn untrusted_certificates_and_plain_tcp_are_refused_typed() {
         .unwrap_err();
     assert!(err.is_unauthenticated(), "{err}");
     assert!(!err.to_string().contains(PASSWORD), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_authenticates_the_store() {
+    let ca = Authority::new("kvstore test CA");
+    let (cert, key) = ca.issue(&["localhost"], false);
+    let server = match PostgresServer::start_mutual_tls(&cert, &key, &ca.pem).await {
+        Ok(server) => server,
+        Err(skipped) => return eprintln!("{skipped}"),
+    };
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca_file = write("ca.pem", &ca.pem);
+    let (client_cert, client_key) = ca.issue_client(USER);
+    let identity = TlsFiles {
+        ca: Some(ca_file.clone()),
+        cert: Some(write("client.pem", &client_cert)),
+        key: Some(write("client-key.pem", &client_key)),
+    };
+    // No password: the certificate is the credential.
+    let config = PostgresConfig::new("localhost", server.port(), USER, DATABASE).tls(identity);
+    let store = Store::new(PostgresBackend::connect(config).await.unwrap(), Json);
+    store.health().await.unwrap();
+
+    let without = PostgresConfig::new("localhost", server.port(), USER, DATABASE)
+        .password(PASSWORD)
+        .tls(TlsFiles {
+            ca: Some(ca_file),
+            ..TlsFiles::default()
+        });
+    let err = PostgresBackend::connect(without).await.unwrap_err();
+    assert!(err.is_unauthenticated() || err.is_tls(), "{err}");
+    assert!(!err.is_retryable());
 }

@@ -87,17 +87,31 @@ fn as_server_user(program: &Path) -> Command {
 }
 
 /// Makes the cluster in `data` serve TLS with `cert` and `key`, and refuse TCP connections
-/// without it.
-fn serve_tls_only(data: &Path, cert: &str, key: &str) {
+/// without it; with `client_ca`, authenticate them by a client certificate from it.
+fn serve_tls_only(data: &Path, cert: &str, key: &str, client_ca: Option<&str>) {
     std::fs::write(data.join("server.crt"), cert).expect("server certificate");
     std::fs::write(data.join("server.key"), key).expect("server key");
+    std::fs::write(data.join("client-ca.crt"), client_ca.unwrap_or("")).expect("client CA");
     let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
     conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+    let method = match client_ca {
+        Some(_) => {
+            conf.push_str("ssl_ca_file = 'client-ca.crt'\n");
+            "cert"
+        }
+        None => "scram-sha-256",
+    };
     std::fs::write(data.join("postgresql.conf"), conf).expect("postgresql.conf");
-    let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+    let hba = format!("local all all trust\nhostssl all all 127.0.0.1/32 {method}\n");
     std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
     let owner = if running_as_root() { "postgres:" } else { "" };
-    for file in ["server.crt", "server.key", "postgresql.conf", "pg_hba.conf"] {
+    for file in [
+        "server.crt",
+        "server.key",
+        "client-ca.crt",
+        "postgresql.conf",
+        "pg_hba.conf",
+    ] {
         let path = data.join(file);
         if !owner.is_empty() {
             let status = Command::new("chown").arg(owner).arg(&path).status();
@@ -136,12 +150,22 @@ impl PostgresServer {
     /// A server that takes only TLS connections over TCP (`hostssl`), with this certificate
     /// and key (PEM); [`Skipped`] (outside CI) when PostgreSQL is not installed.
     pub async fn start_tls(cert: &str, key: &str) -> Result<Self, Skipped> {
-        Self::launch(false, Some((cert, key))).await
+        Self::launch(false, Some((cert, key, None))).await
+    }
+
+    /// [`PostgresServer::start_tls`], authenticating clients by a certificate from `client_ca`
+    /// (PEM) whose common name is the user (`cert` authentication: no password).
+    pub async fn start_mutual_tls(cert: &str, key: &str, client_ca: &str) -> Result<Self, Skipped> {
+        Self::launch(false, Some((cert, key, Some(client_ca)))).await
     }
 
     /// [`PostgresServer::start`]; with `remove`, the server's shell removes its directory when
-    /// it stops it; with `tls`, the server serves TLS only.
-    async fn launch(remove: bool, tls: Option<(&str, &str)>) -> Result<Self, Skipped> {
+    /// it stops it; with `tls`, the server serves TLS only (with its certificate, key and, for
+    /// client certificates, their CA).
+    async fn launch(
+        remove: bool,
+        tls: Option<(&str, &str, Option<&str>)>,
+    ) -> Result<Self, Skipped> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("kvstore-pg-")
@@ -178,8 +202,8 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        if let Some((cert, key)) = tls {
-            serve_tls_only(&path.join("data"), cert, key);
+        if let Some((cert, key, client_ca)) = tls {
+            serve_tls_only(&path.join("data"), cert, key, client_ca);
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

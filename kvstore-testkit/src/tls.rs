@@ -28,8 +28,28 @@ impl Authority {
 
     /// A certificate for `names`, and its key, as PEM; `expired` puts its validity in the past.
     pub fn issue(&self, names: &[&str], expired: bool) -> (String, String) {
+        self.issue_to(names, None, expired)
+    }
+
+    /// A client certificate whose common name is `user` (PostgreSQL's `cert` authentication
+    /// takes the user from it), and its key, as PEM.
+    pub fn issue_client(&self, user: &str) -> (String, String) {
+        self.issue_to(&[], Some(user), false)
+    }
+
+    fn issue_to(
+        &self,
+        names: &[&str],
+        common_name: Option<&str>,
+        expired: bool,
+    ) -> (String, String) {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).expect("certificate parameters");
+        if let Some(common_name) = common_name {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, common_name);
+        }
         if expired {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2021, 1, 1);
