@@ -154,44 +154,25 @@ impl PostgresConfig {
         if let Some(timeout) = config.request_timeout {
             postgres.request_timeout = timeout;
         }
-        for (name, value) in &config.options {
-            let duration = || {
-                humantime::parse_duration(value)
-                    .map_err(|e| invalid(format!("{name}={value}: {e}")))
-            };
-            match name.as_str() {
-                "schema" => postgres.schema = value.clone(),
-                "sslmode" => match value.as_str() {
+        for option in config.backend_options() {
+            match option.name {
+                "schema" => postgres.schema = option.value.to_owned(),
+                "sslmode" => match option.value {
                     "verify-full" => {
                         postgres.tls.get_or_insert_with(TlsFiles::default);
                     }
                     "disable" if postgres.tls.is_none() => {}
                     _ => {
-                        return Err(invalid(format!(
-                            "sslmode={value}: disable, or verify-full (kvstore never uses TLS without checking the server); ca, cert and key imply verify-full"
-                        )))
+                        return Err(option.invalid(
+                            "disable, or verify-full (kvstore never uses TLS without checking the server); ca, cert and key imply verify-full",
+                        ))
                     }
                 },
-                "pool_size" => {
-                    postgres.pool_size = value
-                        .parse()
-                        .map_err(|_| invalid(format!("pool_size={value}: not a number")))?
-                }
-                "retain" => {
-                    postgres.retain = match value.as_str() {
-                        "all" => None,
-                        number => Some(number.parse().map_err(|_| {
-                            invalid(format!("retain={value}: a number of revisions, or all"))
-                        })?),
-                    }
-                }
-                "lease_check_interval" => postgres.lease_check_interval = duration()?,
-                "poll_interval" => postgres.poll_interval = duration()?,
-                _ => {
-                    return Err(invalid(format!(
-                        "the postgres backend has no option {name:?}"
-                    )))
-                }
+                "pool_size" => postgres.pool_size = option.number()?,
+                "retain" => postgres.retain = option.retain()?,
+                "lease_check_interval" => postgres.lease_check_interval = option.duration()?,
+                "poll_interval" => postgres.poll_interval = option.duration()?,
+                _ => return Err(option.unknown("postgres")),
             }
         }
         postgres.check()?;

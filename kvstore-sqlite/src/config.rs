@@ -122,40 +122,21 @@ impl SqliteConfig {
         if let Some(timeout) = config.request_timeout.or(config.connect_timeout) {
             sqlite.busy_timeout = timeout;
         }
-        for (name, value) in &config.options {
-            let duration = || {
-                humantime::parse_duration(value)
-                    .map_err(|e| invalid(format!("{name}={value}: {e}")))
-            };
-            match name.as_str() {
+        for option in config.backend_options() {
+            match option.name {
                 "synchronous" => {
-                    sqlite.synchronous = match value.to_ascii_lowercase().as_str() {
+                    sqlite.synchronous = match option.value.to_ascii_lowercase().as_str() {
                         "normal" => Synchronous::Normal,
                         "full" => Synchronous::Full,
-                        _ => return Err(invalid(format!("synchronous={value}: normal or full"))),
+                        _ => return Err(option.invalid("normal or full")),
                     }
                 }
-                "busy_timeout" => sqlite.busy_timeout = duration()?,
-                "poll_interval" => sqlite.poll_interval = duration()?,
-                "lease_check_interval" => sqlite.lease_check_interval = duration()?,
-                "retain" => {
-                    sqlite.retain = match value.as_str() {
-                        "all" => None,
-                        number => Some(number.parse().map_err(|_| {
-                            invalid(format!("retain={value}: a number of revisions, or all"))
-                        })?),
-                    }
-                }
-                "readers" => {
-                    sqlite.readers = value
-                        .parse()
-                        .map_err(|_| invalid(format!("readers={value}: not a number")))?
-                }
-                _ => {
-                    return Err(invalid(format!(
-                        "the sqlite backend has no option {name:?}"
-                    )))
-                }
+                "busy_timeout" => sqlite.busy_timeout = option.duration()?,
+                "poll_interval" => sqlite.poll_interval = option.duration()?,
+                "lease_check_interval" => sqlite.lease_check_interval = option.duration()?,
+                "retain" => sqlite.retain = option.retain()?,
+                "readers" => sqlite.readers = option.number()?,
+                _ => return Err(option.unknown("sqlite")),
             }
         }
         Ok(sqlite)

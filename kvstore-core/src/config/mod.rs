@@ -25,9 +25,11 @@
 
 mod built_in;
 mod endpoint;
+mod option;
 
 pub use built_in::{built_in, BuiltIn, BUILT_IN};
 pub use endpoint::Endpoint;
+pub use option::BackendOption;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -254,6 +256,13 @@ impl StoreConfig {
                 ),
             }),
         }
+    }
+
+    /// The backend-specific options, each with readers that name it in their errors.
+    pub fn backend_options(&self) -> impl Iterator<Item = BackendOption<'_>> {
+        self.options
+            .iter()
+            .map(|(name, value)| BackendOption { name, value })
     }
 
     /// [`Error::InvalidConfig`] unless `options` is empty: for backends that take none.
