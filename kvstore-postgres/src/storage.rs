@@ -64,42 +64,61 @@ fn vacuum(shared: &Arc<Shared>) {
     });
 }
 
-/// The columns of an append: the log's rows, and the keys' versions after the whole batch (a
-/// key changed twice is written once, as it ends).
+/// The columns of an append, borrowed from its changes (no value is copied): the log's rows,
+/// and the keys as the whole batch leaves them (a key changed twice is written once, as it
+/// ends: written, or deleted).
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     revision: Vec<i64>,
     position: Vec<i32>,
-    key: Vec<Vec<u8>>,
-    value: Vec<Option<Vec<u8>>>,
+    key: Vec<&'a [u8]>,
+    value: Vec<Option<&'a [u8]>>,
     create: Vec<Option<i64>>,
     lease: Vec<Option<i64>>,
-    prev_value: Vec<Option<Vec<u8>>>,
+    prev_value: Vec<Option<&'a [u8]>>,
     prev_create: Vec<Option<i64>>,
     prev_mod: Vec<Option<i64>>,
     prev_lease: Vec<Option<i64>>,
-    last: BTreeMap<String, Option<Version>>,
+    put_key: Vec<&'a [u8]>,
+    put_value: Vec<&'a [u8]>,
+    put_create: Vec<i64>,
+    put_mod: Vec<i64>,
+    put_lease: Vec<i64>,
+    deleted: Vec<&'a [u8]>,
 }
 
-impl Columns {
-    fn of(commits: &[Arc<Commit>]) -> Columns {
+impl<'a> Columns<'a> {
+    fn of(changes: &'a [Change]) -> Columns<'a> {
         let mut columns = Columns::default();
-        for change in commits.iter().flat_map(|c| Change::of(c)) {
+        let mut last: BTreeMap<&str, Option<&Version>> = BTreeMap::new();
+        for change in changes {
             let after = change.after.as_ref();
             let before = change.before.as_ref();
             columns.revision.push(change.revision as i64);
             columns.position.push(change.position as i32);
-            columns.key.push(change.key.clone().into_bytes());
-            columns.value.push(after.map(|v| v.value.to_vec()));
+            columns.key.push(change.key.as_bytes());
+            columns.value.push(after.map(|v| &v.value[..]));
             columns.create.push(after.map(|v| v.create_revision as i64));
             columns.lease.push(after.map(|v| v.lease));
-            columns.prev_value.push(before.map(|v| v.value.to_vec()));
+            columns.prev_value.push(before.map(|v| &v.value[..]));
             columns
                 .prev_create
                 .push(before.map(|v| v.create_revision as i64));
             columns.prev_mod.push(before.map(|v| v.mod_revision as i64));
             columns.prev_lease.push(before.map(|v| v.lease));
-            columns.last.insert(change.key, change.after);
+            last.insert(&change.key, after);
+        }
+        for (key, version) in last {
+            match version {
+                Some(v) => {
+                    columns.put_key.push(key.as_bytes());
+                    columns.put_value.push(&v.value[..]);
+                    columns.put_create.push(v.create_revision as i64);
+                    columns.put_mod.push(v.mod_revision as i64);
+                    columns.put_lease.push(v.lease);
+                }
+                None => columns.deleted.push(key.as_bytes()),
+            }
         }
         columns
     }
@@ -138,30 +157,13 @@ impl Storage for PostgresStorage {
     }
 
     async fn append(&self, append: &Append) -> Result<Appended> {
-        let columns = Columns::of(&append.commits);
+        let changes: Vec<Change> = append.commits.iter().flat_map(|c| Change::of(c)).collect();
+        let columns = Columns::of(&changes);
         let from = append.head as i64;
         let to = append.commits.last().map_or(append.head, |c| c.revision) as i64;
         let leases: Vec<i64> = append.leases.iter().map(|l| l.0).collect();
         let revoked = append.revocation.map(|r| r.lease.0);
         let term = append.revocation.and_then(|r| r.renewed).map(rows::millis);
-        let mut put_key = Vec::new();
-        let mut put_value = Vec::new();
-        let mut put_create = Vec::new();
-        let mut put_mod = Vec::new();
-        let mut put_lease = Vec::new();
-        let mut deleted = Vec::new();
-        for (key, version) in &columns.last {
-            match version {
-                Some(v) => {
-                    put_key.push(key.as_bytes());
-                    put_value.push(&v.value[..]);
-                    put_create.push(v.create_revision as i64);
-                    put_mod.push(v.mod_revision as i64);
-                    put_lease.push(v.lease);
-                }
-                None => deleted.push(key.as_bytes()),
-            }
-        }
         let params: [&(dyn ToSql + Sync); 22] = [
             &from,
             &to,
@@ -178,13 +180,13 @@ impl Storage for PostgresStorage {
             &columns.prev_create,
             &columns.prev_mod,
             &columns.prev_lease,
-            &put_key,
-            &put_value,
-            &put_create,
-            &put_mod,
-            &put_lease,
+            &columns.put_key,
+            &columns.put_value,
+            &columns.put_create,
+            &columns.put_mod,
+            &columns.put_lease,
             &self.shared.channel,
-            &deleted,
+            &columns.deleted,
         ];
         let rows = self.shared.query(sql::APPEND, &params, Sent::Write).await?;
         let row = rows
