@@ -7,33 +7,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use kvstore_codec::Json;
 use kvstore_core::backend::{Backend, WatchItem, WatchRequest};
-use kvstore_core::{Object, ObjectMeta, Store};
+use kvstore_core::conformance::{widget, Widget};
+use kvstore_core::Store;
 use kvstore_sqlite::{SqliteBackend, SqliteConfig};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Note {
-    metadata: ObjectMeta,
-    text: String,
-}
-
-impl Object for Note {
-    const KIND: &'static str = "Note";
-    const API_VERSION: &'static str = "test.example/v1";
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-fn note(name: &str, text: &str) -> Note {
-    Note {
-        metadata: ObjectMeta::named(name),
-        text: text.to_owned(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
@@ -81,7 +57,10 @@ async fn a_database_of_another_schema_version_is_refused_unchanged() {
             SqliteBackend::open(SqliteConfig::new(&path)).await.unwrap(),
             Json,
         );
-        store.create("/notes/a", &note("a", "kept")).await.unwrap();
+        store
+            .create("/notes/a", &widget("a", "kept"))
+            .await
+            .unwrap();
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("UPDATE kvstore_meta SET schema_version = 99", [])
@@ -104,12 +83,15 @@ async fn a_store_opened_again_finds_objects_revisions_history_and_leases() {
     let (written, revision, lease) = {
         let backend = SqliteBackend::open(SqliteConfig::new(&path)).await.unwrap();
         let store = Store::new(backend.clone(), Json);
-        store.create("/notes/a", &note("a", "first")).await.unwrap();
-        let mut b = store
-            .create("/notes/b", &note("b", "second"))
+        store
+            .create("/notes/a", &widget("a", "first"))
             .await
             .unwrap();
-        b.text = "second, changed".to_owned();
+        let mut b = store
+            .create("/notes/b", &widget("b", "second"))
+            .await
+            .unwrap();
+        b.color = "second, changed".to_owned();
         let b = store.update("/notes/b", &b).await.unwrap();
         let lease = backend.lease_grant(Duration::from_secs(60)).await.unwrap();
         (b, backend.current_revision().await.unwrap(), lease.id)
@@ -117,7 +99,7 @@ async fn a_store_opened_again_finds_objects_revisions_history_and_leases() {
     let backend = SqliteBackend::open(SqliteConfig::new(&path)).await.unwrap();
     let store = Store::new(backend.clone(), Json);
     assert_eq!(backend.current_revision().await.unwrap(), revision);
-    assert_eq!(store.get::<Note>("/notes/b").await.unwrap(), written);
+    assert_eq!(store.get::<Widget>("/notes/b").await.unwrap(), written);
     // The history survives too: a watch from revision 1 replays every write.
     let history = backend
         .watch(WatchRequest::directory("/notes", 1))

@@ -11,35 +11,18 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kvstore_codec::Json;
-use kvstore_core::{Object, ObjectMeta, Store, WatchEvent, WatchOptions};
+use kvstore_core::conformance::{widget, Widget};
+use kvstore_core::{Store, WatchEvent, WatchOptions};
 use kvstore_sqlite::{SqliteBackend, SqliteConfig};
-use serde::{Deserialize, Serialize};
 
 const PATH: &str = "KVSTORE_SQLITE_CHILD_PATH";
 const MODE: &str = "KVSTORE_SQLITE_CHILD_MODE";
 const INCREMENTS: u64 = 100;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Counter {
-    metadata: ObjectMeta,
-    count: u64,
-}
-
-impl Object for Counter {
-    const KIND: &'static str = "Counter";
-    const API_VERSION: &'static str = "test.example/v1";
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-fn counter(name: &str, count: u64) -> Counter {
-    Counter {
-        metadata: ObjectMeta::named(name),
+fn counter(name: &str, count: u64) -> Widget {
+    Widget {
         count,
+        ..widget(name, "counter")
     }
 }
 
@@ -54,7 +37,7 @@ async fn store(path: &Path) -> Store<Json> {
 async fn increment(store: &Store<Json>, times: u64) {
     for _ in 0..times {
         store
-            .guaranteed_update("/counters/shared", |c: &mut Counter| c.count += 1)
+            .guaranteed_update("/counters/shared", |c: &mut Widget| c.count += 1)
             .await
             .expect("the increment commits");
     }
@@ -144,7 +127,7 @@ async fn an_acknowledged_write_survives_kill_9_of_its_process() {
 
     let store = store(&path).await;
     for (name, rv) in &acknowledged {
-        let found: Counter = store
+        let found: Widget = store
             .get(&format!("/written/{name}"))
             .await
             .unwrap_or_else(|e| panic!("acknowledged {name} is lost: {e}"));
@@ -164,7 +147,7 @@ async fn another_process_writing_the_file_is_seen_by_watches_and_compare_and_swa
         .create("/counters/shared", &counter("shared", 0))
         .await
         .unwrap();
-    let counters = store.collection::<Counter>("/counters").unwrap();
+    let counters = store.collection::<Widget>("/counters").unwrap();
     let mut events = counters.watch(&WatchOptions::default()).await.unwrap();
 
     let mut child = spawn_child(&path, "increment");
@@ -173,7 +156,7 @@ async fn another_process_writing_the_file_is_seen_by_watches_and_compare_and_swa
     assert!(finished.await.unwrap().success(), "the child failed");
 
     // Both processes' increments count: none was lost to the other's.
-    let total = store.get::<Counter>("/counters/shared").await.unwrap();
+    let total = store.get::<Widget>("/counters/shared").await.unwrap();
     assert_eq!(total.count, 2 * INCREMENTS);
     // The watch sees every one of them, in order: the child's writes too.
     let mut seen = 0;
