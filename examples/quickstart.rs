@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (store, description) = common::store("quickstart").await?;
     let mut scheme = Scheme::new();
-    scheme.register::<User>().register::<Group>();
+    scheme.register::<User>()?.register::<Group>()?;
     let store = store.with_scheme(scheme);
     println!("store: {description}, codec: json");
     // Start from a clean slate (a persistent etcd keeps the last run's objects).

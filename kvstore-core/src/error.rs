@@ -127,6 +127,53 @@ pub enum Error {
         /// The kind found in the stored value.
         found: Box<TypeMeta>,
     },
+    /// The value at the key is stored in a version of the asked-for kind that this program
+    /// does not know (written by a newer program, or a version not registered in the
+    /// [`Scheme`](crate::Scheme)); or a write in a version the scheme does not know.
+    #[error(
+        "{key}: stored as {found}, a version of the kind this program cannot convert to {expected}"
+    )]
+    UnknownVersion {
+        /// The key of the value.
+        key: String,
+        /// The version the caller asked for.
+        expected: Box<TypeMeta>,
+        /// The version found.
+        found: Box<TypeMeta>,
+    },
+    /// A conversion between two versions of a kind returned an error or panicked; nothing was
+    /// written.
+    #[error("{key}: cannot convert {from} to {to}: {source}")]
+    Conversion {
+        /// The key of the object.
+        key: String,
+        /// The version converted from (the stored one on a read).
+        from: Box<TypeMeta>,
+        /// The version converted to (the one asked for on a read, the storage version on a
+        /// write).
+        to: Box<TypeMeta>,
+        /// The conversion's error, or the panic's message.
+        #[source]
+        source: BoxError,
+    },
+    /// A write would store an object as a version that cannot represent all of it, or the
+    /// object was read from a version this one cannot represent (it carries
+    /// [`LOSSY_CONVERSION_ANNOTATION`](crate::LOSSY_CONVERSION_ANNOTATION)); nothing was
+    /// written, nothing was lost.
+    #[error(
+        "{key}: writing {from} as {to} would lose what {to} cannot represent; nothing was written"
+    )]
+    LossyConversion {
+        /// The key of the object.
+        key: String,
+        /// The version holding more.
+        from: Box<TypeMeta>,
+        /// The version that cannot represent it.
+        to: Box<TypeMeta>,
+    },
+    /// A [`Scheme`](crate::Scheme) registration was refused.
+    #[error("invalid scheme: {0}")]
+    InvalidScheme(#[from] crate::scheme::SchemeError),
     /// The store refused the call: the user's roles do not permit it (e.g. a key outside the
     /// prefix it may use).
     #[error("permission denied: {message}")]
@@ -239,11 +286,26 @@ impl Error {
     pub fn is_invalid_argument(&self) -> bool {
         matches!(self, Error::InvalidArgument(_))
     }
-    /// The stored value could not be decoded, or is of another kind.
+    /// The stored value could not be decoded, or is of another kind, or of a version this
+    /// program does not know.
     pub fn is_codec(&self) -> bool {
         matches!(
             self,
-            Error::Codec { .. } | Error::KindMismatch { .. } | Error::UnknownKind { .. }
+            Error::Codec { .. }
+                | Error::KindMismatch { .. }
+                | Error::UnknownKind { .. }
+                | Error::UnknownVersion { .. }
+        )
+    }
+    /// The value is stored in a version of its kind this program does not know.
+    pub fn is_unknown_version(&self) -> bool {
+        matches!(self, Error::UnknownVersion { .. })
+    }
+    /// A conversion between versions of a kind failed, or would have lost data.
+    pub fn is_conversion(&self) -> bool {
+        matches!(
+            self,
+            Error::Conversion { .. } | Error::LossyConversion { .. }
         )
     }
     /// The lease is gone.
@@ -309,6 +371,9 @@ impl Error {
             | Error::Codec { key, .. }
             | Error::KindMismatch { key, .. }
             | Error::UnknownKind { key, .. }
+            | Error::UnknownVersion { key, .. }
+            | Error::Conversion { key, .. }
+            | Error::LossyConversion { key, .. }
             | Error::ValueTooLarge { key, .. }
             | Error::TooManyConflicts { key, .. }
             | Error::Aborted { key, .. } => Some(key),

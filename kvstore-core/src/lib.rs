@@ -81,11 +81,12 @@ pub use lease::{Lease, LeaseId};
 pub use meta::{Identity, ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
 pub use resource_version::{InvalidResourceVersion, ResourceVersion};
-pub use scheme::{DynObject, Scheme};
+pub use scheme::{DynObject, Scheme, SchemeError, Versions, LOSSY_CONVERSION_ANNOTATION};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions, OnClose, Preconditions,
-    RevokeOnClose, Selection, Store, Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom,
-    WatchOptions, WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
+    Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions, MigrateOptions,
+    MigrationProgress, OnClose, Preconditions, RevokeOnClose, Selection, Store, StoredVersions,
+    Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream,
+    DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

@@ -28,6 +28,26 @@ impl TypeMeta {
             api_version: api_version.into(),
         }
     }
+
+    /// The API group: what comes before the last `/` of the API version (`example.com` of
+    /// `example.com/v1`), empty for a version without a group (`v1`).
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// The version within the group: `v1` of `example.com/v1`.
+    pub fn version(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or(&*self.api_version, |(_, version)| version)
+    }
+
+    /// Whether `other` is the same kind (same group and kind), in any version.
+    pub fn same_kind(&self, other: &TypeMeta) -> bool {
+        self.kind == other.kind && self.group() == other.group()
+    }
 }
 
 impl fmt::Display for TypeMeta {

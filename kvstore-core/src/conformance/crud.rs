@@ -346,7 +346,7 @@ pub async fn dynamic_reads_decode_through_the_scheme<C: TestCodec>(store: Store<
 
     let widgets_only = store.with_scheme({
         let mut scheme = Scheme::new();
-        scheme.register::<Widget>();
+        scheme.register::<Widget>().unwrap();
         scheme
     });
     let err = widgets_only
@@ -357,7 +357,11 @@ pub async fn dynamic_reads_decode_through_the_scheme<C: TestCodec>(store: Store<
 
     let both = store.with_scheme({
         let mut scheme = Scheme::new();
-        scheme.register::<Widget>().register::<Gadget>();
+        scheme
+            .register::<Widget>()
+            .unwrap()
+            .register::<Gadget>()
+            .unwrap();
         scheme
     });
     let list = both

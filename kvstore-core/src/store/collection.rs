@@ -16,8 +16,8 @@ use crate::object::{Object, ObjectList};
 ///
 /// Created by [`Store::collection`]; cheap to clone.
 pub struct Collection<K, C> {
-    store: Store<C>,
-    prefix: String,
+    pub(super) store: Store<C>,
+    pub(super) prefix: String,
     namespace: Option<String>,
     kind: PhantomData<fn() -> K>,
 }
@@ -129,7 +129,9 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         if object.metadata().namespace.is_none() {
             object.metadata_mut().namespace = self.namespace.clone();
         }
-        self.store.create(&self.key_for(&object)?, &object).await
+        let key = self.key_for(&object)?;
+        self.record_storage_version().await?;
+        self.store.create(&key, &object).await
     }
 
     /// Reads the object named `name`; see [`Store::get`].
@@ -144,14 +146,16 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
 
     /// Compare-and-swap update of `object`; see [`Store::update`].
     pub async fn update(&self, object: &K) -> Result<K> {
-        self.store.update(&self.key_for(object)?, object).await
+        let key = self.key_for(object)?;
+        self.record_storage_version().await?;
+        self.store.update(&key, object).await
     }
 
     /// Unconditional update of `object`; see [`Store::update_unconditionally`].
     pub async fn update_unconditionally(&self, object: &K) -> Result<K> {
-        self.store
-            .update_unconditionally(&self.key_for(object)?, object)
-            .await
+        let key = self.key_for(object)?;
+        self.record_storage_version().await?;
+        self.store.update_unconditionally(&key, object).await
     }
 
     /// Read-modify-write of the object named `name`; see [`Store::guaranteed_update`].
@@ -160,9 +164,9 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         name: &str,
         modify: impl FnMut(&mut K) + Send,
     ) -> Result<K> {
-        self.store
-            .guaranteed_update(&self.key_of(name)?, modify)
-            .await
+        let key = self.key_of(name)?;
+        self.record_storage_version().await?;
+        self.store.guaranteed_update(&key, modify).await
     }
 
     /// Fallible read-modify-write; see [`Store::try_guaranteed_update`].
@@ -171,9 +175,9 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
         name: &str,
         modify: impl FnMut(&mut K) -> Result<(), E> + Send,
     ) -> Result<K> {
-        self.store
-            .try_guaranteed_update(&self.key_of(name)?, modify)
-            .await
+        let key = self.key_of(name)?;
+        self.record_storage_version().await?;
+        self.store.try_guaranteed_update(&key, modify).await
     }
 
     /// Deletes the object named `name`; see [`Store::delete`].

@@ -7,9 +7,11 @@ mod delete;
 mod lease;
 mod lifecycle;
 mod list;
+mod migration;
 mod options;
 mod read;
 mod selection;
+mod stored_versions;
 mod transaction;
 mod update;
 mod watch;
@@ -20,8 +22,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use collection::Collection;
+pub use migration::{MigrateOptions, MigrationProgress};
 pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom, WatchOptions};
 pub use selection::Selection;
+pub use stored_versions::StoredVersions;
 pub use transaction::{Transaction, TxnConflict, TxnOutcome, MAX_TXN_OPS};
 pub use watch::{KeyedEvent, KeyedWatchStream, WatchEvent, WatchStream};
 
@@ -31,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::meta::TypeMeta;
 use crate::object::Object;
 use crate::resource_version::ResourceVersion;
-use crate::scheme::Scheme;
+use crate::scheme::{Scheme, LOSSY_CONVERSION_ANNOTATION};
 
 /// How many times a read-modify-write tries before giving up, unless configured otherwise.
 pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 100;
@@ -54,6 +58,8 @@ struct Inner<C> {
     scheme: Arc<Scheme<C>>,
     max_update_attempts: u32,
     max_value_size: usize,
+    /// The stored-versions records this store brought up to date.
+    recorded: Arc<stored_versions::Recorded>,
 }
 
 /// Typed objects on a backend, encoded with codec `C`.
@@ -100,6 +106,7 @@ impl<C: Codec> Store<C> {
                 scheme: Arc::new(Scheme::new()),
                 max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
                 max_value_size,
+                recorded: Arc::default(),
             }),
         }
     }
@@ -160,6 +167,7 @@ impl<C: Codec> Store<C> {
             scheme: Arc::clone(&self.inner.scheme),
             max_update_attempts: self.inner.max_update_attempts,
             max_value_size: self.inner.max_value_size,
+            recorded: Arc::clone(&self.inner.recorded),
         }
     }
 
@@ -176,6 +184,16 @@ impl<C: Codec> Store<C> {
         let mut capabilities = self.inner.backend.capabilities();
         capabilities.max_value_size = self.inner.max_value_size;
         capabilities
+    }
+
+    /// How many attempts a read-modify-write makes.
+    pub(crate) fn max_update_attempts(&self) -> u32 {
+        self.inner.max_update_attempts
+    }
+
+    /// The stored-versions records this store brought up to date.
+    pub(crate) fn versions_recorded(&self) -> &stored_versions::Recorded {
+        &self.inner.recorded
     }
 
     /// The codec values are encoded with.
@@ -291,10 +309,33 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
+        if let Some(stored) = object
+            .metadata()
+            .annotations
+            .get(LOSSY_CONVERSION_ANNOTATION)
+        {
+            return Err(Error::LossyConversion {
+                key: key.to_owned(),
+                from: Box::new(TypeMeta::new(K::KIND, stored)),
+                to: Box::new(K::type_meta()),
+            });
+        }
         let resource_version = object.metadata_mut().resource_version.take();
-        let encoded = self.inner.codec.encode(object);
+        let encoded = match self
+            .inner
+            .scheme
+            .encode_for_storage(&self.inner.codec, key, object)
+        {
+            Ok(Some(converted)) => Ok(converted),
+            Ok(None) => self
+                .inner
+                .codec
+                .encode(object)
+                .map_err(|e| Error::from_codec(key, e)),
+            Err(err) => Err(err),
+        };
         object.metadata_mut().resource_version = resource_version;
-        encoded.map_err(|e| Error::from_codec(key, e))
+        encoded
     }
 
     /// Seals encoded bytes for `key`, within the value-size limit.
@@ -335,26 +376,27 @@ impl<C: Codec> Store<C> {
             .codec
             .type_meta(&self.opened(kv)?)
             .map_err(|e| Error::from_codec(&kv.key, e))?;
-        if &found == expected {
+        if self.inner.scheme.accepts(expected, &found) {
             return Ok(());
         }
-        Err(Error::KindMismatch {
-            key: kv.key.clone(),
-            expected: Box::new(expected.clone()),
-            found: Box::new(found),
-        })
+        Err(Scheme::<C>::unreadable(&kv.key, expected.clone(), found))
     }
 
-    /// Decodes a stored value, setting its resource version to the value's mod revision.
+    /// Decodes a stored value, setting its resource version to the value's mod revision. A
+    /// value of another version of `K`'s kind is converted by the scheme.
     fn decode<K: Object>(&self, kv: &KeyValue) -> Result<K>
     where
         C: CodecFor<K>,
     {
-        let mut object: K = self
-            .inner
-            .codec
-            .decode(&self.opened(kv)?)
-            .map_err(|e| Error::from_codec(&kv.key, e))?;
+        let opened = self.opened(kv)?;
+        let mut object: K = match self.inner.codec.decode(&opened) {
+            Ok(object) => object,
+            Err(crate::codec::CodecError::KindMismatch { found, .. }) => self
+                .inner
+                .scheme
+                .read_as(&self.inner.codec, &kv.key, &opened, *found)?,
+            Err(err) => return Err(Error::from_codec(&kv.key, err)),
+        };
         object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
         Ok(object)
     }

@@ -1,0 +1,253 @@
+//! Storage-version migration: rewriting every object of a kind stored in another version than
+//! its storage version, as Kubernetes' storage version migrator does.
+//!
+//! The migration walks the collection's directory in key order, a page at a time, each page
+//! read at the latest revision (it needs no snapshot: an object written after the walk passed
+//! its key was written in the storage version). An object in another version is converted to
+//! the storage version and written back with compare-and-swap on the revision it was read at,
+//! keeping its lease; a batch of them goes in one transaction. When a compare fails (a service
+//! wrote the object meanwhile) the object is read again and converted again — a concurrent
+//! update is never lost. After each page the progress is reported with the token to resume
+//! from (the last key walked), so a migration stopped by a crash goes on where it was. A
+//! migration that walks the whole directory records that only the storage version is stored
+//! ([`StoredVersions`](super::StoredVersions)); run it once every program writing the kind
+//! writes the new storage version.
+
+use std::ops::ControlFlow;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use tracing::instrument;
+
+use super::Collection;
+use crate::backend::{Compare, KeyValue, PutLease, RangeRequest, Txn, TxnOp};
+use crate::codec::CodecFor;
+use crate::error::{Error, Result};
+use crate::key::directory_range;
+use crate::object::Object;
+
+/// How a [`Collection::migrate`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateOptions {
+    /// Keys read per page (default 500).
+    pub page_size: usize,
+    /// Objects rewritten per transaction (default 64, at most
+    /// [`MAX_TXN_OPS`](super::MAX_TXN_OPS)); 1 writes each on its own.
+    pub batch: usize,
+    /// Where to go on from: the [`MigrationProgress::continue_token`] of a migration that
+    /// stopped.
+    pub resume_from: Option<String>,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        MigrateOptions {
+            page_size: 500,
+            batch: 64,
+            resume_from: None,
+        }
+    }
+}
+
+/// How far a migration got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationProgress {
+    /// Objects of the kind walked so far (this run).
+    pub seen: u64,
+    /// Objects rewritten in the storage version so far (this run).
+    pub migrated: u64,
+    /// Where a migration stopped now would resume ([`MigrateOptions::resume_from`]); `None`
+    /// once the walk is complete.
+    pub continue_token: Option<String>,
+}
+
+/// An object to rewrite: its key, the revision it was read at, its new value.
+struct Rewrite {
+    key: String,
+    revision: u64,
+    value: Bytes,
+}
+
+impl<K: Object, C: CodecFor<K>> Collection<K, C> {
+    /// Rewrites every object of `K`'s kind under the collection's directory (every namespace)
+    /// that is stored in another version than the kind's storage version; see the
+    /// [module docs](self) for how it stays safe beside services reading and writing.
+    ///
+    /// `progress` is called after every page; returning [`ControlFlow::Break`] stops the
+    /// migration there (the result's token resumes it). An object that cannot be converted
+    /// stops it with the error, naming the key. Other kinds in the directory are left alone.
+    #[instrument(level = "debug", skip(self, progress), fields(kind = K::KIND, prefix = %self.directory()))]
+    pub async fn migrate(
+        &self,
+        options: &MigrateOptions,
+        mut progress: impl FnMut(&MigrationProgress) -> ControlFlow<()> + Send,
+    ) -> Result<MigrationProgress> {
+        let kind = K::type_meta();
+        let storage = self
+            .store
+            .scheme()
+            .storage_version(&kind)
+            .cloned()
+            .unwrap_or_else(|| kind.clone());
+        self.record_storage_version().await?;
+        let (first, end) = directory_range(&self.directory());
+        let mut start = match &options.resume_from {
+            Some(token) => resume_key(token, &first, &end)?,
+            None => first,
+        };
+        let batch = options.batch.clamp(1, super::MAX_TXN_OPS);
+        let budget = self.store.capabilities().max_value_size;
+        let mut done = MigrationProgress::default();
+        loop {
+            let page = self
+                .store
+                .backend()
+                .range(RangeRequest {
+                    key: start.clone(),
+                    range_end: Some(end.clone()),
+                    limit: options.page_size.max(1),
+                    revision: 0,
+                })
+                .await?;
+            let mut pending: Vec<Rewrite> = Vec::new();
+            let mut pending_bytes = 0;
+            for kv in &page.kvs {
+                let Some(rewrite) = self.rewrite_of(kv)? else {
+                    done.seen += u64::from(self.is_of_kind(kv)?);
+                    continue;
+                };
+                done.seen += 1;
+                if pending_bytes + rewrite.value.len() > budget || pending.len() == batch {
+                    done.migrated += self.write(std::mem::take(&mut pending)).await?;
+                    pending_bytes = 0;
+                }
+                pending_bytes += rewrite.value.len();
+                pending.push(rewrite);
+            }
+            done.migrated += self.write(pending).await?;
+            let last = page.kvs.last().map(|kv| kv.key.clone());
+            done.continue_token = match (&last, page.more) {
+                (Some(last), true) => Some(URL_SAFE_NO_PAD.encode(last)),
+                _ => None,
+            };
+            if let ControlFlow::Break(()) = progress(&done) {
+                return Ok(done);
+            }
+            match (last, page.more) {
+                (Some(last), true) => start = format!("{last}\0"),
+                _ => break,
+            }
+        }
+        self.record_migrated(&storage).await?;
+        Ok(done)
+    }
+
+    /// Whether the value is of `K`'s kind (any version).
+    fn is_of_kind(&self, kv: &KeyValue) -> Result<bool> {
+        let found = self
+            .store
+            .codec()
+            .type_meta(&self.store.opened(kv)?)
+            .map_err(|e| Error::from_codec(&kv.key, e))?;
+        Ok(found.same_kind(&K::type_meta()))
+    }
+
+    /// The rewrite a value needs: `None` for one in the storage version or of another kind.
+    fn rewrite_of(&self, kv: &KeyValue) -> Result<Option<Rewrite>> {
+        let opened = self.store.opened(kv)?;
+        let found = self
+            .store
+            .codec()
+            .type_meta(&opened)
+            .map_err(|e| Error::from_codec(&kv.key, e))?;
+        if !found.same_kind(&K::type_meta()) {
+            return Ok(None);
+        }
+        let Some(encoded) = self.store.scheme().reencode_for_storage(
+            self.store.codec(),
+            &kv.key,
+            &opened,
+            &found,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Rewrite {
+            key: kv.key.clone(),
+            revision: kv.mod_revision,
+            value: self.store.seal(&kv.key, encoded)?,
+        }))
+    }
+
+    /// Writes a batch of rewrites in one transaction; when a compare fails, each on its own.
+    /// How many were written.
+    async fn write(&self, batch: Vec<Rewrite>) -> Result<u64> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let compares = batch
+            .iter()
+            .map(|r| Compare::mod_revision(r.key.as_str(), r.revision));
+        let mut txn = Txn::when(compares);
+        for rewrite in &batch {
+            txn = txn.then(TxnOp::put(
+                rewrite.key.as_str(),
+                rewrite.value.clone(),
+                PutLease::Keep,
+            ));
+        }
+        if self.store.backend().txn(txn).await?.succeeded {
+            return Ok(batch.len() as u64);
+        }
+        let mut written = 0;
+        for rewrite in batch {
+            written += u64::from(self.write_one(rewrite).await?);
+        }
+        Ok(written)
+    }
+
+    /// Writes one rewrite; when the object changed since it was read, reads and converts it
+    /// again. Whether it was written (not when it went or is in the storage version now).
+    async fn write_one(&self, mut rewrite: Rewrite) -> Result<bool> {
+        for _ in 0..self.store.max_update_attempts() {
+            let txn = Txn::when([Compare::mod_revision(
+                rewrite.key.as_str(),
+                rewrite.revision,
+            )])
+            .then(TxnOp::put(
+                rewrite.key.as_str(),
+                rewrite.value.clone(),
+                PutLease::Keep,
+            ))
+            .otherwise(TxnOp::get(rewrite.key.as_str()));
+            let response = self.store.backend().txn(txn).await?;
+            if response.succeeded {
+                return Ok(true);
+            }
+            let Some(current) = response.read_value() else {
+                return Ok(false);
+            };
+            match self.rewrite_of(&current)? {
+                Some(again) => rewrite = again,
+                None => return Ok(false),
+            }
+        }
+        Err(Error::TooManyConflicts {
+            key: rewrite.key,
+            attempts: self.store.max_update_attempts(),
+        })
+    }
+}
+
+/// The first key after the one a continue token names, checked to be in `[first, end)`.
+fn resume_key(token: &str, first: &str, end: &str) -> Result<String> {
+    let invalid =
+        || Error::InvalidArgument(format!("{token:?} is not a migration's continue token"));
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let last = String::from_utf8(bytes).map_err(|_| invalid())?;
+    if last.as_str() < first || last.as_str() >= end {
+        return Err(invalid());
+    }
+    Ok(format!("{last}\0"))
+}
