@@ -208,6 +208,17 @@ pub struct ListMeta {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn type_meta_names_group_and_version() {
+        let grouped = TypeMeta::new("Widget", "example.com/v2");
+        assert_eq!((grouped.group(), grouped.version()), ("example.com", "v2"));
+        let core = TypeMeta::new("Widget", "v1");
+        assert_eq!((core.group(), core.version()), ("", "v1"));
+        assert!(grouped.same_kind(&TypeMeta::new("Widget", "example.com/v1")));
+        assert!(!grouped.same_kind(&core));
+        assert!(!grouped.same_kind(&TypeMeta::new("Gadget", "example.com/v2")));
+    }
+
     use super::*;
 
     #[test]

@@ -36,6 +36,7 @@ mod rmw;
 mod selectors;
 mod transactions;
 mod validation;
+mod versions;
 mod watch;
 
 use std::any::Any;
@@ -64,6 +65,7 @@ pub use rmw::*;
 pub use selectors::*;
 pub use transactions::*;
 pub use validation::*;
+pub use versions::*;
 pub use watch::*;
 
 /// Whether a case may share its store with other cases running at the same time.
@@ -97,8 +99,8 @@ impl<C> Fixture<C> {
 }
 
 /// The kinds every codec under test must handle.
-pub trait TestCodec: CodecFor<Widget> + CodecFor<Gadget> {}
-impl<C: CodecFor<Widget> + CodecFor<Gadget>> TestCodec for C {}
+pub trait TestCodec: CodecFor<Widget> + CodecFor<WidgetV2> + CodecFor<Gadget> {}
+impl<C: CodecFor<Widget> + CodecFor<WidgetV2> + CodecFor<Gadget>> TestCodec for C {}
 
 /// The main kind of the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -274,6 +276,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_transactions_cases! { #[$attr] $factory }
         $crate::__conformance_close_cases! { #[$attr] $factory }
         $crate::__conformance_selectors_cases! { #[$attr] $factory }
+        $crate::__conformance_versions_cases! { #[$attr] $factory }
     };
 }
 

@@ -106,7 +106,7 @@ impl<C> KindVersions<C> {
     }
 
     /// A hub object as version `to`.
-    fn from_hub(&self, hub: Boxed, to: usize) -> Result<Boxed, BoxError> {
+    fn out_of_hub(&self, hub: Boxed, to: usize) -> Result<Boxed, BoxError> {
         match &self.versions[to].conversions {
             Some((_, from_hub)) => step(from_hub, hub),
             None => Ok(hub),
@@ -129,7 +129,7 @@ impl<C> KindVersions<C> {
             return Ok((hub, false));
         }
         let kept = hub.clone_boxed();
-        let converted = self.from_hub(hub, to)?;
+        let converted = self.out_of_hub(hub, to)?;
         let back = self.to_hub(converted.clone_boxed(), to)?;
         let lossy = !(self.hub_eq)(&*kept, &*back);
         Ok((converted, lossy))

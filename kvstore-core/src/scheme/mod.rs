@@ -444,3 +444,6 @@ impl<C: crate::codec::Codec> Scheme<C> {
         decode(codec, bytes).map_err(|e| crate::Error::from_codec(key, e))
     }
 }
+
+#[cfg(test)]
+mod tests;
