@@ -244,7 +244,6 @@ async fn migration(store: &Store<Json>) {
             n as f64 / elapsed.as_secs_f64()
         );
         times.push(elapsed);
-        store.delete_prefix(&prefix).await.unwrap();
         let revision = store.backend().current_revision().await.unwrap();
         store.backend().compact(revision).await.unwrap();
     }

@@ -296,6 +296,12 @@ pub async fn versions_unknown_version_is_an_error_naming_the_key<C: TestCodec>(s
     assert_eq!(err.key(), Some(key.as_str()));
 
     let err = oldest
+        .migrate(&MigrateOptions::default(), |_| ControlFlow::Continue(()))
+        .await
+        .unwrap_err();
+    assert!(err.is_unknown_version(), "{err}");
+    assert_eq!(err.key(), Some(key.as_str()));
+    let err = oldest
         .update_unconditionally(&widget("b", "red"))
         .await
         .unwrap_err();
@@ -619,6 +625,48 @@ pub async fn versions_migration_resumes_from_its_token<C: TestCodec>(store: Stor
     assert!(err.is_invalid_argument(), "{err}");
 }
 
+/// A migration through a handle restricted to one namespace rewrites that namespace only and
+/// leaves the record as it was; one of the whole collection completes it.
+pub async fn versions_migration_of_one_namespace_keeps_the_record<C: TestCodec>(store: Store<C>) {
+    let p = unique_prefix();
+    let old = collection::<Widget, C>(&rollback(&store), &p);
+    for namespace in ["a", "b"] {
+        let old = old.namespaced(namespace).unwrap();
+        old.create(&widget("w", "red")).await.unwrap();
+    }
+    let new = collection::<WidgetV2, C>(&newest(&store), &p);
+    let done = new
+        .namespaced("a")
+        .unwrap()
+        .migrate(&MigrateOptions::default(), |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    assert_eq!((done.seen, done.migrated), (1, 1));
+    assert_eq!(stored_version(&store, &format!("{p}/a/w")).await, V2);
+    assert_eq!(stored_version(&store, &format!("{p}/b/w")).await, V1);
+    assert_eq!(
+        new.stored_versions()
+            .await
+            .unwrap()
+            .unwrap()
+            .stored_versions,
+        [V1, V2]
+    );
+    let done = new
+        .migrate(&MigrateOptions::default(), |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    assert_eq!((done.seen, done.migrated), (2, 1));
+    assert_eq!(
+        new.stored_versions()
+            .await
+            .unwrap()
+            .unwrap()
+            .stored_versions,
+        [V2]
+    );
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_versions_cases {
@@ -632,6 +680,7 @@ macro_rules! __conformance_versions_cases {
             versions_failing_conversion_is_a_typed_error: Shared,
             versions_migration_under_concurrent_writers: Shared,
             versions_migration_resumes_from_its_token: Shared,
+            versions_migration_of_one_namespace_keeps_the_record: Shared,
         }
     };
 }

@@ -131,8 +131,11 @@ impl<C> KindVersions<C> {
         let kept = hub.clone_boxed();
         let converted = self.out_of_hub(hub, to)?;
         let back = self.to_hub(converted.clone_boxed(), to)?;
-        let lossy = !(self.hub_eq)(&*kept, &*back);
-        Ok((converted, lossy))
+        let equal =
+            catch_unwind(AssertUnwindSafe(|| (self.hub_eq)(&*kept, &*back))).map_err(|panic| {
+                BoxError::from(format!("comparing hubs panicked: {}", message(&*panic)))
+            })?;
+        Ok((converted, !equal))
     }
 
     /// `object` of version `from` as the storage version, refusing a loss.

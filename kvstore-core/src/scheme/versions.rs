@@ -15,6 +15,15 @@ use crate::object::Object;
 /// version asked for; writes are stored in the storage version ([`Versions::storage`], the hub
 /// unless named).
 ///
+/// A conversion is ordinary Rust: `From`/`TryFrom` ([`Versions::version`]) or two functions
+/// ([`Versions::version_with`]); its error (or its panic, caught) becomes
+/// [`Error::Conversion`](crate::Error::Conversion) naming the key and both versions. Metadata
+/// never changes by conversion: during the call the object's name, namespace, uid, resource
+/// version, timestamps and labels are taken out, and put back after it; the conversion sees and
+/// may change the annotations only — where a version can keep what another cannot hold, so that
+/// a round trip through it loses nothing. How a loss is found and refused:
+/// [`LOSSY_CONVERSION_ANNOTATION`](crate::LOSSY_CONVERSION_ANNOTATION).
+///
 /// ```
 /// use kvstore_core::{Object, ObjectMeta, Scheme};
 /// # use kvstore_core::{CodecError, TypeMeta};

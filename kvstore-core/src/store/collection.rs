@@ -18,7 +18,7 @@ use crate::object::{Object, ObjectList};
 pub struct Collection<K, C> {
     pub(super) store: Store<C>,
     pub(super) prefix: String,
-    namespace: Option<String>,
+    pub(super) namespace: Option<String>,
     kind: PhantomData<fn() -> K>,
 }
 

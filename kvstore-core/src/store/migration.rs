@@ -1,17 +1,5 @@
-//! Storage-version migration: rewriting every object of a kind stored in another version than
-//! its storage version, as Kubernetes' storage version migrator does.
-//!
-//! The migration walks the collection's directory in key order, a page at a time, each page
-//! read at the latest revision (it needs no snapshot: an object written after the walk passed
-//! its key was written in the storage version). An object in another version is converted to
-//! the storage version and written back with compare-and-swap on the revision it was read at,
-//! keeping its lease; a batch of them goes in one transaction. When a compare fails (a service
-//! wrote the object meanwhile) the object is read again and converted again — a concurrent
-//! update is never lost. After each page the progress is reported with the token to resume
-//! from (the last key walked), so a migration stopped by a crash goes on where it was. A
-//! migration that walks the whole directory records that only the storage version is stored
-//! ([`StoredVersions`](super::StoredVersions)); run it once every program writing the kind
-//! writes the new storage version.
+//! Storage-version migration ([`Collection::migrate`]): rewriting every object of a kind stored
+//! in another version than its storage version, as Kubernetes' storage version migrator does.
 
 use std::ops::ControlFlow;
 
@@ -26,6 +14,7 @@ use crate::codec::CodecFor;
 use crate::error::{Error, Result};
 use crate::key::directory_range;
 use crate::object::Object;
+use crate::scheme::Scheme;
 
 /// How a [`Collection::migrate`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +51,16 @@ pub struct MigrationProgress {
     pub continue_token: Option<String>,
 }
 
+/// What a stored value needs.
+enum Needs {
+    /// Nothing: another kind.
+    OtherKind,
+    /// Nothing: it is in the storage version.
+    Current,
+    /// To be written again.
+    Rewrite(Rewrite),
+}
+
 /// An object to rewrite: its key, the revision it was read at, its new value.
 struct Rewrite {
     key: String,
@@ -70,13 +69,25 @@ struct Rewrite {
 }
 
 impl<K: Object, C: CodecFor<K>> Collection<K, C> {
-    /// Rewrites every object of `K`'s kind under the collection's directory (every namespace)
-    /// that is stored in another version than the kind's storage version; see the
-    /// [module docs](self) for how it stays safe beside services reading and writing.
+    /// Rewrites every object of `K`'s kind under the collection's directory (every namespace,
+    /// or the handle's own) that is stored in another version than the kind's storage version.
     ///
-    /// `progress` is called after every page; returning [`ControlFlow::Break`] stops the
-    /// migration there (the result's token resumes it). An object that cannot be converted
-    /// stops it with the error, naming the key. Other kinds in the directory are left alone.
+    /// The migration walks the directory in key order, a page at a time, each page read at the
+    /// latest revision (it needs no snapshot: an object written after the walk passed its key
+    /// was written in the storage version). An object in another version is converted to the
+    /// storage version and written back with compare-and-swap on the revision it was read at,
+    /// keeping its lease; a batch of them goes in one transaction ([`MigrateOptions::batch`]).
+    /// When a compare fails (a service wrote the object meanwhile) the object is read and
+    /// converted again — a concurrent update is never lost, nor overwritten. Services keep
+    /// reading and writing meanwhile.
+    ///
+    /// `progress` is called after every page with the token to resume from (the last key
+    /// walked): a migration stopped by a crash goes on where it was. Returning
+    /// [`ControlFlow::Break`] stops it there. An object that cannot be converted (or would lose
+    /// data) stops it with the error, naming the key. Other kinds in the directory are left
+    /// alone. A migration that walks the whole collection (not one namespace) records that
+    /// only the storage version is stored ([`Collection::stored_versions`]): run it once every
+    /// program writing the kind writes the new storage version.
     #[instrument(level = "debug", skip(self, progress), fields(kind = K::KIND, prefix = %self.directory()))]
     pub async fn migrate(
         &self,
@@ -97,7 +108,8 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
             None => first,
         };
         let batch = options.batch.clamp(1, super::MAX_TXN_OPS);
-        let budget = self.store.capabilities().max_value_size;
+        // Half the value-size limit per transaction: room for its keys and compares.
+        let budget = self.store.capabilities().max_value_size / 2;
         let mut done = MigrationProgress::default();
         loop {
             let page = self
@@ -113,9 +125,13 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
             let mut pending: Vec<Rewrite> = Vec::new();
             let mut pending_bytes = 0;
             for kv in &page.kvs {
-                let Some(rewrite) = self.rewrite_of(kv)? else {
-                    done.seen += u64::from(self.is_of_kind(kv)?);
-                    continue;
+                let rewrite = match self.needs(kv)? {
+                    Needs::OtherKind => continue,
+                    Needs::Current => {
+                        done.seen += 1;
+                        continue;
+                    }
+                    Needs::Rewrite(rewrite) => rewrite,
                 };
                 done.seen += 1;
                 if pending_bytes + rewrite.value.len() > budget || pending.len() == batch {
@@ -139,41 +155,30 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
                 _ => break,
             }
         }
-        self.record_migrated(&storage).await?;
+        if self.namespace.is_none() {
+            self.record_migrated(&storage).await?;
+        }
         Ok(done)
     }
 
-    /// Whether the value is of `K`'s kind (any version).
-    fn is_of_kind(&self, kv: &KeyValue) -> Result<bool> {
-        let found = self
-            .store
-            .codec()
-            .type_meta(&self.store.opened(kv)?)
-            .map_err(|e| Error::from_codec(&kv.key, e))?;
-        Ok(found.same_kind(&K::type_meta()))
-    }
-
-    /// The rewrite a value needs: `None` for one in the storage version or of another kind.
-    fn rewrite_of(&self, kv: &KeyValue) -> Result<Option<Rewrite>> {
+    /// What the stored value `kv` needs.
+    fn needs(&self, kv: &KeyValue) -> Result<Needs> {
         let opened = self.store.opened(kv)?;
-        let found = self
-            .store
-            .codec()
+        let codec = self.store.codec();
+        let found = codec
             .type_meta(&opened)
             .map_err(|e| Error::from_codec(&kv.key, e))?;
         if !found.same_kind(&K::type_meta()) {
-            return Ok(None);
+            return Ok(Needs::OtherKind);
         }
-        let Some(encoded) = self.store.scheme().reencode_for_storage(
-            self.store.codec(),
-            &kv.key,
-            &opened,
-            &found,
-        )?
-        else {
-            return Ok(None);
+        let scheme = self.store.scheme();
+        if scheme.storage_version(&found).is_none() && found != K::type_meta() {
+            return Err(Scheme::<C>::unreadable(&kv.key, K::type_meta(), found));
+        }
+        let Some(encoded) = scheme.reencode_for_storage(codec, &kv.key, &opened, &found)? else {
+            return Ok(Needs::Current);
         };
-        Ok(Some(Rewrite {
+        Ok(Needs::Rewrite(Rewrite {
             key: kv.key.clone(),
             revision: kv.mod_revision,
             value: self.store.seal(&kv.key, encoded)?,
@@ -228,9 +233,9 @@ impl<K: Object, C: CodecFor<K>> Collection<K, C> {
             let Some(current) = response.read_value() else {
                 return Ok(false);
             };
-            match self.rewrite_of(&current)? {
-                Some(again) => rewrite = again,
-                None => return Ok(false),
+            match self.needs(&current)? {
+                Needs::Rewrite(again) => rewrite = again,
+                Needs::OtherKind | Needs::Current => return Ok(false),
             }
         }
         Err(Error::TooManyConflicts {

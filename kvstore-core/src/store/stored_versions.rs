@@ -8,7 +8,9 @@
 //! through the collection makes sure the storage version is in it (a new record lists every
 //! registered version: before a migration, any of them may be stored); a
 //! [migration](super::Collection::migrate) that completes leaves the storage version alone.
-//! An operator can delete a version from the code once no record lists it.
+//! Writes through [`Store`](crate::Store) by key (and transactions) know no collection and
+//! leave the record alone; they write the storage version all the same. An operator can delete
+//! a version from the code once no record lists it.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Mutex, PoisonError};
