@@ -16,7 +16,9 @@
 //!
 //! Attributes on the struct, in `#[object(...)]`:
 //! - `kind = "..."` (required): the kind;
-//! - `api_version = "..."` (default `"v1"`): the API version;
+//! - `api_version = "..."` (default `"v1"`): the API version, e.g. `example.com/v2`. Several
+//!   types may be versions of one kind (same kind and group, another version), registered with
+//!   their conversions in a `Scheme` (`Scheme::versions`);
 //! - `crate = "path"` (default `kvstore`): where `Object` lives, e.g. `kvstore_core` for crates
 //!   that depend on the core crate alone.
 //!

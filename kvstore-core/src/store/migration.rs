@@ -256,3 +256,26 @@ fn resume_key(token: &str, first: &str, end: &str) -> Result<String> {
     }
     Ok(format!("{last}\0"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_resumes_after_its_key_within_the_directory() {
+        let token = URL_SAFE_NO_PAD.encode("/widgets/b");
+        assert_eq!(
+            resume_key(&token, "/widgets/", "/widgets0").unwrap(),
+            "/widgets/b\0"
+        );
+        for bad in [
+            "not base64!".to_owned(),
+            URL_SAFE_NO_PAD.encode([0xff, 0xfe]),
+            URL_SAFE_NO_PAD.encode("/gadgets/b"),
+            URL_SAFE_NO_PAD.encode("/widgets0"),
+        ] {
+            let err = resume_key(&bad, "/widgets/", "/widgets0").unwrap_err();
+            assert!(err.is_invalid_argument(), "{bad}: {err}");
+        }
+    }
+}
