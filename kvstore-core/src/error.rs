@@ -173,7 +173,7 @@ pub enum Error {
     },
     /// A [`Scheme`](crate::Scheme) registration was refused.
     #[error("invalid scheme: {0}")]
-    InvalidScheme(#[from] crate::scheme::SchemeError),
+    InvalidScheme(#[from] crate::scheme::error::SchemeError),
     /// The store refused the call: the user's roles do not permit it (e.g. a key outside the
     /// prefix it may use).
     #[error("permission denied: {message}")]

@@ -136,6 +136,21 @@ async fn raw<C: TestCodec>(store: &Store<C>, key: &str) -> KeyValue {
     response.kvs.into_iter().next().expect("stored")
 }
 
+/// What the record of `collection` lists.
+async fn recorded<C: TestCodec>(collection: &Collection<WidgetV2, C>) -> Vec<String> {
+    let record = collection.stored_versions().await.unwrap();
+    record.expect("a record").stored_versions
+}
+
+/// A migration of `collection` run to its end.
+async fn migrated<C: TestCodec>(
+    collection: &Collection<WidgetV2, C>,
+    options: &MigrateOptions,
+) -> MigrationProgress {
+    let done = collection.migrate(options, |_| ControlFlow::Continue(()));
+    done.await.unwrap()
+}
+
 const V1: &str = "conformance.kvstore/v1";
 const V2: &str = "conformance.kvstore/v2";
 
@@ -492,14 +507,7 @@ pub async fn versions_migration_under_concurrent_writers<C: TestCodec>(store: St
             .unwrap();
     }
     let new = collection::<WidgetV2, C>(&newest(&store), &p);
-    assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
-        [V1, V2]
-    );
+    assert_eq!(recorded(&new).await, [V1, V2]);
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
             let new = new.clone();
@@ -543,14 +551,7 @@ pub async fn versions_migration_under_concurrent_writers<C: TestCodec>(store: St
         assert_eq!(stored_version(&store, &key).await, V2, "{key}");
         assert_eq!(new.get(&format!("w{i:02}")).await.unwrap().count, WRITERS);
     }
-    assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
-        [V2]
-    );
+    assert_eq!(recorded(&new).await, [V2]);
 }
 
 /// A migration stopped after a page resumes from its token and completes; a bad token is an
@@ -575,11 +576,7 @@ pub async fn versions_migration_resumes_from_its_token<C: TestCodec>(store: Stor
     let token = stopped.continue_token.expect("a token to resume from");
     assert_eq!(stored_version(&store, &format!("{p}/w3")).await, V1);
     assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
+        recorded(&new).await,
         [V1, V2],
         "an incomplete migration leaves the record"
     );
@@ -598,18 +595,8 @@ pub async fn versions_migration_resumes_from_its_token<C: TestCodec>(store: Stor
     for i in 0..10 {
         assert_eq!(stored_version(&store, &format!("{p}/w{i}")).await, V2);
     }
-    assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
-        [V2]
-    );
-    let again = new
-        .migrate(&options, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap();
+    assert_eq!(recorded(&new).await, [V2]);
+    let again = migrated(&new, &options).await;
     assert_eq!((again.seen, again.migrated), (10, 0));
 
     let err = new
@@ -635,36 +622,15 @@ pub async fn versions_migration_of_one_namespace_keeps_the_record<C: TestCodec>(
         old.create(&widget("w", "red")).await.unwrap();
     }
     let new = collection::<WidgetV2, C>(&newest(&store), &p);
-    let done = new
-        .namespaced("a")
-        .unwrap()
-        .migrate(&MigrateOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap();
+    let one_namespace = new.namespaced("a").unwrap();
+    let done = migrated(&one_namespace, &MigrateOptions::default()).await;
     assert_eq!((done.seen, done.migrated), (1, 1));
     assert_eq!(stored_version(&store, &format!("{p}/a/w")).await, V2);
     assert_eq!(stored_version(&store, &format!("{p}/b/w")).await, V1);
-    assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
-        [V1, V2]
-    );
-    let done = new
-        .migrate(&MigrateOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap();
+    assert_eq!(recorded(&new).await, [V1, V2]);
+    let done = migrated(&new, &MigrateOptions::default()).await;
     assert_eq!((done.seen, done.migrated), (2, 1));
-    assert_eq!(
-        new.stored_versions()
-            .await
-            .unwrap()
-            .unwrap()
-            .stored_versions,
-        [V2]
-    );
+    assert_eq!(recorded(&new).await, [V2]);
 }
 
 #[doc(hidden)]

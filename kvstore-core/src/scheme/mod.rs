@@ -2,7 +2,7 @@
 //! and of the versions of a kind with the conversions between them.
 
 mod conversion;
-mod error;
+pub(crate) mod error;
 mod versions;
 
 use std::any::{Any, TypeId};

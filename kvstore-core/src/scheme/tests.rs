@@ -77,6 +77,16 @@ convert!(V3 <-> V2);
 convert!(OtherGroup <-> V2);
 convert!(Gadget <-> V2);
 
+/// The error registering `Hub` with version `V` gives.
+fn refused<Hub, V>(scheme: &mut Scheme<Unused>) -> SchemeError
+where
+    Hub: Object + PartialEq + From<V>,
+    V: Object + From<Hub>,
+{
+    let versions = scheme.versions::<Hub>().version::<V>();
+    versions.register().expect_err("refused")
+}
+
 fn widget() -> TypeMeta {
     V1::type_meta()
 }
@@ -119,12 +129,7 @@ fn the_storage_version_defaults_to_the_hub() {
 #[test]
 fn two_types_claiming_one_version_are_refused() {
     let mut scheme = Scheme::<Unused>::new();
-    let err = scheme
-        .versions::<V2>()
-        .version::<OtherV2>()
-        .register()
-        .err()
-        .unwrap();
+    let err = refused::<V2, OtherV2>(&mut scheme);
     assert!(
         matches!(err, SchemeError::DuplicateVersion { ref type_meta, .. } if *type_meta == V2::type_meta()),
         "{err}"
@@ -138,30 +143,15 @@ fn two_types_claiming_one_version_are_refused() {
 
     let mut scheme = Scheme::<Unused>::new();
     scheme.register::<OtherV2>().unwrap();
-    let err = scheme
-        .versions::<V2>()
-        .version::<V1>()
-        .register()
-        .err()
-        .unwrap();
+    let err = refused::<V2, V1>(&mut scheme);
     assert!(matches!(err, SchemeError::DuplicateVersion { .. }), "{err}");
 }
 
 #[test]
 fn another_kind_or_group_is_no_version() {
     for err in [
-        Scheme::<Unused>::new()
-            .versions::<V2>()
-            .version::<Gadget>()
-            .register()
-            .err()
-            .unwrap(),
-        Scheme::<Unused>::new()
-            .versions::<V2>()
-            .version::<OtherGroup>()
-            .register()
-            .err()
-            .unwrap(),
+        refused::<V2, Gadget>(&mut Scheme::new()),
+        refused::<V2, OtherGroup>(&mut Scheme::new()),
     ] {
         assert!(matches!(err, SchemeError::NotAVersion { .. }), "{err}");
     }
@@ -188,12 +178,7 @@ fn a_storage_version_must_be_registered() {
 fn a_version_without_a_conversion_is_refused() {
     let mut scheme = Scheme::<Unused>::new();
     scheme.register::<V1>().unwrap();
-    let err = scheme
-        .versions::<V2>()
-        .version::<V3>()
-        .register()
-        .err()
-        .unwrap();
+    let err = refused::<V2, V3>(&mut scheme);
     assert_eq!(
         err,
         SchemeError::NoConversion {
@@ -222,12 +207,7 @@ fn a_version_without_a_conversion_is_refused() {
 fn the_versions_of_a_kind_register_once() {
     let mut scheme = Scheme::<Unused>::new();
     scheme.versions::<V2>().version::<V1>().register().unwrap();
-    let err = scheme
-        .versions::<V2>()
-        .version::<V3>()
-        .register()
-        .err()
-        .unwrap();
+    let err = refused::<V2, V3>(&mut scheme);
     assert!(
         matches!(err, SchemeError::AlreadyRegistered { .. }),
         "{err}"
