@@ -55,14 +55,17 @@ use crate::object::Object;
 ///         WidgetV1 { metadata: v2.metadata, color: v2.colors.join(",") }
 ///     }
 /// }
+/// # // A codec that encodes nothing: registering versions does not encode (the `kvstore`
+/// # // crate's `Json` is what an application uses).
 /// # struct Codec;
+/// # fn none() -> CodecError { CodecError::WrongFormat { expected: "none", found: String::new() } }
 /// # impl kvstore_core::Codec for Codec {
 /// #     fn format(&self) -> &'static str { "none" }
-/// #     fn type_meta(&self, _: &[u8]) -> Result<TypeMeta, CodecError> { unimplemented!() }
+/// #     fn type_meta(&self, _: &[u8]) -> Result<TypeMeta, CodecError> { Err(none()) }
 /// # }
 /// # impl<K: Object> kvstore_core::CodecFor<K> for Codec {
-/// #     fn encode(&self, _: &K) -> Result<Vec<u8>, CodecError> { unimplemented!() }
-/// #     fn decode(&self, _: &[u8]) -> Result<K, CodecError> { unimplemented!() }
+/// #     fn encode(&self, _: &K) -> Result<Vec<u8>, CodecError> { Err(none()) }
+/// #     fn decode(&self, _: &[u8]) -> Result<K, CodecError> { Err(none()) }
 /// # }
 ///
 /// let mut scheme = Scheme::<Codec>::new();
