@@ -30,7 +30,6 @@ use zookeeper_client as zk;
 use crate::error::{map_error, write_failed};
 use crate::fetch;
 use crate::inner::Inner;
-use crate::layout::PERSISTENT;
 use crate::records::{encode, encode_counter, KeyRecord, LogEntry, LoggedEvent, ValueRef};
 use crate::values::{self, NewValue};
 
@@ -75,6 +74,8 @@ enum Role {
 /// A `multi` being built, with the role of each operation and its size.
 struct Multi<'a> {
     writer: zk::MultiWriter<'a>,
+    /// How new znodes are created (their ACLs).
+    options: zk::CreateOptions<'a>,
     roles: Vec<Role>,
     bytes: usize,
 }
@@ -93,7 +94,7 @@ impl Multi<'_> {
         Ok(())
     }
     fn create(&mut self, role: Role, path: &str, data: &[u8]) -> Result<()> {
-        let added = self.writer.add_create(path, data, &PERSISTENT);
+        let added = self.writer.add_create(path, data, &self.options);
         self.add(role, path, data.len(), added)
     }
     fn set(&mut self, path: &str, data: &[u8]) -> Result<()> {
@@ -132,6 +133,7 @@ pub(crate) async fn append(inner: &Inner, append: &Append) -> Result<Appended> {
     let client = inner.conn.client();
     let mut multi = Multi {
         writer: client.new_multi_writer(),
+        options: inner.create_options(),
         roles: Vec::new(),
         bytes: 0,
     };
@@ -373,11 +375,12 @@ async fn commit(inner: &Inner, multi: Multi<'_>, append: &Append) -> Result<Appe
 /// Creates the znodes of values written ahead, each in a request of its own.
 async fn write_ahead(inner: &Inner, values: &[&NewValue]) -> Result<()> {
     let client = inner.conn.client();
+    let options = inner.create_options();
     let requests = values
         .iter()
         .flat_map(|value| &value.chunks)
         .map(|(path, bytes)| {
-            let request = client.create(path, bytes, &PERSISTENT);
+            let request = client.create(path, bytes, &options);
             inner.conn.call("writing a value", request)
         });
     try_join_all(requests).await?;

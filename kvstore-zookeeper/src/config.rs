@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use kvstore_core::{Error, Result, StoreConfig};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use kvstore_core::{Error, Result, Secret, StoreConfig};
+use sha1::{Digest, Sha1};
+use zookeeper_client as zk;
 
 /// The root znode of a store unless configured otherwise.
 pub const DEFAULT_ROOT: &str = "/kvstore";
@@ -26,6 +30,10 @@ pub struct ZooKeeperConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) session_timeout: Duration,
     pub(crate) lease_check_interval: Duration,
+    /// Digest authentication: the user and password (never printed).
+    pub(crate) user: Option<(String, Secret)>,
+    /// Digest ids (`user:base64(sha1(user:password))`) given read access.
+    pub(crate) readers: Vec<String>,
 }
 
 impl ZooKeeperConfig {
@@ -38,7 +46,44 @@ impl ZooKeeperConfig {
             request_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
             lease_check_interval: Duration::from_millis(500),
+            user: None,
+            readers: Vec::new(),
         }
+    }
+
+    /// Authenticates with ZooKeeper's `digest` scheme as `name`, and protects the store: every
+    /// znode it creates carries an ACL giving this user every permission, the
+    /// [readers](ZooKeeperConfig::reader) read access, and nobody else anything. Without a
+    /// user the store's znodes are open to every client (`world:anyone`). ZooKeeper's digest
+    /// scheme never refuses a password: a wrong one is a user without access, so calls fail
+    /// with [`Error::PermissionDenied`]. The password is never printed.
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some((name.into(), Secret::new(password)));
+        self
+    }
+
+    /// Gives `name`, authenticating with `password`, read access to every znode the store
+    /// creates (an operator's tool, a backup). Only the digest of the password is kept.
+    pub fn reader(mut self, name: &str, password: &str) -> Self {
+        self.readers.push(digest_id(name, password));
+        self
+    }
+
+    /// The ACLs of the znodes the store creates.
+    pub(crate) fn acls(&self) -> Vec<zk::Acl> {
+        let Some((name, password)) = &self.user else {
+            return zk::Acls::anyone_all().to_vec();
+        };
+        let mut acls = vec![zk::Acl::new(
+            zk::Permission::ALL,
+            zk::AuthId::new("digest", &digest_id(name, password.expose())),
+        )];
+        acls.extend(
+            self.readers
+                .iter()
+                .map(|id| zk::Acl::new(zk::Permission::READ, zk::AuthId::new("digest", id))),
+        );
+        acls
     }
 
     /// The znode every znode of the store lives under (created when missing), e.g.
@@ -85,9 +130,9 @@ impl ZooKeeperConfig {
         let invalid = |message: String| Error::InvalidConfig { message };
         config.refuse_options()?;
         let hosts = config.hosts()?;
-        if config.username.is_some() || config.password.is_some() || config.tls.is_some() {
+        if config.tls.is_some() {
             return Err(invalid(
-                "the zookeeper backend does not support credentials or TLS yet".to_owned(),
+                "the zookeeper backend does not support TLS yet".to_owned(),
             ));
         }
         if config.namespace.is_some() {
@@ -104,6 +149,14 @@ impl ZooKeeperConfig {
         }
         if let Some(timeout) = config.request_timeout {
             zk = zk.request_timeout(timeout);
+        }
+        match (&config.username, &config.password) {
+            (Some(user), password) if !user.is_empty() => {
+                let password = password.as_ref().map_or("", Secret::expose);
+                zk = zk.user(user.clone(), password);
+            }
+            (_, Some(_)) => return Err(invalid("a password without a user".to_owned())),
+            (_, None) => {}
         }
         zk.validate()?;
         Ok(zk)
@@ -133,6 +186,13 @@ impl ZooKeeperConfig {
     }
 }
 
+/// The id ZooKeeper's `digest` scheme gives `name` with `password`:
+/// `name:base64(sha1(name:password))`.
+fn digest_id(name: &str, password: &str) -> String {
+    let digest = Sha1::digest(format!("{name}:{password}").as_bytes());
+    format!("{name}:{}", STANDARD.encode(digest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,12 +213,42 @@ mod tests {
     }
 
     #[test]
+    fn credentials_come_from_the_url_and_are_never_shown() {
+        let config = StoreConfig::from_url("zk://app:s3cret@h1:2181/apps/a").unwrap();
+        let zk = ZooKeeperConfig::from_store_config(&config).unwrap();
+        let (user, password) = zk.user.as_ref().unwrap();
+        assert_eq!((user.as_str(), password.expose()), ("app", "s3cret"));
+        assert!(!format!("{zk:?}").contains("s3cret"), "{zk:?}");
+    }
+
+    #[test]
+    fn digest_ids_are_zookeepers() {
+        // What ZooKeeper 3.8 prints for it: `java -cp /usr/share/java/zookeeper.jar
+        // org.apache.zookeeper.server.auth.DigestAuthenticationProvider super:superpw`.
+        assert_eq!(
+            digest_id("super", "superpw"),
+            "super:g9oN2HttPfn8MMWJZ2r45Np/LIA="
+        );
+        let acls = ZooKeeperConfig::new(["h:2181"])
+            .user("app", "pw")
+            .reader("ops", "pw2")
+            .acls();
+        assert_eq!(acls.len(), 2);
+        assert_eq!(acls[0].permission(), zk::Permission::ALL);
+        assert_eq!(acls[1].permission(), zk::Permission::READ);
+        assert_eq!(
+            ZooKeeperConfig::new(["h:2181"]).acls(),
+            zk::Acls::anyone_all().to_vec()
+        );
+    }
+
+    #[test]
     fn unusable_configurations_are_refused() {
         for url in [
             "zk://h:2181/a//b",
             "zk://h:2181/zookeeper",
             "zk://h:2181/a?namespace=/x",
-            "zk://u:secret@h:2181/a",
+            "zk://:secret@h:2181/a",
             "zk://h:2181/a?batch=1",
             "zk:///a",
         ] {

@@ -119,9 +119,13 @@ impl Connection {
 }
 
 async fn connect(cluster: &str, config: &ZooKeeperConfig) -> Result<zk::Client> {
-    let connector = zk::Client::connector()
+    let mut connector = zk::Client::connector()
         .with_session_timeout(config.session_timeout)
         .with_connection_timeout(config.connect_timeout);
+    if let Some((name, password)) = &config.user {
+        let credentials = format!("{name}:{}", password.expose());
+        connector = connector.with_auth("digest", credentials.as_bytes());
+    }
     match tokio::time::timeout(config.connect_timeout, connector.connect(cluster)).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(err)) => Err(map_error(&format!("connecting to {cluster}"), err)),

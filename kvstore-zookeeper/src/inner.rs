@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use zookeeper_client as zk;
+
 use crate::config::ZooKeeperConfig;
 use crate::connection::Connection;
 use crate::layout::Layout;
@@ -22,6 +24,8 @@ pub(crate) struct Inner {
     /// of its own (`Some`) or in the key's record (`None`). An append logs the state a change
     /// replaced by reference, and the engine hands it only the bytes.
     refs: Mutex<HashMap<(String, u64), Option<ValueRef>>>,
+    /// The ACLs of every znode the store creates.
+    acls: Vec<zk::Acl>,
 }
 
 impl Inner {
@@ -29,10 +33,16 @@ impl Inner {
         Inner {
             conn,
             layout: Layout::new(&config.root),
+            acls: config.acls(),
             config,
             heads: tokio::sync::watch::Sender::new(0),
             refs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How the store creates a znode: persistent, with the configured ACLs.
+    pub fn create_options(&self) -> zk::CreateOptions<'_> {
+        zk::CreateMode::Persistent.with_acls(zk::Acls::new(&self.acls))
     }
 
     /// Publishes `head` if it is newer than the newest known.

@@ -13,11 +13,6 @@
 //! ```
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use zookeeper_client as zk;
-
-/// Every znode of the store: persistent, open to every client (ZooKeeper ACLs are not used yet).
-pub(crate) const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
 
 /// Bytes of a value per znode: well under ZooKeeper's default 1 MiB `jute.maxbuffer`, which
 /// bounds a node's data and a whole request.

@@ -17,7 +17,6 @@ use kvstore_core::{Error, LeaseId, Result};
 use zookeeper_client as zk;
 
 use crate::inner::Inner;
-use crate::layout::PERSISTENT;
 use crate::records::{decode, encode, LeaseRecord};
 
 fn stored(id: i64, record: &LeaseRecord, mtime: i64) -> StoredLease {
@@ -45,7 +44,7 @@ pub(crate) async fn create(inner: &Inner, ttl: Duration) -> Result<StoredLease> 
         let created = inner
             .conn
             .call("granting a lease", async {
-                match client.create(&path, &data, &PERSISTENT).await {
+                match client.create(&path, &data, &inner.create_options()).await {
                     Ok((stat, _)) => Ok(Some(stat)),
                     Err(zk::Error::NodeExists) => Ok(None),
                     Err(err) => Err(err),

@@ -72,6 +72,14 @@
 //! racing to expire a lease take one revision between them: exactly once. A lease whose owner
 //! died is expired by any other client; with no client connected, by the first one to connect.
 //!
+//! ## Authentication
+//!
+//! With a user ([`ZooKeeperConfig::user`], or `zk://USER:PASSWORD@host/root`) the session
+//! authenticates with ZooKeeper's `digest` scheme and every znode the store creates carries an
+//! ACL for that user (all permissions) and the configured readers (read), nobody else: other
+//! clients get [`Error::PermissionDenied`](kvstore_core::Error::PermissionDenied). The
+//! password is never printed.
+//!
 //! ## Sessions
 //!
 //! Nothing is kept in ephemeral znodes, so the ZooKeeper session is only a connection: when it
@@ -118,7 +126,6 @@ pub use zookeeper_client;
 
 use crate::connection::Connection;
 use crate::inner::Inner;
-use crate::layout::PERSISTENT;
 use crate::records::encode_counter;
 
 /// The ZooKeeper backend. Clones share one session.
@@ -182,7 +189,7 @@ async fn initialize(inner: &Inner) -> Result<()> {
         inner
             .conn
             .call("creating the store's znodes", async {
-                match client.create(path, data, &PERSISTENT).await {
+                match client.create(path, data, &inner.create_options()).await {
                     Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
                     Err(err) => Err(err),
                 }

@@ -42,7 +42,7 @@ impl Storage for ZooKeeperStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::basic()
+        Capabilities::basic().with_auth()
     }
 
     async fn head(&self) -> Result<Head> {

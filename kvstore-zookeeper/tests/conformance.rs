@@ -26,3 +26,30 @@ kvstore_core::conformance_suite!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     |isolation| fixture(isolation, Json)
 );
+
+/// The whole suite again on a protected store: every znode created with the ACLs of a user
+/// (`ZooKeeperConfig::user`) and a reader, the session authenticated with ZooKeeper's digest
+/// scheme.
+mod authenticated {
+    use super::*;
+    use kvstore_testkit::until_answered;
+    use kvstore_zookeeper::ZooKeeperBackend;
+
+    async fn protected<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
+        let zk = match TestZooKeeper::shared().await {
+            Ok(zk) => zk,
+            Err(skipped) => {
+                eprintln!("{skipped}");
+                return None;
+            }
+        };
+        let config = zk.config().user("app", "app-pw").reader("ops", "ops-pw");
+        let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
+        Some(Fixture::with_guard(Store::new(backend, codec), zk))
+    }
+
+    kvstore_core::conformance_suite!(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        |isolation| protected(isolation, Json)
+    );
+}
