@@ -52,7 +52,8 @@ impl CommitValues {
         let total: usize = commit.events.iter().map(|e| e.kv.value.len()).sum();
         let small = total <= SMALL_COMMIT;
         let made = commit.events.iter().map(|event| {
-            (event.kind != EventType::Deleted).then(|| NewValue::new(inner, &event.kv.value, small))
+            (event.kind != EventType::Deleted)
+                .then(|| NewValue::new(inner, &event.kv.value, small, commit.revision))
         });
         CommitValues {
             ahead: !small,

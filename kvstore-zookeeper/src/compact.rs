@@ -1,7 +1,11 @@
 //! Compaction (the engine has checked the revision against the head): `compacted` moves first (from then on, reads and watches before it give
 //! `Gone`), then the log entries before it are deleted with the values their events replaced
 //! or deleted — those no read at or after the compaction point can see. Entries a previous,
-//! interrupted compaction left are deleted too.
+//! interrupted compaction left are deleted too. Last, the value znodes written for one of the
+//! compacted revisions that its commit did not create — left by a write interrupted between
+//! its values and its `multi` — are deleted (see `values`).
+
+use std::collections::HashSet;
 
 use futures::future::try_join_all;
 use kvstore_core::{Error, Result};
@@ -11,8 +15,8 @@ use crate::append::delete_chunks;
 use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::parse_log_name;
-use crate::records::{decode_counter, encode_counter, LogEntry};
-use crate::values::chunk_paths;
+use crate::records::{decode_counter, encode_counter, LogEntry, ValueRef};
+use crate::values::{chunk_paths, parse_value_name};
 
 /// Entries deleted per round of requests.
 const BATCH: usize = 256;
@@ -64,6 +68,8 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         .filter(|r| *r < revision)
         .collect();
     old.sort_unstable();
+    // The revisions whose log entries were read, and the value ids their commits created.
+    let (mut covered, mut created) = (HashSet::new(), HashSet::new());
     for batch in old.chunks(BATCH) {
         let entries: Vec<Option<LogEntry>> = fetch::records(
             inner,
@@ -73,8 +79,13 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         )
         .await?;
         let mut garbage = Vec::new();
-        for entry in entries.into_iter().flatten() {
+        for (revision, entry) in batch.iter().zip(entries) {
+            let Some(entry) = entry else { continue };
+            covered.insert(*revision);
             for event in entry.events {
+                if let Some(ValueRef::Znodes { id, .. }) = event.put.map(|put| put.value) {
+                    created.insert(id);
+                }
                 if let Some(prev) = event.prev {
                     garbage.extend(chunk_paths(inner, &prev.value));
                 }
@@ -88,6 +99,48 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         try_join_all(deletes).await?;
         delete_chunks(inner, &garbage).await;
     }
-    tracing::debug!(revision, entries = old.len(), "zookeeper: compacted");
+    let orphans = orphans(inner, &covered, &created).await?;
+    tracing::debug!(
+        revision,
+        entries = old.len(),
+        orphans = orphans,
+        "zookeeper: compacted"
+    );
     Ok(())
+}
+
+/// Deletes the value znodes written for a `covered` revision that its commit did not create
+/// (not in `created`); how many.
+async fn orphans(
+    inner: &Inner,
+    covered: &HashSet<u64>,
+    created: &HashSet<String>,
+) -> Result<usize> {
+    if covered.is_empty() {
+        return Ok(0);
+    }
+    let client = inner.conn.client();
+    let names = inner
+        .conn
+        .call(
+            "listing the values",
+            client.list_children(&inner.layout.values_dir()),
+        )
+        .await?;
+    let orphans: Vec<String> = names
+        .iter()
+        .filter(|name| {
+            parse_value_name(name)
+                .is_some_and(|(id, revision)| covered.contains(&revision) && !created.contains(id))
+        })
+        .map(|name| format!("{}/{name}", inner.layout.values_dir()))
+        .collect();
+    if !orphans.is_empty() {
+        tracing::info!(
+            count = orphans.len(),
+            "zookeeper: deleting values of interrupted writes"
+        );
+        delete_chunks(inner, &orphans).await;
+    }
+    Ok(orphans.len())
 }

@@ -11,6 +11,11 @@ use zookeeper_client as zk;
 /// The root znode of a store unless configured otherwise.
 pub const DEFAULT_ROOT: &str = "/kvstore";
 
+/// The revisions of history a store keeps unless configured otherwise: older ones are compacted
+/// as writes go on (every tenth of it), so the log stays bounded without anyone calling
+/// `compact`.
+pub const DEFAULT_RETAIN: u64 = 10_000;
+
 /// Configuration of a [`ZooKeeperBackend`](crate::ZooKeeperBackend).
 ///
 /// ```
@@ -30,6 +35,7 @@ pub struct ZooKeeperConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) session_timeout: Duration,
     pub(crate) lease_check_interval: Duration,
+    pub(crate) retain: Option<u64>,
     /// Digest authentication: the user and password (never printed).
     pub(crate) user: Option<(String, Secret)>,
     /// Digest ids (`user:base64(sha1(user:password))`) given read access.
@@ -46,6 +52,7 @@ impl ZooKeeperConfig {
             request_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
             lease_check_interval: Duration::from_millis(500),
+            retain: Some(DEFAULT_RETAIN),
             user: None,
             readers: Vec::new(),
         }
@@ -120,15 +127,24 @@ impl ZooKeeperConfig {
         self
     }
 
+    /// Keeps `revisions` revisions of history, compacting older ones as writes go on
+    /// ([`DEFAULT_RETAIN`]); `None` keeps all of it until `Store::compact`. Compaction also
+    /// removes the values of writes interrupted between their steps.
+    pub fn retain(mut self, revisions: Option<u64>) -> Self {
+        self.retain = revisions;
+        self
+    }
+
     /// The servers.
     pub fn endpoints(&self) -> &[String] {
         &self.endpoints
     }
 
-    /// The configuration a [`StoreConfig`] describes (`zk://host:2181,host2:2181/root`).
+    /// The configuration a [`StoreConfig`] describes:
+    /// `zk://[USER:PASSWORD@]host:2181,host2:2181/root`, with the query options
+    /// `session_timeout=10s`, `lease_check_interval=500ms` and `retain=10000` (or `retain=all`).
     pub fn from_store_config(config: &StoreConfig) -> Result<ZooKeeperConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
-        config.refuse_options()?;
         let hosts = config.hosts()?;
         if config.tls.is_some() {
             return Err(invalid(
@@ -149,6 +165,14 @@ impl ZooKeeperConfig {
         }
         if let Some(timeout) = config.request_timeout {
             zk = zk.request_timeout(timeout);
+        }
+        for option in config.backend_options() {
+            match option.name {
+                "session_timeout" => zk.session_timeout = option.duration()?,
+                "lease_check_interval" => zk.lease_check_interval = option.duration()?,
+                "retain" => zk.retain = option.retain()?,
+                _ => return Err(option.unknown("zookeeper")),
+            }
         }
         match (&config.username, &config.password) {
             (Some(user), password) if !user.is_empty() => {
@@ -199,16 +223,21 @@ mod tests {
 
     #[test]
     fn urls_name_servers_and_root() {
-        let config =
-            StoreConfig::from_url("zk://h1:2181,h2:2181/apps/a?request_timeout=2s").unwrap();
+        let config = StoreConfig::from_url(
+            "zk://h1:2181,h2:2181/apps/a?request_timeout=2s&session_timeout=20s&retain=all",
+        )
+        .unwrap();
         let zk = ZooKeeperConfig::from_store_config(&config).unwrap();
         assert_eq!(zk.endpoints, ["h1:2181", "h2:2181"]);
         assert_eq!(zk.root, "/apps/a");
         assert_eq!(zk.request_timeout, Duration::from_secs(2));
+        assert_eq!(zk.session_timeout, Duration::from_secs(20));
+        assert_eq!(zk.retain, None);
         let plain = StoreConfig::from_url("zk://h1:2181").unwrap();
+        let plain = ZooKeeperConfig::from_store_config(&plain).unwrap();
         assert_eq!(
-            ZooKeeperConfig::from_store_config(&plain).unwrap().root,
-            DEFAULT_ROOT
+            (plain.root.as_str(), plain.retain),
+            (DEFAULT_ROOT, Some(DEFAULT_RETAIN))
         );
     }
 
@@ -250,6 +279,7 @@ mod tests {
             "zk://h:2181/a?namespace=/x",
             "zk://:secret@h:2181/a",
             "zk://h:2181/a?batch=1",
+            "zk://h:2181/a?retain=many",
             "zk:///a",
         ] {
             // Refused by the URL's own rules (hosts) or by the backend's.

@@ -79,6 +79,9 @@ impl Layout {
     pub fn key(&self, key: &str) -> String {
         format!("{}/keys/{}", self.root, escape(key))
     }
+    pub fn values_dir(&self) -> String {
+        format!("{}/values", self.root)
+    }
     pub fn value_chunk(&self, id: &str, chunk: u32) -> String {
         match chunk {
             0 => format!("{}/values/{id}", self.root),

@@ -92,9 +92,10 @@
 //! ## Compaction
 //!
 //! [`Backend::compact`](kvstore_core::Backend::compact) moves `compacted`, then deletes the
-//! older log entries and the values their events replaced. Nothing compacts on its own: call
-//! it (or `kvstore_core::Store::compact`) from time to time, as with etcd without
-//! auto-compaction.
+//! older log entries, the values their events replaced, and the values of writes interrupted
+//! between writing their values and their `multi` (the `values` module says how they are
+//! recognised). The engine compacts as writes go on, keeping [`ZooKeeperConfig::retain`]
+//! revisions ([`DEFAULT_RETAIN`]).
 
 mod append;
 mod compact;
@@ -118,7 +119,7 @@ use kvstore_core::engine::{EngineBacked, LogBackend, Options};
 use kvstore_core::Result;
 use zookeeper_client as zk;
 
-pub use config::{ZooKeeperConfig, DEFAULT_ROOT};
+pub use config::{ZooKeeperConfig, DEFAULT_RETAIN, DEFAULT_ROOT};
 pub use storage::ZooKeeperStorage;
 /// The ZooKeeper client this backend is built on, for code that also talks to ZooKeeper
 /// directly (the benchmarks compare against it).
@@ -149,12 +150,15 @@ impl ZooKeeperBackend {
     pub async fn connect(config: ZooKeeperConfig) -> Result<ZooKeeperBackend> {
         config.validate()?;
         let conn = Connection::open(&config).await?;
-        let interval = config.lease_check_interval;
+        let (interval, retain) = (config.lease_check_interval, config.retain);
         let inner = Arc::new(Inner::new(conn, config));
         initialize(&inner).await?;
         heads::spawn_watcher(&inner);
         let storage = ZooKeeperStorage { inner };
-        let options = Options::default().lease_check_interval(interval);
+        let mut options = Options::default().lease_check_interval(interval);
+        if let Some(revisions) = retain {
+            options = options.retain(revisions);
+        }
         let engine = LogBackend::with_options(storage, options);
         engine.start();
         Ok(ZooKeeperBackend { engine })

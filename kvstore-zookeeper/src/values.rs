@@ -3,6 +3,13 @@
 //! `values/<id>~1`, ... for values over one chunk), written once and never changed; keys and
 //! log entries refer to them by id, and they are deleted when the event that replaced or
 //! deleted them is compacted away.
+//!
+//! A value's id starts with the revision of the commit that writes it (`<revision, 20
+//! digits>-<uuid>`). Values of a large commit are written before its `multi`; a client that
+//! dies between the two (or whose `multi` lost the race for its revision, or whose outcome is
+//! unknown) leaves value znodes no record refers to. Compaction finds them: once the
+//! compaction point passes a value's revision, the log entry of that revision says whether its
+//! commit created the value; if it did not, the value is an orphan and is deleted.
 
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
@@ -23,15 +30,16 @@ pub(crate) struct NewValue {
 pub(crate) const INLINE: usize = 4096;
 
 impl NewValue {
-    /// A value to write; kept in the records when `in_records` and small enough.
-    pub fn new(inner: &Inner, value: &Bytes, in_records: bool) -> NewValue {
+    /// A value the commit of `revision` writes; kept in the records when `in_records` and
+    /// small enough.
+    pub fn new(inner: &Inner, value: &Bytes, in_records: bool, revision: u64) -> NewValue {
         if in_records && value.len() <= INLINE {
             return NewValue {
                 reference: inline(value),
                 chunks: Vec::new(),
             };
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = format!("{revision:020}-{}", uuid::Uuid::new_v4().simple());
         let pieces: Vec<Bytes> = if value.is_empty() {
             vec![Bytes::new()]
         } else {
@@ -69,6 +77,17 @@ pub(crate) fn chunk_paths(inner: &Inner, value: &ValueRef) -> Vec<String> {
             .collect(),
         ValueRef::Text(_) | ValueRef::Base64(_) => Vec::new(),
     }
+}
+
+/// The id of the value a `values/` child belongs to, and the revision of the commit that
+/// wrote it; `None` for names of another form (values written before ids carried revisions).
+pub(crate) fn parse_value_name(name: &str) -> Option<(&str, u64)> {
+    let id = name.split_once('~').map_or(name, |(id, _)| id);
+    let (revision, rest) = id.split_once('-')?;
+    let revision = (revision.len() == 20 && !rest.is_empty())
+        .then(|| revision.parse().ok())
+        .flatten()?;
+    Some((id, revision))
 }
 
 /// Reads values, all requests sent at once. `Ok(None)` for a value whose znodes are gone
@@ -122,4 +141,24 @@ pub(crate) async fn read(inner: &Inner, values: &[&ValueRef]) -> Result<Vec<Opti
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_value_name;
+
+    #[test]
+    fn value_names_carry_their_commits_revision() {
+        let id = "00000000000000000042-9f1c";
+        assert_eq!(parse_value_name(id), Some((id, 42)));
+        assert_eq!(parse_value_name(&format!("{id}~3")), Some((id, 42)));
+        for other in [
+            "9f1c0d2e",
+            "42-9f1c",
+            "0000000000000000004x-9f1c",
+            "00000000000000000042-",
+        ] {
+            assert_eq!(parse_value_name(other), None, "{other}");
+        }
+    }
 }
