@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use kvstore_core::{Error, Result, Secret, StoreConfig};
+use kvstore_core::{Error, Result, Secret, StoreConfig, TlsFiles};
 use sha1::{Digest, Sha1};
 use zookeeper_client as zk;
 
@@ -40,6 +40,8 @@ pub struct ZooKeeperConfig {
     pub(crate) user: Option<(String, Secret)>,
     /// Digest ids (`user:base64(sha1(user:password))`) given read access.
     pub(crate) readers: Vec<String>,
+    /// TLS to the servers' secure client port.
+    pub(crate) tls: Option<TlsFiles>,
 }
 
 impl ZooKeeperConfig {
@@ -55,7 +57,17 @@ impl ZooKeeperConfig {
             retain: Some(DEFAULT_RETAIN),
             user: None,
             readers: Vec::new(),
+            tls: None,
         }
+    }
+
+    /// Talks TLS to every server (their secure client port, `secureClientPort`): the server's
+    /// certificate must be issued by the CA in `files.ca` (PEM) for the name or address
+    /// connected to; `cert` and `key` (PEM) are the client's certificate, for servers that ask
+    /// for one (`ssl.clientAuth`).
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
     }
 
     /// Authenticates with ZooKeeper's `digest` scheme as `name`, and protects the store: every
@@ -141,16 +153,12 @@ impl ZooKeeperConfig {
     }
 
     /// The configuration a [`StoreConfig`] describes:
-    /// `zk://[USER:PASSWORD@]host:2181,host2:2181/root`, with the query options
+    /// `zk://[USER:PASSWORD@]host:2181,host2:2181/root` (`zks://…?ca=…&cert=…&key=…` for TLS),
+    /// with the query options
     /// `session_timeout=10s`, `lease_check_interval=500ms` and `retain=10000` (or `retain=all`).
     pub fn from_store_config(config: &StoreConfig) -> Result<ZooKeeperConfig> {
         let invalid = |message: String| Error::InvalidConfig { message };
         let hosts = config.hosts()?;
-        if config.tls.is_some() {
-            return Err(invalid(
-                "the zookeeper backend does not support TLS yet".to_owned(),
-            ));
-        }
         if config.namespace.is_some() {
             return Err(invalid(
                 "a namespace is a layer over any backend (kvstore::connect applies it, or kvstore_core::backend::Namespaced); the zookeeper backend's own place is its root, the URL's path (zk://host:2181/root)".to_owned(),
@@ -159,6 +167,9 @@ impl ZooKeeperConfig {
         let mut zk = ZooKeeperConfig::new(hosts.iter().map(ToString::to_string));
         if let Some(root) = &config.path {
             zk = zk.root(root.clone());
+        }
+        if let Some(files) = &config.tls {
+            zk = zk.tls(files.clone());
         }
         if let Some(timeout) = config.connect_timeout {
             zk = zk.connect_timeout(timeout);

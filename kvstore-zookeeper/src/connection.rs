@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::RwLock;
 use std::time::Duration;
 
+use futures::FutureExt;
 use kvstore_core::{Error, Result};
 use zookeeper_client as zk;
 
@@ -126,13 +127,28 @@ async fn connect(cluster: &str, config: &ZooKeeperConfig) -> Result<zk::Client> 
         let credentials = format!("{name}:{}", password.expose());
         connector = connector.with_auth("digest", credentials.as_bytes());
     }
-    match tokio::time::timeout(config.connect_timeout, connector.connect(cluster)).await {
+    let session = match &config.tls {
+        Some(files) => {
+            connector = connector.with_tls(crate::tls::options(files)?);
+            connector.secure_connect(cluster).boxed()
+        }
+        None => connector.connect(cluster).boxed(),
+    };
+    match tokio::time::timeout(config.connect_timeout, session).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(err)) => Err(map_error(&format!("connecting to {cluster}"), err)),
         Err(_) => Err(Error::Unavailable {
             message: format!(
-                "zookeeper: connecting to {cluster}: no session within {:?}",
-                config.connect_timeout
+                "zookeeper: connecting to {cluster}: no session within {:?}{}",
+                config.connect_timeout,
+                match config.tls {
+                    // zookeeper-client retries a failed handshake without saying why.
+                    Some(_) =>
+                        " over TLS (if the servers answer: is each address its secure \
+                                client port, with a certificate from the configured CA for \
+                                that address?)",
+                    None => "",
+                }
             ),
             source: None,
         }),

@@ -78,7 +78,8 @@
 //! authenticates with ZooKeeper's `digest` scheme and every znode the store creates carries an
 //! ACL for that user (all permissions) and the configured readers (read), nobody else: other
 //! clients get [`Error::PermissionDenied`](kvstore_core::Error::PermissionDenied). The
-//! password is never printed.
+//! password is never printed. With [`ZooKeeperConfig::tls`] (or `zks://…?ca=…`) every server
+//! is reached over TLS, on its secure client port.
 //!
 //! ## Sessions
 //!
@@ -111,6 +112,7 @@ mod log;
 mod records;
 mod snapshot;
 mod storage;
+mod tls;
 mod values;
 
 use std::sync::Arc;

@@ -42,7 +42,7 @@ impl Storage for ZooKeeperStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::basic().with_auth()
+        Capabilities::basic().with_auth().with_tls()
     }
 
     async fn head(&self) -> Result<Head> {

@@ -8,7 +8,7 @@
 /// |---|---|---|---|---|---|
 /// | memory | yes | 128 operations | 1,564,672 bytes | — | — |
 /// | etcd | yes (etcd 3.4.25+, 3.5.8+: [`Backend::request_progress`](super::Backend::request_progress) says `Unsupported` before) | 128 | 1,564,672 | yes (`tls` feature) | users and roles |
-/// | ZooKeeper | yes | 128 | 1,564,672 | — | digest users, ACLs on every znode |
+/// | ZooKeeper | yes | 128 | 1,564,672 | yes (`zks://`, the secure client port) | digest users, ACLs on every znode |
 /// | SQLite | yes | 128 | 1,564,672 | — | — (file permissions) |
 /// | PostgreSQL | yes | 128 | 1,564,672 | yes | users and passwords |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

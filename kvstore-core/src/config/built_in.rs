@@ -20,7 +20,7 @@ pub struct BuiltIn {
 /// |---|---|---|---|
 /// | `memory` | `kvstore-memory` | (always) | — (`memory://NAME` names a store in the process) |
 /// | `etcd`, `etcds` | `kvstore-etcd` | `etcd` (`etcd-tls` for `etcds`) | 2379 |
-/// | `zk` | `kvstore-zookeeper` | `zookeeper` | 2181 |
+/// | `zk`, `zks` | `kvstore-zookeeper` | `zookeeper` | 2181 |
 /// | `sqlite` | `kvstore-sqlite` | `sqlite` | — (`sqlite://PATH` names a file) |
 /// | `postgres`, `postgresql` | `kvstore-postgres` | `postgres` | 5432 |
 pub const BUILT_IN: &[BuiltIn] = &[
@@ -56,10 +56,11 @@ pub const BUILT_IN: &[BuiltIn] = &[
     },
 ];
 
-/// The built-in backend of `scheme` (`etcds` is `etcd`), if kvstore ships one.
+/// The built-in backend of `scheme` (`etcds` is `etcd`, `zks` is `zk`), if kvstore ships one.
 pub fn built_in(scheme: &str) -> Option<&'static BuiltIn> {
     let scheme = match scheme {
         "etcds" => "etcd",
+        "zks" => "zk",
         "postgresql" => "postgres",
         other => other,
     };

@@ -8,6 +8,7 @@
 //! | `memory://NAME` | the in-process store named `NAME`, shared by every connect in the process |
 //! | `etcd://host:2379,host2:2379` | etcd over plain HTTP/2 |
 //! | `etcds://host:2379?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/c.key` | etcd over TLS (CA, client certificate and key as paths; each optional) |
+//! | `zks://host:2281/root?ca=/etc/ca.pem` | ZooKeeper over TLS, to its secure client port (the same options) |
 //! | `etcd://user:password@host:2379` | etcd with a user (percent-encode special characters) |
 //! | `zk://host:2181,host2:2181/root` | ZooKeeper, the store under the znode `/root` |
 //! | `sqlite:///abs/path.db`, `sqlite://relative.db` | a SQLite file (created when missing) |
@@ -77,6 +78,15 @@ pub struct TlsFiles {
     /// The client certificate's private key, PEM.
     #[serde(default)]
     pub key: Option<PathBuf>,
+}
+
+/// The backend a TLS scheme names (`etcds` is `etcd` over TLS, `zks` is `zk`).
+fn secure_scheme(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "etcds" => Some("etcd"),
+        "zks" => Some("zk"),
+        _ => None,
+    }
 }
 
 /// Which store to connect to (see the [module docs](self) for the URL form).
@@ -158,8 +168,8 @@ impl StoreConfig {
         if config.backend == "postgresql" {
             config.backend = "postgres".to_owned();
         }
-        if config.backend == "etcds" {
-            config.backend = "etcd".to_owned();
+        if let Some(plain) = secure_scheme(&config.backend) {
+            config.backend = plain.to_owned();
             config.tls = Some(TlsFiles::default());
         }
         if let Some(credentials) = credentials {
@@ -200,7 +210,9 @@ impl StoreConfig {
                         config.tls.get_or_insert_with(TlsFiles::default);
                     }
                     let tls = config.tls.as_mut().ok_or_else(|| {
-                        invalid(format!("{name} is a TLS option: use the etcds:// scheme"))
+                        invalid(format!(
+                            "{name} is a TLS option: use the etcds:// or zks:// scheme"
+                        ))
                     })?;
                     let path = Some(PathBuf::from(value));
                     match &*name {
@@ -313,8 +325,12 @@ fn redact_url(url: &str) -> String {
 /// The URL form, with the password shown as `***`.
 impl fmt::Display for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tls = self.tls.is_some() && self.backend == "etcd";
-        write!(f, "{}://", if tls { "etcds" } else { &self.backend })?;
+        let scheme = match (&self.tls, self.backend.as_str()) {
+            (Some(_), "etcd") => "etcds",
+            (Some(_), "zk") => "zks",
+            (_, backend) => backend,
+        };
+        write!(f, "{scheme}://")?;
         if let Some(user) = &self.username {
             write!(f, "{}", utf8_percent_encode(user, NON_ALPHANUMERIC))?;
             if self.password.is_some() {
@@ -429,6 +445,16 @@ mod tests {
         let files = tls.tls.unwrap();
         assert_eq!(files.ca, Some(PathBuf::from("/ca.pem")));
         assert_eq!(files.key, Some(PathBuf::from("/k.pem")));
+        let zks = StoreConfig::from_url("zks://h:2281/root?ca=/ca.pem").unwrap();
+        assert_eq!(
+            (zks.backend.as_str(), zks.path.as_deref()),
+            ("zk", Some("/root"))
+        );
+        assert_eq!(
+            zks.tls.as_ref().and_then(|t| t.ca.as_deref()),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!(zks.to_string(), "zks://h:2281/root?ca=%2Fca.pem");
 
         let memory = StoreConfig::from_url("memory://shared").unwrap();
         assert_eq!(
