@@ -53,3 +53,25 @@ mod authenticated {
         |isolation| protected(isolation, Json)
     );
 }
+
+/// The whole suite again on a three-member ensemble, the connect string naming all three.
+mod ensemble {
+    use super::*;
+
+    async fn on_ensemble<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
+        let zk = match TestZooKeeper::on_ensemble().await {
+            Ok(zk) => zk,
+            Err(skipped) => {
+                eprintln!("{skipped}");
+                return None;
+            }
+        };
+        let backend = zk.backend().await;
+        Some(Fixture::with_guard(Store::new(backend, codec), zk))
+    }
+
+    kvstore_core::conformance_suite!(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        |isolation| on_ensemble(isolation, Json)
+    );
+}

@@ -14,6 +14,9 @@ use tempfile::TempDir;
 
 use crate::{under_ci, Skipped};
 
+mod ensemble;
+pub use ensemble::ZooKeeperEnsemble;
+
 /// Where Debian's `zookeeper` package puts the server's classes (their manifest names the
 /// other jars).
 const SERVER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -34,6 +37,11 @@ fn class_path() -> String {
     );
     jars.join(":")
 }
+
+/// The main class of a standalone server.
+const STANDALONE: &str = "org.apache.zookeeper.server.ZooKeeperServerMain";
+/// The main class of an ensemble member.
+const MEMBER: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
 /// How long a started server may take to serve.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,17 +74,28 @@ fn local_server() -> Result<PathBuf, Skipped> {
 
 /// Asks the server at `endpoint` the four-letter word `ruok`; whether it answers `imok`.
 pub fn answers(endpoint: &str) -> bool {
-    let Ok(addr) = endpoint.parse() else {
-        return false;
-    };
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
+    four_letters(endpoint, "ruok").is_some_and(|answer| answer == "imok")
+}
+
+/// The server's answer to the four-letter word `word`, if it answers within half a second.
+fn four_letters(endpoint: &str, word: &str) -> Option<String> {
+    let addr = endpoint.parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut answer = String::new();
-    stream.write_all(b"ruok").is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer == "imok"
+    stream.write_all(word.as_bytes()).ok()?;
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+/// The server's role (`leader`, `follower`, `standalone`), from `srvr`; `None` while it
+/// serves no requests (an ensemble member without a quorum) or does not answer.
+pub fn mode(endpoint: &str) -> Option<String> {
+    let answer = four_letters(endpoint, "srvr")?;
+    let line = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("Mode: "))?;
+    Some(line.trim().to_owned())
 }
 
 /// Whether the server at `endpoint` opens a session within a second.
@@ -94,6 +113,8 @@ async fn opens_session(endpoint: &str) -> bool {
 /// A standalone ZooKeeper server of the test's own; killed on drop.
 pub struct ZooKeeperServer {
     java: PathBuf,
+    /// The server's main class: standalone, or an ensemble member.
+    main: &'static str,
     port: u16,
     /// The TLS client port, when the server has one.
     secure_port: Option<u16>,
@@ -155,6 +176,7 @@ impl ZooKeeperServer {
         std::fs::write(dir.path().join("zoo.cfg"), config).expect("zoo.cfg");
         let mut server = ZooKeeperServer {
             java,
+            main: STANDALONE,
             port,
             secure_port,
             dir,
@@ -184,7 +206,7 @@ impl ZooKeeperServer {
         let child = Command::new(&self.java)
             .arg("-cp")
             .arg(class_path())
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(self.main)
             .arg(self.dir.path().join("zoo.cfg"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("server log"))
@@ -260,8 +282,12 @@ static SHARED: tokio::sync::Mutex<std::sync::Weak<ZooKeeperServer>> =
 pub struct TestZooKeeper {
     endpoints: Vec<String>,
     root: String,
-    _held: Option<std::sync::Arc<ZooKeeperServer>>,
+    _held: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
+
+/// The ensemble shared by the tests running at the same time (dropped with the last of them).
+static SHARED_ENSEMBLE: tokio::sync::Mutex<std::sync::Weak<ZooKeeperEnsemble>> =
+    tokio::sync::Mutex::const_new(std::sync::Weak::new());
 
 impl TestZooKeeper {
     /// A root of the test's own on a shared server; [`Skipped`] (outside CI) when ZooKeeper is
@@ -288,6 +314,34 @@ impl TestZooKeeper {
             endpoints: vec![server.endpoint()],
             root,
             _held: Some(server),
+        })
+    }
+
+    /// A root of the test's own on a three-member ensemble shared with the tests running at the
+    /// same time (its connect string names all three); [`Skipped`] (outside CI) when ZooKeeper
+    /// is not installed. `KVSTORE_ZK_ENDPOINTS`, when set, is used instead.
+    pub async fn on_ensemble() -> Result<Self, Skipped> {
+        let root = format!("/kvstore-test-{:016x}", crate::random_u64());
+        if let Some(endpoints) = existing_ensemble() {
+            return Ok(TestZooKeeper {
+                endpoints,
+                root,
+                _held: None,
+            });
+        }
+        let mut shared = SHARED_ENSEMBLE.lock().await;
+        let ensemble = match shared.upgrade() {
+            Some(ensemble) => ensemble,
+            None => {
+                let ensemble = std::sync::Arc::new(ZooKeeperEnsemble::start().await?);
+                *shared = std::sync::Arc::downgrade(&ensemble);
+                ensemble
+            }
+        };
+        Ok(TestZooKeeper {
+            endpoints: ensemble.endpoints(),
+            root,
+            _held: Some(ensemble),
         })
     }
 
