@@ -30,6 +30,7 @@ use zookeeper_client as zk;
 use crate::error::{map_error, write_failed};
 use crate::fetch;
 use crate::inner::Inner;
+use crate::layout::split_key;
 use crate::records::{encode, encode_counter, KeyRecord, LogEntry, LoggedEvent, ValueRef};
 use crate::values::{self, NewValue};
 
@@ -146,8 +147,16 @@ pub(crate) async fn append(inner: &Inner, append: &Append) -> Result<Appended> {
         .iter()
         .flat_map(|v| v.chunks.iter().map(|(path, _)| path.clone()))
         .collect();
+    let created = after
+        .iter()
+        .filter(|(key, record)| record.is_some() && before.get(*key).is_none_or(Option::is_none))
+        .map(|(key, _)| split_key(key).0);
+    create_dirs(inner, &inner.unknown_dirs(created)).await?;
     write_ahead(inner, &ahead).await?;
     let outcome = commit(inner, multi, append).await;
+    if let Err(Error::Backend { .. }) = &outcome {
+        inner.know_dir(None);
+    }
     match &outcome {
         Ok(Appended::Done) => {
             for (key, state) in &before {
@@ -371,6 +380,32 @@ async fn commit(inner: &Inner, multi: Multi<'_>, append: &Append) -> Result<Appe
             });
         }
     })
+}
+
+/// Creates the key directory znodes `dirs` (see `layout`), all requests sent at once; one that
+/// exists already is fine. Directories are never deleted, so one that exists stays.
+async fn create_dirs(inner: &Inner, dirs: &[String]) -> Result<()> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let client = inner.conn.client();
+    let options = inner.create_options();
+    let requests = dirs.iter().map(|dir| {
+        let path = inner.layout.key_dir(dir);
+        let client = &client;
+        let options = &options;
+        inner.conn.call("creating a key directory", async move {
+            match client.create(&path, &[], options).await {
+                Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
+                Err(err) => Err(err),
+            }
+        })
+    });
+    try_join_all(requests).await?;
+    for dir in dirs {
+        inner.know_dir(Some(dir.clone()));
+    }
+    Ok(())
 }
 
 /// Creates the znodes of values written ahead, each in a request of its own.

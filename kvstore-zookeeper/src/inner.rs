@@ -1,7 +1,7 @@
 //! What the parts of one storage share: the session, where the store lives, the heads learned
 //! for the engine, and where the values of the keys last read live.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use zookeeper_client as zk;
@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     refs: Mutex<HashMap<(String, u64), Option<ValueRef>>>,
     /// The ACLs of every znode the store creates.
     acls: Vec<zk::Acl>,
+    /// Key directory znodes known to exist (they are never deleted).
+    dirs: Mutex<HashSet<String>>,
 }
 
 impl Inner {
@@ -34,6 +36,7 @@ impl Inner {
             conn,
             layout: Layout::new(&config.root),
             acls: config.acls(),
+            dirs: Mutex::new(HashSet::new()),
             config,
             heads: tokio::sync::watch::Sender::new(0),
             refs: Mutex::new(HashMap::new()),
@@ -43,6 +46,31 @@ impl Inner {
     /// How the store creates a znode: persistent, with the configured ACLs.
     pub fn create_options(&self) -> zk::CreateOptions<'_> {
         zk::CreateMode::Persistent.with_acls(zk::Acls::new(&self.acls))
+    }
+
+    /// Of the key directories `dirs`, those not known to exist.
+    pub fn unknown_dirs<'a>(&self, dirs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let known = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unknown: Vec<String> = dirs
+            .into_iter()
+            .filter(|dir| !known.contains(*dir))
+            .map(str::to_owned)
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        unknown
+    }
+
+    /// Remembers that the key directory `dir` exists; or, with `None`, forgets them all (one
+    /// was found missing: removed by hand).
+    pub fn know_dir(&self, dir: Option<String>) {
+        let mut known = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        match dir {
+            Some(dir) => {
+                known.insert(dir);
+            }
+            None => known.clear(),
+        }
     }
 
     /// Publishes `head` if it is newer than the newest known.

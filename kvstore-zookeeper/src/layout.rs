@@ -6,7 +6,9 @@
 //! <root>/compacted             the compaction point (decimal text)
 //! <root>/clock                 touched to read the ZooKeeper leader's clock (lease expiry)
 //! <root>/log/<revision>        one write transaction: its events (JSON), 20 digits
-//! <root>/keys/<escaped key>    one live key: revisions, lease, where its value is (JSON)
+//! <root>/layout                the layout of these znodes (`2`)
+//! <root>/keys/d<escaped dir>   the live keys whose parent directory is dir (`d` alone: `/`)
+//! <root>/keys/d<dir>/<escaped name>   one live key: revisions, lease, where its value is (JSON)
 //! <root>/values/<id>[~<n>]     a value's bytes, in chunks of at most CHUNK bytes
 //! <root>/leases/<id>           one lease: its ttl (JSON); its mtime is its last renewal
 //! <root>/leases/<id>/<escaped key>   a key attached to the lease
@@ -76,8 +78,19 @@ impl Layout {
     pub fn keys_dir(&self) -> String {
         format!("{}/keys", self.root)
     }
+    /// A live key's znode: in the directory znode of its parent (see [`dir_name`]), so a
+    /// range read lists only the directories that can hold keys of the range.
     pub fn key(&self, key: &str) -> String {
-        format!("{}/keys/{}", self.root, escape(key))
+        let (dir, name) = split_key(key);
+        format!("{}/keys/{}/{}", self.root, dir_name(dir), escape(name))
+    }
+    /// The directory znode of the keys whose parent is `dir`.
+    pub fn key_dir(&self, dir: &str) -> String {
+        format!("{}/keys/{}", self.root, dir_name(dir))
+    }
+    /// The znode saying which layout the store has.
+    pub fn layout_version(&self) -> String {
+        format!("{}/layout", self.root)
     }
     pub fn values_dir(&self) -> String {
         format!("{}/values", self.root)
@@ -97,6 +110,40 @@ impl Layout {
     pub fn lease_key(&self, id: i64, key: &str) -> String {
         format!("{}/leases/{id}/{}", self.root, escape(key))
     }
+}
+
+/// The layout this crate writes: keys in directory znodes of their parents (`2`; the first
+/// kept every key in one znode, `keys/<escaped key>`).
+pub(crate) const LAYOUT_VERSION: &str = "2";
+
+/// A key's parent directory and its last segment: `("/a/b", "c")` for `/a/b/c`, `("", "a")`
+/// for `/a`.
+pub(crate) fn split_key(key: &str) -> (&str, &str) {
+    key.rsplit_once('/').unwrap_or(("", key))
+}
+
+/// The znode name of the directory `dir`: `d` and the percent-encoded path (`d` alone for the
+/// top level), never empty, `.` or `..`.
+pub(crate) fn dir_name(dir: &str) -> String {
+    format!("d{}", utf8_percent_encode(dir, ESCAPED))
+}
+
+/// The directory a `keys/` child stands for; `None` for a name [`dir_name`] does not make.
+pub(crate) fn parse_dir_name(name: &str) -> Option<String> {
+    let encoded = name.strip_prefix('d')?;
+    percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()
+        .map(|dir| dir.into_owned())
+}
+
+/// Whether the directory `dir` may hold keys in `[start, end)`: its keys are `dir/<name>`,
+/// all in `[dir + "/", dir + "0")`. Conservative: a directory's ancestors overlap its range
+/// (their own children are listed and filtered out), nothing else does.
+pub(crate) fn dir_overlaps(dir: &str, start: &str, end: &str) -> bool {
+    let first = format!("{dir}/");
+    let past = format!("{dir}0");
+    first.as_str() < end && start < past.as_str()
 }
 
 /// The name of a log entry: the revision in 20 digits, so names sort as revisions do.
@@ -157,6 +204,32 @@ mod tests {
     }
 
     #[test]
+    fn keys_live_in_the_directories_of_their_parents() {
+        for key in ["/a", "/a/b", "/a/b/c", "/a.b/..", "/%2F/x"] {
+            let (dir, name) = split_key(key);
+            assert_eq!(format!("{dir}/{name}"), key);
+            let encoded = dir_name(dir);
+            assert!(
+                !encoded.contains('/') && encoded.starts_with('d'),
+                "{encoded}"
+            );
+            assert_eq!(parse_dir_name(&encoded).as_deref(), Some(dir));
+        }
+        // The directory /a holds /a/x, never /ab or /a/b/c (that is /a/b's).
+        assert!(dir_overlaps("/a", "/a/", "/a0"));
+        assert!(dir_overlaps("/a/b", "/a/", "/a0"));
+        assert!(!dir_overlaps("/ab", "/a/", "/a0"));
+        // Conservative: /a's range spans /a/b's (its keys never fall in it; they are filtered).
+        assert!(dir_overlaps("/a", "/a/b/", "/a/b0"));
+        assert!(!dir_overlaps("/a/c", "/a/b/", "/a/b0"));
+        assert!(dir_overlaps("", "/", "/0"));
+        assert!(
+            dir_overlaps("/a", "/a/m", "/a0"),
+            "a page that starts inside it"
+        );
+    }
+
+    #[test]
     fn log_names_sort_as_revisions() {
         let names: Vec<_> = [9u64, 10, 11, u64::MAX]
             .iter()
@@ -173,7 +246,8 @@ mod tests {
     fn a_store_under_a_nested_root_creates_its_parents() {
         let layout = Layout::new("/a/b/");
         assert_eq!(layout.directories()[..2], ["/a", "/a/b"]);
-        assert_eq!(layout.key("/x/y"), "/a/b/keys/%2Fx%2Fy");
+        assert_eq!(layout.key("/x/y"), "/a/b/keys/d%2Fx/y");
+        assert_eq!(layout.key("/x"), "/a/b/keys/d/x");
         assert_eq!(Layout::new("").head(), "/head");
     }
 }

@@ -27,14 +27,15 @@
 //! | `head` | the store's revision, as decimal text |
 //! | `compacted` | the compaction point |
 //! | `log/<revision, 20 digits>` | the events of the write of that revision (JSON: key, the key's record after a put, its record before) |
-//! | `keys/<escaped key>` | a live key: `{"create":…, "mod":…, "lease":…, "value":…}`; the value is `{"text":…}` or `{"base64":…}` up to 4 KiB, else `{"znodes":{"id":…, "len":…, "chunks":…}}` |
+//! | `layout` | the znode layout (`2`) |
+//! | `keys/d<escaped directory>/<escaped name>` | a live key, in the znode of its parent directory (`/users/alice` in `keys/d%2Fusers/alice`): `{"create":…, "mod":…, "lease":…, "value":…}`; the value is `{"text":…}` or `{"base64":…}` up to 4 KiB, else `{"znodes":{"id":…, "len":…, "chunks":…}}` |
 //! | `values/<id>`, `values/<id>~<n>` | a value over 4 KiB, in chunks of 512 KiB |
 //! | `leases/<id>` | a lease's time to live (`{"ttl":…}`); the znode's mtime is its last renewal |
 //! | `leases/<id>/<escaped key>` | a key attached to the lease |
 //! | `clock` | touched to read the ZooKeeper leader's clock |
 //!
-//! Keys are percent-encoded into one znode name (everything but letters, digits and `-_.`), so
-//! every key the contract accepts is a valid name, `/` included. Values up to 4 KiB are kept in
+//! A key's directory and last segment are percent-encoded into znode names (everything but
+//! letters, digits and `-_.`), so every key the contract accepts has a valid path. Values up to 4 KiB are kept in
 //! the key's record and the log entries, so a get reads one znode; larger ones in znodes of
 //! their own, so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
 //! ZooKeeper's 1 MiB `jute.maxbuffer` (the `append` module says how).
@@ -53,8 +54,9 @@
 //!
 //! Reads `sync` first, so they are linearizable. The keys' znodes are read between two reads of
 //! `head`; if writes landed in between, the log entries between the two heads bring the keys
-//! they touched to the second head. A range read lists the names of every key of the store
-//! (they live in one znode): fine for thousands of keys, not for millions.
+//! they touched to the second head. A range read lists the directory znodes, then the keys of
+//! the directories the range can hold (its own and their ancestors'), and reads the records of
+//! one page only: its cost follows the directory listed, not the store.
 //!
 //! ## Watches
 //!
@@ -129,6 +131,7 @@ pub use zookeeper_client;
 
 use crate::connection::Connection;
 use crate::inner::Inner;
+use crate::layout::{parse_dir_name, LAYOUT_VERSION};
 use crate::records::encode_counter;
 
 /// The ZooKeeper backend. Clones share one session.
@@ -202,5 +205,51 @@ async fn initialize(inner: &Inner) -> Result<()> {
             })
             .await?;
     }
-    Ok(())
+    check_layout(inner).await
+}
+
+/// Checks that the store's znodes are laid out as this crate reads them (`layout`), writing
+/// the layout of a store that has no key yet. A store of the first layout (one znode per key
+/// in `keys/`, before key directories) is refused, not misread.
+async fn check_layout(inner: &Inner) -> Result<()> {
+    let client = inner.conn.client();
+    let path = inner.layout.layout_version();
+    let refused = |found: &str| {
+        kvstore_core::Error::Unsupported {
+        what: format!(
+            "the store under {} has the znode layout {found}; this kvstore-zookeeper reads layout {LAYOUT_VERSION} (copy the objects to a store under a new root)",
+            inner.layout.root()
+        ),
+    }
+    };
+    let found = inner
+        .conn
+        .call_maybe("reading the store's layout", client.get_data(&path))
+        .await?;
+    match found {
+        Some((data, _)) if data == LAYOUT_VERSION.as_bytes() => Ok(()),
+        Some((data, _)) => Err(refused(&String::from_utf8_lossy(&data))),
+        None => {
+            let keys = inner
+                .conn
+                .call(
+                    "listing keys",
+                    client.list_children(&inner.layout.keys_dir()),
+                )
+                .await?;
+            if keys.iter().any(|name| parse_dir_name(name).is_none()) {
+                return Err(refused("1"));
+            }
+            inner
+                .conn
+                .call("writing the store's layout", async {
+                    let data = LAYOUT_VERSION.as_bytes();
+                    match client.create(&path, data, &inner.create_options()).await {
+                        Ok(_) | Err(zk::Error::NodeExists) => Ok(()),
+                        Err(err) => Err(err),
+                    }
+                })
+                .await
+        }
+    }
 }

@@ -10,13 +10,16 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::{try_join_all, BoxFuture};
+use futures::FutureExt;
 use kvstore_core::backend::KeyValue;
 use kvstore_core::engine::Snapshot;
 use kvstore_core::{Error, Result};
+use zookeeper_client as zk;
 
 use crate::fetch;
 use crate::inner::Inner;
-use crate::layout::unescape;
+use crate::layout::{dir_overlaps, parse_dir_name, unescape};
 use crate::records::{decode_counter, KeyRecord};
 use crate::{log, values};
 
@@ -50,6 +53,9 @@ pub(crate) struct Records {
     pub revision: u64,
     pub compacted: u64,
     pub records: BTreeMap<String, KeyRecord>,
+    /// For a range read with a limit: the first key past the page (the records are those
+    /// before it); more keys follow.
+    pub cutoff: Option<String>,
 }
 
 /// Reads the live keys `target` names (at most `limit`; 0: all) with their values, at the head.
@@ -60,14 +66,18 @@ pub(crate) async fn read(
     limit: usize,
 ) -> Result<Option<Snapshot>> {
     for _ in 0..ATTEMPTS {
-        let Some(mut found) = records(inner, target).await? else {
+        let Some(mut found) = records(inner, target, limit).await? else {
             return Ok(None);
         };
         if let Target::Lease(id) = target {
             found.records.retain(|_, record| record.lease == Some(id));
         }
         let take = if limit == 0 { usize::MAX } else { limit };
-        let more = found.records.len() > take;
+        if found.records.is_empty() && found.cutoff.is_some() {
+            // Every key of the page was deleted while it was read: read it again.
+            continue;
+        }
+        let more = found.records.len() > take || found.cutoff.is_some();
         let chosen: Vec<(String, KeyRecord)> = found.records.into_iter().take(take).collect();
         let refs: Vec<_> = chosen.iter().map(|(_, r)| &r.value).collect();
         let loaded = values::read(inner, &refs).await?;
@@ -98,16 +108,61 @@ pub(crate) async fn read(
 }
 
 /// The requests a read sends after the head: the keys themselves (and the head again), or a
-/// listing of names.
-enum FirstRead<K, H, L> {
+/// listing of the keys (`None` for a lease that does not exist).
+enum FirstRead<'a, K, H> {
     /// The keys' records and the head after them.
     Keys(K, H),
-    List(L),
+    List(BoxFuture<'a, Result<Option<Vec<String>>>>),
 }
 
-/// The records of the keys `target` names, between two reads of the head; `None` for a lease
-/// that does not exist.
-async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
+/// The live keys that may be in `[start, end)`: the children of the directory znodes that can
+/// hold such keys — the range's own directories and their ancestors, not the whole store.
+async fn range_keys(
+    inner: &Inner,
+    client: &zk::Client,
+    start: &str,
+    end: &str,
+) -> Result<Option<Vec<String>>> {
+    let names = inner
+        .conn
+        .call(
+            "listing key directories",
+            client.list_children(&inner.layout.keys_dir()),
+        )
+        .await?;
+    let dirs: Vec<String> = names
+        .iter()
+        .filter_map(|name| parse_dir_name(name))
+        .filter(|dir| dir_overlaps(dir, start, end))
+        .collect();
+    let listings = dirs.iter().map(|dir| {
+        let request = client.list_children(&inner.layout.key_dir(dir));
+        inner.conn.call_maybe("listing keys", request)
+    });
+    let listed = try_join_all(listings).await?;
+    let mut keys = Vec::new();
+    for (dir, names) in dirs.iter().zip(listed) {
+        let names = names.unwrap_or_default();
+        keys.extend(
+            names
+                .iter()
+                .filter_map(|name| unescape(name))
+                .map(|name| format!("{dir}/{name}")),
+        );
+    }
+    Ok(Some(keys))
+}
+
+/// The keys attached to lease `id`; `None` when it does not exist.
+async fn lease_keys(inner: &Inner, client: &zk::Client, id: i64) -> Result<Option<Vec<String>>> {
+    let request = client.list_children(&inner.layout.lease(id));
+    let names = inner.conn.call_maybe("listing keys", request).await?;
+    Ok(names.map(|names| names.iter().filter_map(|name| unescape(name)).collect()))
+}
+
+/// The records of the keys `target` names (for a range, the first `limit` of them; 0: all),
+/// between two reads of the head; `None` for a lease that does not exist.
+async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Option<Records>> {
     let client = inner.conn.client();
     let head_path = inner.layout.head();
     let compacted_path = inner.layout.compacted();
@@ -125,8 +180,10 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
             ),
             client.get_data(&head_path),
         ),
-        Target::Range(..) => FirstRead::List(client.list_children(&inner.layout.keys_dir())),
-        Target::Lease(id) => FirstRead::List(client.list_children(&inner.layout.lease(id))),
+        Target::Range(start, end) => {
+            FirstRead::List(range_keys(inner, &client, start, end).boxed())
+        }
+        Target::Lease(id) => FirstRead::List(lease_keys(inner, &client, id).boxed()),
     };
     let (_, (first_head, _), (compacted, _)) = futures::try_join!(
         inner.conn.call("sync", sync),
@@ -137,6 +194,7 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
     let compacted = decode_counter(&compacted_path, &compacted)?;
 
     let mut records = BTreeMap::new();
+    let mut cutoff: Option<String> = None;
     let second_head = match first_read {
         FirstRead::Keys(reads, second_head) => {
             let keys = match target {
@@ -151,14 +209,17 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
             second_head
         }
         FirstRead::List(listing) => {
-            let Some(names) = inner.conn.call_maybe("listing keys", listing).await? else {
+            let Some(keys) = listing.await? else {
                 return Ok(None);
             };
-            let wanted: Vec<String> = names
-                .iter()
-                .filter_map(|name| unescape(name))
-                .filter(|key| target.wants(key))
-                .collect();
+            let mut wanted: Vec<String> =
+                keys.into_iter().filter(|key| target.wants(key)).collect();
+            wanted.sort_unstable();
+            if matches!(target, Target::Range(..)) && limit > 0 && wanted.len() > limit {
+                // Only the page's records are read: memory bounded by the page, not the range.
+                cutoff = Some(wanted[limit].clone());
+                wanted.truncate(limit);
+            }
             let reads = fetch::records::<KeyRecord>(
                 inner,
                 &client,
@@ -184,7 +245,8 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
         // stood at the second head.
         for (_, entry) in log::read_all(inner, first_head + 1, second_head).await? {
             for event in entry.events {
-                if target.wants(&event.key) {
+                let in_page = cutoff.as_ref().is_none_or(|cutoff| event.key < *cutoff);
+                if target.wants(&event.key) && in_page {
                     match event.put {
                         Some(put) => records.insert(event.key, put),
                         None => records.remove(&event.key),
@@ -198,5 +260,6 @@ async fn records(inner: &Inner, target: Target<'_>) -> Result<Option<Records>> {
         revision: second_head,
         compacted,
         records,
+        cutoff,
     }))
 }

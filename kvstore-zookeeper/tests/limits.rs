@@ -11,7 +11,7 @@ use kvstore_core::backend::{
 use kvstore_core::key::validate_key;
 use kvstore_testkit::zookeeper::TestZooKeeper;
 use kvstore_zookeeper::zookeeper_client as zk;
-use kvstore_zookeeper::ZooKeeperBackend;
+use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
 async fn backend() -> Option<(ZooKeeperBackend, TestZooKeeper)> {
     let zk = match TestZooKeeper::shared().await {
@@ -136,7 +136,7 @@ async fn znodes_changed_by_hand_are_a_typed_error_naming_the_znode() {
     let raw = zk::Client::connect(&zk.endpoints().join(","))
         .await
         .unwrap();
-    let path = format!("{}/keys/%2Fc%2Fa", zk.root());
+    let path = format!("{}/keys/d%2Fc/a", zk.root());
     raw.set_data(&path, b"\xff not json", None).await.unwrap();
     for read in [RangeRequest::key("/c/a"), RangeRequest::directory("/c")] {
         let err = backend.range(read).await.unwrap_err();
@@ -187,4 +187,73 @@ async fn many_small_values_in_one_transaction_or_many_at_once_fit_in_requests() 
             assert!(kv.value == value(n), "{}", kv.key);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_live_in_one_directory_per_parent() {
+    let Some((backend, zk)) = backend().await else {
+        return;
+    };
+    for prefix in 0..10 {
+        for n in 0..5 {
+            put(
+                &backend,
+                &format!("/p{prefix}/k{n}"),
+                Bytes::from_static(b"v"),
+            )
+            .await;
+        }
+    }
+    put(&backend, "/p3/deeper/k", Bytes::from_static(b"v")).await;
+    let raw = zk::Client::connect(&zk.endpoints().join(","))
+        .await
+        .unwrap();
+    let mut dirs = raw
+        .list_children(&format!("{}/keys", zk.root()))
+        .await
+        .unwrap();
+    dirs.sort();
+    assert_eq!(dirs.len(), 11, "one znode per directory: {dirs:?}");
+    assert!(dirs.contains(&"d%2Fp3%2Fdeeper".to_owned()), "{dirs:?}");
+    let p3 = backend.range(RangeRequest::directory("/p3")).await.unwrap();
+    let keys: Vec<_> = p3.kvs.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "/p3/deeper/k",
+            "/p3/k0",
+            "/p3/k1",
+            "/p3/k2",
+            "/p3/k3",
+            "/p3/k4"
+        ]
+    );
+    let mut page = RangeRequest::directory("/p3");
+    page.limit = 2;
+    let first = backend.range(page).await.unwrap();
+    assert!(first.more);
+    assert_eq!(first.kvs.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_the_first_layout_is_refused() {
+    let Some((_backend, zk)) = backend().await else {
+        return;
+    };
+    let root = format!("{}-first-layout", zk.root());
+    let raw = zk::Client::connect(&zk.endpoints().join(","))
+        .await
+        .unwrap();
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    for path in [
+        root.clone(),
+        format!("{root}/keys"),
+        format!("{root}/keys/%2Fold"),
+    ] {
+        raw.create(&path, b"", &options).await.unwrap();
+    }
+    let config = ZooKeeperConfig::new(zk.endpoints()).root(&root);
+    let err = ZooKeeperBackend::connect(config).await.unwrap_err();
+    assert!(err.is_unsupported(), "{err}");
+    assert!(err.to_string().contains(&root), "{err}");
 }
