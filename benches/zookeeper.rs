@@ -5,6 +5,10 @@
 //! zookeeper-tests` (it starts its own ZooKeeper, or uses `KVSTORE_ZK_ENDPOINTS`); without it
 //! this bench does nothing.
 //!
+//! Then a list of one prefix of 1,000 objects in a store holding only them, against the same
+//! list in a store of 100,000 objects under 100 prefixes (`LIST_PREFIXES` sets how many): a
+//! list costs what its prefix holds, not what the store holds.
+//!
 //! ```sh
 //! cargo bench --bench zookeeper --features zookeeper-tests
 //! ```
@@ -18,6 +22,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 #[cfg(feature = "zookeeper-tests")]
 mod zookeeper {
     use std::hint::black_box;
+
+    use futures::StreamExt;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
@@ -142,6 +148,64 @@ mod zookeeper {
         }
     }
 
+    /// Objects per prefix in the list benchmark.
+    const PER_PREFIX: usize = 1_000;
+
+    /// A store under a root of its own holding `prefixes` prefixes of [`PER_PREFIX`] objects.
+    async fn listed_store(server: &TestZooKeeper, prefixes: usize) -> Store<Json> {
+        let config = server
+            .config()
+            .root(format!("{}-list{prefixes}", server.root()));
+        let backend = kvstore_testkit::until_answered(|| {
+            kvstore::zookeeper::ZooKeeperBackend::connect(config.clone())
+        })
+        .await;
+        let store = Store::new(backend, Json);
+        let keys: Vec<String> = (0..prefixes)
+            .flat_map(|p| (0..PER_PREFIX).map(move |i| format!("/p{p:03}/e{i:05}")))
+            .collect();
+        futures::stream::iter(keys)
+            .for_each_concurrent(64, |key| {
+                let store = store.clone();
+                async move {
+                    let name = key.rsplit('/').next().unwrap_or_default().to_owned();
+                    store.create(&key, &endpoint(&name)).await.expect("fill");
+                }
+            })
+            .await;
+        store
+    }
+
+    fn list_at_scale(c: &mut Criterion, runtime: &Runtime, server: &TestZooKeeper) {
+        let many: usize = std::env::var("LIST_PREFIXES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100);
+        let alone = runtime.block_on(listed_store(server, 1));
+        let crowded = runtime.block_on(listed_store(server, many));
+        let mut group = c.benchmark_group(format!("zookeeper/list_{PER_PREFIX}_of"));
+        group.throughput(Throughput::Elements(PER_PREFIX as u64));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(5));
+        let stores = [
+            (format!("{PER_PREFIX}"), &alone),
+            (format!("{}", many * PER_PREFIX), &crowded),
+        ];
+        for (size, store) in stores {
+            group.bench_function(format!("store_of_{size}"), |b| {
+                b.to_async(runtime).iter(|| async {
+                    let options = kvstore::ListOptions::default();
+                    let page = store
+                        .list::<Endpoint>("/p000", &options)
+                        .await
+                        .expect("list");
+                    assert_eq!(black_box(page).items.len(), PER_PREFIX);
+                })
+            });
+        }
+        group.finish();
+    }
+
     pub fn benches(c: &mut Criterion) {
         let runtime = Runtime::new().expect("runtime");
         let Ok(server) = runtime.block_on(TestZooKeeper::shared()) else {
@@ -173,6 +237,7 @@ mod zookeeper {
                 group.finish();
             }
         }
+        list_at_scale(c, &runtime, &server);
     }
 }
 
