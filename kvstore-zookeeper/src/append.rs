@@ -283,11 +283,16 @@ fn build(
         } else {
             Role::Other
         };
+        let valued = events.iter().any(LoggedEvent::refers_to_znodes);
         multi.create(
             role,
             &inner.layout.log(commit.revision),
             &encode(&LogEntry { events }),
         )?;
+        if valued {
+            // Compaction reads only the entries so marked (the others hold no value to delete).
+            multi.create(Role::Other, &inner.layout.valued(commit.revision), &[])?;
+        }
     }
     if let Some(last) = append.commits.last() {
         multi.set(&inner.layout.head(), &encode_counter(last.revision))?;

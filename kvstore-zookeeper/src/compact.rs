@@ -68,18 +68,38 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         .filter(|r| *r < revision)
         .collect();
     old.sort_unstable();
-    // The revisions whose log entries were read, and the value ids their commits created.
+    // Only the entries that refer to values in znodes are read; the others are deleted unread.
+    let markers = inner
+        .conn
+        .call(
+            "listing the log's markers",
+            client.list_children(&inner.layout.valued_dir()),
+        )
+        .await?;
+    let marked: HashSet<u64> = markers
+        .iter()
+        .filter_map(|n| parse_log_name(n))
+        .filter(|r| *r < revision)
+        .collect();
+    // The revisions whose entries were read or need no reading, and the value ids their
+    // commits created.
     let (mut covered, mut created) = (HashSet::new(), HashSet::new());
     for batch in old.chunks(BATCH) {
+        let valued: Vec<u64> = batch
+            .iter()
+            .copied()
+            .filter(|r| marked.contains(r))
+            .collect();
+        covered.extend(batch.iter().filter(|r| !marked.contains(r)));
         let entries: Vec<Option<LogEntry>> = fetch::records(
             inner,
             &client,
-            batch.iter().map(|r| inner.layout.log(*r)),
+            valued.iter().map(|r| inner.layout.log(*r)),
             "reading the log",
         )
         .await?;
         let mut garbage = Vec::new();
-        for (revision, entry) in batch.iter().zip(entries) {
+        for (revision, entry) in valued.iter().zip(entries) {
             let Some(entry) = entry else { continue };
             covered.insert(*revision);
             for event in entry.events {
@@ -92,12 +112,13 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
             }
         }
         // Entries first: a value is only deleted once no entry refers to it.
-        let deletes = batch.iter().map(|r| {
-            let request = client.delete(&inner.layout.log(*r), None);
-            inner.conn.call_maybe("deleting a log entry", request)
-        });
-        try_join_all(deletes).await?;
+        let entries: Vec<String> = batch.iter().map(|r| inner.layout.log(*r)).collect();
+        delete_entries(inner, &client, &entries).await?;
         delete_chunks(inner, &garbage).await;
+    }
+    let marks: Vec<String> = marked.iter().map(|r| inner.layout.valued(*r)).collect();
+    for batch in marks.chunks(BATCH) {
+        delete_entries(inner, &client, batch).await?;
     }
     let orphans = orphans(inner, &covered, &created).await?;
     tracing::debug!(
@@ -106,6 +127,28 @@ pub(crate) async fn compact(inner: &Inner, revision: u64) -> Result<()> {
         orphans = orphans,
         "zookeeper: compacted"
     );
+    Ok(())
+}
+
+/// Deletes log entries in one `multi` (one request, not one per entry: compaction runs beside
+/// the writers and should cost the server little); when one is gone already (another client
+/// compacting too), each on its own.
+async fn delete_entries(inner: &Inner, client: &zk::Client, paths: &[String]) -> Result<()> {
+    let mut multi = client.new_multi_writer();
+    for path in paths {
+        multi
+            .add_delete(path, None)
+            .map_err(|err| crate::error::map_error("deleting log entries", err))?;
+    }
+    let all_at_once = tokio::time::timeout(inner.conn.request_timeout(), multi.commit()).await;
+    if let Ok(Ok(_)) = all_at_once {
+        return Ok(());
+    }
+    let deletes = paths.iter().map(|path| {
+        let request = client.delete(path, None);
+        inner.conn.call_maybe("deleting a log entry", request)
+    });
+    try_join_all(deletes).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! <root>/compacted             the compaction point (decimal text)
 //! <root>/clock                 touched to read the ZooKeeper leader's clock (lease expiry)
 //! <root>/log/<revision>        one write transaction: its events (JSON), 20 digits
+//! <root>/valued/<revision>     marks a log entry that refers to values in znodes of their own
 //! <root>/layout                the layout of these znodes (`2`)
 //! <root>/keys/d<escaped dir>   the live keys whose parent directory is dir (`d` alone: `/`)
 //! <root>/keys/d<dir>/<escaped name>   one live key: revisions, lease, where its value is (JSON)
@@ -54,7 +55,7 @@ impl Layout {
             path.push_str(part);
             dirs.push(path.clone());
         }
-        for dir in ["log", "keys", "values", "leases"] {
+        for dir in ["log", "valued", "keys", "values", "leases"] {
             dirs.push(format!("{}/{dir}", self.root));
         }
         dirs
@@ -74,6 +75,13 @@ impl Layout {
     }
     pub fn log(&self, revision: u64) -> String {
         format!("{}/log/{}", self.root, log_name(revision))
+    }
+    /// The markers of the log entries that refer to values in znodes of their own.
+    pub fn valued_dir(&self) -> String {
+        format!("{}/valued", self.root)
+    }
+    pub fn valued(&self, revision: u64) -> String {
+        format!("{}/valued/{}", self.root, log_name(revision))
     }
     pub fn keys_dir(&self) -> String {
         format!("{}/keys", self.root)

@@ -44,6 +44,16 @@ pub(crate) struct LoggedEvent {
     pub prev: Option<KeyRecord>,
 }
 
+impl LoggedEvent {
+    /// Whether the change wrote or replaced a value kept in znodes of its own.
+    pub fn refers_to_znodes(&self) -> bool {
+        [&self.put, &self.prev]
+            .into_iter()
+            .flatten()
+            .any(|record| matches!(record.value, ValueRef::Znodes { .. }))
+    }
+}
+
 /// One write transaction (`log/<revision>`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LogEntry {

@@ -59,7 +59,8 @@ pub struct Options {
     /// engine writes: it knows every lease, and expires each when its term ends.
     pub lease_check_interval: Option<Duration>,
     /// Revisions of history to keep: after an append leaves more than this (and a tenth of it
-    /// again) behind the compaction point, the engine compacts to `head - retain`. `None` (the
+    /// again) behind the compaction point, the engine compacts to `head - retain`, in a task of
+    /// its own (writes go on meanwhile). `None` (the
     /// default): the storage keeps what it keeps, and compaction is the caller's
     /// [`Backend::compact`].
     pub retain: Option<u64>,
@@ -89,6 +90,8 @@ pub(crate) struct Inner<S> {
     progress: tokio::sync::watch::Sender<u64>,
     lease_granted: Arc<Notify>,
     reaper_started: AtomicBool,
+    /// Whether a compaction of [`Options::retain`] is running.
+    compacting: AtomicBool,
 }
 
 impl<S> Drop for Inner<S> {
@@ -138,6 +141,7 @@ impl<S: Storage> LogBackend<S> {
                 progress: tokio::sync::watch::Sender::new(0),
                 lease_granted: Arc::new(Notify::new()),
                 reaper_started: AtomicBool::new(false),
+                compacting: AtomicBool::new(false),
             }),
         }
     }

@@ -207,7 +207,7 @@ impl Drop for Finish {
     }
 }
 
-async fn take_turn<S: Storage>(inner: &Inner<S>) {
+async fn take_turn<S: Storage>(inner: &Arc<Inner<S>>) {
     let losers = inner.writer.losers.swap(0, Ordering::AcqRel);
     if losers > 0 {
         inner.writer.linger(losers).await;
@@ -246,7 +246,7 @@ enum Outcome {
 
 /// Decides and appends a batch, answering each job; returns it unanswered when the store
 /// cannot take it at once (then split it).
-async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Request>> {
+async fn run<S: Storage>(inner: &Arc<Inner<S>>, batch: Vec<Request>) -> Option<Vec<Request>> {
     let jobs: Vec<&Job> = batch.iter().map(|r| &r.job).collect();
     match commit(inner, &jobs).await {
         Outcome::Answered(answers) => {
@@ -267,7 +267,7 @@ async fn run<S: Storage>(inner: &Inner<S>, batch: Vec<Request>) -> Option<Vec<Re
 }
 
 /// Commits one job alone.
-async fn run_alone<S: Storage>(inner: &Inner<S>, job: Job) -> Result<Done> {
+async fn run_alone<S: Storage>(inner: &Arc<Inner<S>>, job: Job) -> Result<Done> {
     match commit(inner, &[&job]).await {
         Outcome::Answered(mut answers) => {
             let done = answers.pop().unwrap_or_else(|| Err(closed()));
@@ -288,7 +288,7 @@ fn too_large<S: Storage>(inner: &Inner<S>) -> Error {
 
 /// Decides `jobs` on a fresh view and appends them, again while another writer takes the
 /// revision first.
-async fn commit<S: Storage>(inner: &Inner<S>, jobs: &[&Job]) -> Outcome {
+async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
     let mut dead = BTreeSet::new();
     for _ in 0..ATTEMPTS {
         let read = match read(&inner.storage, jobs).await {
@@ -349,7 +349,7 @@ async fn commit<S: Storage>(inner: &Inner<S>, jobs: &[&Job]) -> Outcome {
         match appended {
             Appended::Done => {
                 inner.heads.learn(revision);
-                retention::after_append(inner, revision, compacted).await;
+                retention::after_append(inner, revision, compacted);
                 return Outcome::Answered(answers);
             }
             Appended::HeadMoved => continue,
