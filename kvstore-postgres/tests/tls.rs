@@ -12,13 +12,11 @@ use kvstore_core::config::TlsFiles;
 use kvstore_core::{Store, StoreConfig};
 use kvstore_postgres::{PostgresBackend, PostgresConfig};
 use kvstore_testkit::postgres::{PostgresServer, DATABASE, PASSWORD, USER};
-use kvstore_testkit::tls::Authority;
+use kvstore_testkit::tls::{Authority, CaFiles};
 
 struct Setup {
     server: PostgresServer,
-    ca: PathBuf,
-    other_ca: PathBuf,
-    _files: tempfile::TempDir,
+    files: CaFiles,
 }
 
 async fn setup(names: &[&str]) -> Option<Setup> {
@@ -31,16 +29,9 @@ async fn setup(names: &[&str]) -> Option<Setup> {
             return None;
         }
     };
-    let files = tempfile::tempdir().unwrap();
-    let ca_file = files.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
-    let other = files.path().join("other-ca.pem");
-    std::fs::write(&other, Authority::new("another CA").pem).unwrap();
     Some(Setup {
         server,
-        ca: ca_file,
-        other_ca: other,
-        _files: files,
+        files: ca.write_files(),
     })
 }
 
@@ -60,7 +51,7 @@ async fn a_store_trusting_the_servers_ca_works_over_tls() {
     let Some(setup) = setup(&["localhost"]).await else {
         return;
     };
-    let backend = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.ca)))
+    let backend = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.files.ca)))
         .await
         .unwrap();
     let store = Store::new(backend, Json);
@@ -69,7 +60,7 @@ async fn a_store_trusting_the_servers_ca_works_over_tls() {
     let url = format!(
         "postgres://{USER}:{PASSWORD}@localhost:{}/{DATABASE}?ca={}&schema=by_url",
         setup.server.port(),
-        setup.ca.display()
+        setup.files.ca.display()
     );
     let by_url = PostgresConfig::from_store_config(&StoreConfig::from_url(&url).unwrap()).unwrap();
     let store = Store::new(PostgresBackend::connect(by_url).await.unwrap(), Json);
@@ -82,14 +73,14 @@ async fn untrusted_certificates_and_plain_tcp_are_refused_typed() {
         return;
     };
     // A server certificate from another CA.
-    let err = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.other_ca)))
+    let err = PostgresBackend::connect(config(&setup, "localhost", Some(&setup.files.other_ca)))
         .await
         .unwrap_err();
     assert!(err.is_tls(), "{err}");
     assert!(!err.is_retryable());
     // A certificate for another name (the server is reached as 127.0.0.1, its certificate
     // names localhost only).
-    let err = PostgresBackend::connect(config(&setup, "127.0.0.1", Some(&setup.ca)))
+    let err = PostgresBackend::connect(config(&setup, "127.0.0.1", Some(&setup.files.ca)))
         .await
         .unwrap_err();
     assert!(err.is_tls(), "{err}");

@@ -1,7 +1,19 @@
 //! Certificates made at run time for TLS tests: a certificate authority that issues server and
 //! client certificates (optionally expired), as PEM.
 
+use std::path::PathBuf;
+
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+/// An authority's certificate and another authority's, as PEM files in a temporary directory
+/// (removed on drop): what a client trusts, and what it should not.
+pub struct CaFiles {
+    /// The authority's certificate.
+    pub ca: PathBuf,
+    /// Another authority's certificate.
+    pub other_ca: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 /// A certificate authority.
 pub struct Authority {
@@ -23,6 +35,20 @@ impl Authority {
         Authority {
             issuer: Issuer::new(params, key),
             pem,
+        }
+    }
+
+    /// This authority's certificate and another's, written to files.
+    pub fn write_files(&self) -> CaFiles {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &self.pem).expect("CA file");
+        let other_ca = dir.path().join("other-ca.pem");
+        std::fs::write(&other_ca, Authority::new("another CA").pem).expect("CA file");
+        CaFiles {
+            ca,
+            other_ca,
+            _dir: dir,
         }
     }
 

@@ -4,27 +4,35 @@
 #![allow(clippy::print_stderr)] // says why a case is skipped outside CI
 
 use kvstore_codec::Json;
-use kvstore_core::conformance::{Fixture, Isolation};
+use kvstore_core::conformance::Fixture;
 use kvstore_core::{Codec, Store};
 use kvstore_testkit::zookeeper::TestZooKeeper;
+use kvstore_testkit::{until_answered, Skipped};
+use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
 /// A store under a root of the case's own (roots share nothing, compaction included, so every
-/// isolation can share the server); `None` (saying why) when ZooKeeper is not here.
-async fn fixture<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
-    let zk = match TestZooKeeper::shared().await {
+/// isolation can share the server), configured by `configure`; `None` (saying why) when
+/// ZooKeeper is not here.
+async fn fixture_on<C: Codec>(
+    zk: Result<TestZooKeeper, Skipped>,
+    configure: impl Fn(ZooKeeperConfig) -> ZooKeeperConfig,
+    codec: C,
+) -> Option<Fixture<C>> {
+    let zk = match zk {
         Ok(zk) => zk,
         Err(skipped) => {
             eprintln!("{skipped}");
             return None;
         }
     };
-    let backend = zk.backend().await;
+    let config = configure(zk.config());
+    let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
     Some(Fixture::with_guard(Store::new(backend, codec), zk))
 }
 
 kvstore_core::conformance_suite!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    |isolation| fixture(isolation, Json)
+    |_isolation| async { fixture_on(TestZooKeeper::shared().await, |c| c, Json).await }
 );
 
 /// The whole suite again on a protected store: every znode created with the ACLs of a user
@@ -32,25 +40,13 @@ kvstore_core::conformance_suite!(
 /// scheme.
 mod authenticated {
     use super::*;
-    use kvstore_testkit::until_answered;
-    use kvstore_zookeeper::ZooKeeperBackend;
-
-    async fn protected<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
-        let zk = match TestZooKeeper::shared().await {
-            Ok(zk) => zk,
-            Err(skipped) => {
-                eprintln!("{skipped}");
-                return None;
-            }
-        };
-        let config = zk.config().user("app", "app-pw").reader("ops", "ops-pw");
-        let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
-        Some(Fixture::with_guard(Store::new(backend, codec), zk))
-    }
 
     kvstore_core::conformance_suite!(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        |isolation| protected(isolation, Json)
+        |_isolation| async {
+            let protect = |c: ZooKeeperConfig| c.user("app", "app-pw").reader("ops", "ops-pw");
+            fixture_on(TestZooKeeper::shared().await, protect, Json).await
+        }
     );
 }
 
@@ -58,20 +54,8 @@ mod authenticated {
 mod ensemble {
     use super::*;
 
-    async fn on_ensemble<C: Codec>(_isolation: Isolation, codec: C) -> Option<Fixture<C>> {
-        let zk = match TestZooKeeper::on_ensemble().await {
-            Ok(zk) => zk,
-            Err(skipped) => {
-                eprintln!("{skipped}");
-                return None;
-            }
-        };
-        let backend = zk.backend().await;
-        Some(Fixture::with_guard(Store::new(backend, codec), zk))
-    }
-
     kvstore_core::conformance_suite!(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        |isolation| on_ensemble(isolation, Json)
+        |_isolation| async { fixture_on(TestZooKeeper::on_ensemble().await, |c| c, Json).await }
     );
 }

@@ -3,21 +3,19 @@
 //! to the TLS port and TLS to the plain port are refused.
 #![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
 use kvstore_core::{Store, StoreConfig, TlsFiles};
-use kvstore_testkit::tls::Authority;
+use kvstore_testkit::tls::{Authority, CaFiles};
 use kvstore_testkit::zookeeper::ZooKeeperServer;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 
 struct Setup {
     server: ZooKeeperServer,
-    ca: PathBuf,
-    other_ca: PathBuf,
-    _files: tempfile::TempDir,
+    files: CaFiles,
 }
 
 async fn setup() -> Option<Setup> {
@@ -30,16 +28,9 @@ async fn setup() -> Option<Setup> {
             return None;
         }
     };
-    let files = tempfile::tempdir().unwrap();
-    let ca_file = files.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).unwrap();
-    let other = files.path().join("other-ca.pem");
-    std::fs::write(&other, Authority::new("another CA").pem).unwrap();
     Some(Setup {
         server,
-        ca: ca_file,
-        other_ca: other,
-        _files: files,
+        files: ca.write_files(),
     })
 }
 
@@ -57,7 +48,7 @@ fn trusting(endpoint: String, ca: &Path) -> ZooKeeperConfig {
 async fn a_store_trusting_the_servers_ca_works_over_tls() {
     let Some(setup) = setup().await else { return };
     let secure = setup.server.secure_endpoint().unwrap();
-    let backend = ZooKeeperBackend::connect(trusting(secure.clone(), &setup.ca))
+    let backend = ZooKeeperBackend::connect(trusting(secure.clone(), &setup.files.ca))
         .await
         .unwrap();
     let widgets = Store::new(backend, Json)
@@ -66,7 +57,7 @@ async fn a_store_trusting_the_servers_ca_works_over_tls() {
     widgets.create(&widget("a", "red")).await.unwrap();
     assert_eq!(widgets.get("a").await.unwrap().color, "red");
 
-    let url = format!("zks://{secure}/tls?ca={}", setup.ca.display());
+    let url = format!("zks://{secure}/tls?ca={}", setup.files.ca.display());
     let config = ZooKeeperConfig::from_store_config(&StoreConfig::from_url(&url).unwrap()).unwrap();
     let store = Store::new(ZooKeeperBackend::connect(config).await.unwrap(), Json);
     assert_eq!(
@@ -81,8 +72,11 @@ async fn another_ca_and_mismatched_ports_are_refused() {
     let secure = setup.server.secure_endpoint().unwrap();
     let plain = setup.server.endpoint();
     for (what, config) in [
-        ("another CA", trusting(secure.clone(), &setup.other_ca)),
-        ("TLS to the plain port", trusting(plain, &setup.ca)),
+        (
+            "another CA",
+            trusting(secure.clone(), &setup.files.other_ca),
+        ),
+        ("TLS to the plain port", trusting(plain, &setup.files.ca)),
         (
             "plain TCP to the TLS port",
             ZooKeeperConfig::new([secure.clone()])
@@ -101,7 +95,7 @@ async fn another_ca_and_mismatched_ports_are_refused() {
         // why: the store reports no session, and names TLS as the likely cause.
         assert!(err.is_unavailable(), "{what}: {err}");
     }
-    let missing = trusting(secure, &setup.ca.with_file_name("missing.pem"));
+    let missing = trusting(secure, &setup.files.ca.with_file_name("missing.pem"));
     let err = ZooKeeperBackend::connect(missing).await.unwrap_err();
     assert!(err.is_invalid_config(), "{err}");
 }

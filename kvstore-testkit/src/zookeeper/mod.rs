@@ -293,34 +293,31 @@ impl TestZooKeeper {
     /// A root of the test's own on a shared server; [`Skipped`] (outside CI) when ZooKeeper is
     /// not installed.
     pub async fn shared() -> Result<Self, Skipped> {
-        let root = format!("/kvstore-test-{:016x}", crate::random_u64());
-        if let Some(endpoints) = existing_ensemble() {
-            return Ok(TestZooKeeper {
-                endpoints,
-                root,
-                _held: None,
-            });
-        }
-        let mut shared = SHARED.lock().await;
-        let server = match shared.upgrade() {
-            Some(server) => server,
-            None => {
-                let server = std::sync::Arc::new(ZooKeeperServer::start().await?);
-                *shared = std::sync::Arc::downgrade(&server);
-                server
-            }
-        };
-        Ok(TestZooKeeper {
-            endpoints: vec![server.endpoint()],
-            root,
-            _held: Some(server),
+        Self::on_shared(&SHARED, ZooKeeperServer::start(), |server| {
+            vec![server.endpoint()]
         })
+        .await
     }
 
     /// A root of the test's own on a three-member ensemble shared with the tests running at the
     /// same time (its connect string names all three); [`Skipped`] (outside CI) when ZooKeeper
     /// is not installed. `KVSTORE_ZK_ENDPOINTS`, when set, is used instead.
     pub async fn on_ensemble() -> Result<Self, Skipped> {
+        Self::on_shared(
+            &SHARED_ENSEMBLE,
+            ZooKeeperEnsemble::start(),
+            ZooKeeperEnsemble::endpoints,
+        )
+        .await
+    }
+
+    /// A root of the test's own on the servers in `slot` (started by `start` when no test
+    /// holds them), or on the ensemble `KVSTORE_ZK_ENDPOINTS` names.
+    async fn on_shared<T: Send + Sync + 'static>(
+        slot: &tokio::sync::Mutex<std::sync::Weak<T>>,
+        start: impl std::future::Future<Output = Result<T, Skipped>>,
+        endpoints: impl FnOnce(&T) -> Vec<String>,
+    ) -> Result<Self, Skipped> {
         let root = format!("/kvstore-test-{:016x}", crate::random_u64());
         if let Some(endpoints) = existing_ensemble() {
             return Ok(TestZooKeeper {
@@ -329,19 +326,19 @@ impl TestZooKeeper {
                 _held: None,
             });
         }
-        let mut shared = SHARED_ENSEMBLE.lock().await;
-        let ensemble = match shared.upgrade() {
-            Some(ensemble) => ensemble,
+        let mut shared = slot.lock().await;
+        let held = match shared.upgrade() {
+            Some(held) => held,
             None => {
-                let ensemble = std::sync::Arc::new(ZooKeeperEnsemble::start().await?);
-                *shared = std::sync::Arc::downgrade(&ensemble);
-                ensemble
+                let held = std::sync::Arc::new(start.await?);
+                *shared = std::sync::Arc::downgrade(&held);
+                held
             }
         };
         Ok(TestZooKeeper {
-            endpoints: ensemble.endpoints(),
+            endpoints: endpoints(&held),
             root,
-            _held: Some(ensemble),
+            _held: Some(held),
         })
     }
 
