@@ -1,5 +1,6 @@
 //! kvstore over ZooKeeper against raw `zookeeper-client` doing the plain equivalent, side by
-//! side in one run on one server: get (`get_data`), set with version (read, then `set_data` at
+//! side in one run on one server: get (`get_data`, and `sync` + `get_data`: the linearizable
+//! read kvstore's get is), set with version (read, then `set_data` at
 //! the version read; kvstore: `guaranteed_update`, a read and a compare-and-swap), create
 //! (`create`), at concurrency 1 and 64, the same JSON bytes on both sides. Needs `--features
 //! zookeeper-tests` (it starts its own ZooKeeper, or uses `KVSTORE_ZK_ENDPOINTS`); without it
@@ -119,6 +120,16 @@ mod zookeeper {
         }
     }
 
+    /// The raw read with the guarantee kvstore's get gives (linearizable): `sync`, then
+    /// `get_data`, sent together (one round trip, as kvstore sends its reads).
+    async fn raw_linearizable_get(s: &Setup, i: u64) {
+        let path = format!("{}/objects/{}", s.raw_root, name(i));
+        let (synced, read) = futures::join!(s.raw.sync(&path), s.raw.get_data(&path));
+        synced.expect("sync");
+        let (data, _) = read.expect("get");
+        black_box(serde_json::from_slice::<Endpoint>(&data).expect("decode"));
+    }
+
     async fn raw_op(s: &Setup, op: Op, i: u64) {
         let path = format!("{}/objects/{}", s.raw_root, name(i));
         match op {
@@ -234,6 +245,14 @@ mod zookeeper {
                         concurrently(iters, concurrency, move |i| raw_op(s, op, i))
                     })
                 });
+                if let Op::Get = op {
+                    group.bench_function("raw_sync", |b| {
+                        b.to_async(&runtime).iter_custom(|iters| {
+                            let s = &s;
+                            concurrently(iters, concurrency, move |i| raw_linearizable_get(s, i))
+                        })
+                    });
+                }
                 group.finish();
             }
         }
