@@ -22,13 +22,7 @@ struct Setup {
 async fn setup(names: &[&str]) -> Option<Setup> {
     let ca = Authority::new("kvstore test CA");
     let (cert, key) = ca.issue(names, false);
-    let server = match PostgresServer::start_tls(&cert, &key).await {
-        Ok(server) => server,
-        Err(skipped) => {
-            eprintln!("{skipped}");
-            return None;
-        }
-    };
+    let server = kvstore_testkit::or_skip(PostgresServer::start_tls(&cert, &key).await)?;
     Some(Setup {
         server,
         files: ca.write_files(),

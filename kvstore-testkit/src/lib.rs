@@ -38,6 +38,13 @@ impl std::fmt::Display for Skipped {
     }
 }
 
+/// The fixture `found`, or `None` after saying on stderr why the test is skipped (outside CI;
+/// under CI a missing server panics instead of giving [`Skipped`]).
+#[allow(clippy::print_stderr)] // the one place a skipped test says why
+pub fn or_skip<T>(found: Result<T, Skipped>) -> Option<T> {
+    found.map_err(|skipped| eprintln!("{skipped}")).ok()
+}
+
 /// A random 64-bit number, for names that concurrent tests must not share.
 pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};

@@ -1,7 +1,6 @@
 //! Authentication and ACLs on a real ZooKeeper: a store opened with a user protects every znode
 //! it creates (that user, the configured readers, nobody else), a client without the
 //! credentials is refused with a typed error, and the password is never shown.
-#![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
 use std::time::Duration;
 
@@ -16,13 +15,7 @@ use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
 const PASSWORD: &str = "app-secret-pw";
 
 async fn server() -> Option<TestZooKeeper> {
-    match TestZooKeeper::shared().await {
-        Ok(zk) => Some(zk),
-        Err(skipped) => {
-            eprintln!("{skipped}");
-            None
-        }
-    }
+    kvstore_testkit::or_skip(TestZooKeeper::shared().await)
 }
 
 fn protected(zk: &TestZooKeeper) -> ZooKeeperConfig {

@@ -1,7 +1,6 @@
 //! The whole conformance suite against a real ZooKeeper (a standalone server started from
 //! Debian's `zookeeper` package, or the ensemble `KVSTORE_ZK_ENDPOINTS` names), every case in a
 //! root znode of its own.
-#![allow(clippy::print_stderr)] // says why a case is skipped outside CI
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::Fixture;
@@ -18,13 +17,7 @@ async fn fixture_on<C: Codec>(
     configure: impl Fn(ZooKeeperConfig) -> ZooKeeperConfig,
     codec: C,
 ) -> Option<Fixture<C>> {
-    let zk = match zk {
-        Ok(zk) => zk,
-        Err(skipped) => {
-            eprintln!("{skipped}");
-            return None;
-        }
-    };
+    let zk = kvstore_testkit::or_skip(zk)?;
     let config = configure(zk.config());
     let backend = until_answered(|| ZooKeeperBackend::connect(config.clone())).await;
     Some(Fixture::with_guard(Store::new(backend, codec), zk))

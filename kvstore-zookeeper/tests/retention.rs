@@ -1,6 +1,5 @@
 //! Retention on a real ZooKeeper: history compacted as writes go on, and the values of writes
 //! interrupted between their steps found and removed by compaction.
-#![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
@@ -11,13 +10,7 @@ use kvstore_zookeeper::zookeeper_client as zk;
 use kvstore_zookeeper::ZooKeeperBackend;
 
 async fn server() -> Option<TestZooKeeper> {
-    match TestZooKeeper::shared().await {
-        Ok(zk) => Some(zk),
-        Err(skipped) => {
-            eprintln!("{skipped}");
-            None
-        }
-    }
+    kvstore_testkit::or_skip(TestZooKeeper::shared().await)
 }
 
 async fn raw(zk: &TestZooKeeper) -> zk::Client {

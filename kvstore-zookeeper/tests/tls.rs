@@ -1,7 +1,6 @@
 //! TLS to a real ZooKeeper's secure client port (Netty), with certificates made in the test:
 //! a store trusting the server's CA works, by configuration and by URL; another CA, plain TCP
 //! to the TLS port and TLS to the plain port are refused.
-#![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,13 +20,7 @@ struct Setup {
 async fn setup() -> Option<Setup> {
     let ca = Authority::new("kvstore test CA");
     let (cert, key) = ca.issue(&["127.0.0.1"], false);
-    let server = match ZooKeeperServer::start_tls(&cert, &key).await {
-        Ok(server) => server,
-        Err(skipped) => {
-            eprintln!("{skipped}");
-            return None;
-        }
-    };
+    let server = kvstore_testkit::or_skip(ZooKeeperServer::start_tls(&cert, &key).await)?;
     Some(Setup {
         server,
         files: ca.write_files(),
