@@ -6,14 +6,15 @@
 //! and the engine decides again. So the log is dense and every commit has a revision of its
 //! own.
 //!
-//! Values up to 4 KiB are kept in the key's record and the log entries, so a get reads one
-//! znode; larger ones in znodes of their own. A commit whose values pass 64 KiB in all writes
-//! every value to its znodes first, in requests of their own, so that the `multi` carries only
-//! records (a request must stay under ZooKeeper's `jute.maxbuffer`, 1 MiB); an append whose
-//! `multi` would still pass 960 KiB is handed back to the engine to split, and a single commit
-//! that would (128 overwrites of 4 KiB values, whose log entry holds every value before and
-//! after) fails with `InvalidArgument`, nothing written — the one transaction etcd takes that
-//! this backend refuses.
+//! Values up to 4 KiB are kept in the key's record, so a get reads one znode; larger ones in
+//! znodes of their own. A log entry keeps a small value once: as the previous state of the
+//! change that replaced it (its put refers to the key's record, [`ValueRef::Record`]), so a
+//! small write stores its value twice at most — in the key's record and, once replaced, in the
+//! log. A commit whose values pass 64 KiB in all writes every value to its znodes first, in
+//! requests of their own, so that the `multi` carries only records (a request must stay under
+//! ZooKeeper's `jute.maxbuffer`, 1 MiB); an append whose `multi` would still pass 960 KiB is
+//! handed back to the engine to split, and a single commit that would still pass it fails with
+//! `InvalidArgument`, nothing written.
 //!
 //! A log entry records the state each change replaced by reference (its value's znodes are
 //! deleted when compaction passes the entry); the storage remembers where the values of the
@@ -271,12 +272,12 @@ fn build(
             let put = value
                 .as_ref()
                 .map(|value| record_of(&event.kv, value.reference.clone()));
-            state.insert(event.kv.key.clone(), put.clone());
             events.push(LoggedEvent {
                 key: event.kv.key.clone(),
-                put,
+                put: put.as_ref().map(KeyRecord::logged),
                 prev,
             });
+            state.insert(event.kv.key.clone(), put);
         }
         let role = if n == 0 {
             Role::FirstEntry

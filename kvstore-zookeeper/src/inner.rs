@@ -86,7 +86,7 @@ impl Inner {
     pub fn remember(&self, key: &str, mod_revision: u64, value: &ValueRef) {
         let place = match value {
             ValueRef::Znodes { .. } => Some(value.clone()),
-            ValueRef::Text(_) | ValueRef::Base64(_) => None,
+            ValueRef::Text(_) | ValueRef::Base64(_) | ValueRef::Record => None,
         };
         let mut refs = self.refs.lock().unwrap_or_else(|e| e.into_inner());
         if refs.len() >= REMEMBERED {

@@ -120,9 +120,15 @@ impl Layout {
     }
 }
 
-/// The layout this crate writes: keys in directory znodes of their parents (`2`; the first
-/// kept every key in one znode, `keys/<escaped key>`).
-pub(crate) const LAYOUT_VERSION: &str = "2";
+/// The layout this crate writes: keys in directory znodes of their parents, log entries whose
+/// puts leave small values to the keys' records (`3`). Layout `2` (the same, with every value
+/// repeated in the log) is read as it is and marked `3` when opened, so that a program that
+/// reads only `2` refuses the store instead of misreading its log; the first layout (every key
+/// in one znode, `keys/<escaped key>`) is refused.
+pub(crate) const LAYOUT_VERSION: &str = "3";
+
+/// The layout before [`LAYOUT_VERSION`], which this crate reads as it is.
+pub(crate) const PREVIOUS_LAYOUT: &str = "2";
 
 /// A key's parent directory and its last segment: `("/a/b", "c")` for `/a/b/c`, `("", "a")`
 /// for `/a`.

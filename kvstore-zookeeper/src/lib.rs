@@ -26,8 +26,8 @@
 //! |---|---|
 //! | `head` | the store's revision, as decimal text |
 //! | `compacted` | the compaction point |
-//! | `log/<revision, 20 digits>` | the events of the write of that revision (JSON: key, the key's record after a put, its record before) |
-//! | `layout` | the znode layout (`2`) |
+//! | `log/<revision, 20 digits>` | the events of the write of that revision (JSON: key, the key's record after a put — a small value left to the key's record, `"value":"record"` — and its record before, value and all) |
+//! | `layout` | the znode layout (`3`; a store of layout `2` is read and marked `3`) |
 //! | `keys/d<escaped directory>/<escaped name>` | a live key, in the znode of its parent directory (`/users/alice` in `keys/d%2Fusers/alice`): `{"create":…, "mod":…, "lease":…, "value":…}`; the value is `{"text":…}` or `{"base64":…}` up to 4 KiB, else `{"znodes":{"id":…, "len":…, "chunks":…}}` |
 //! | `values/<id>`, `values/<id>~<n>` | a value over 4 KiB, in chunks of 512 KiB |
 //! | `leases/<id>` | a lease's time to live (`{"ttl":…}`); the znode's mtime is its last renewal |
@@ -36,8 +36,9 @@
 //!
 //! A key's directory and last segment are percent-encoded into znode names (everything but
 //! letters, digits and `-_.`), so every key the contract accepts has a valid path. Values up to 4 KiB are kept in
-//! the key's record and the log entries, so a get reads one znode; larger ones in znodes of
-//! their own, so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
+//! the key's record, so a get reads one znode, and once replaced in the log entry of the change
+//! that replaced them (as its previous value), so a small value is stored twice at most;
+//! larger ones in znodes of their own, so a value of any size up to the store's limit (1.5 MiB, as on etcd) fits under
 //! ZooKeeper's 1 MiB `jute.maxbuffer` (the `append` module says how).
 //!
 //! ## Writes
@@ -48,13 +49,16 @@
 //! committed R+1 first, and then nothing was written and the batch is decided again. So the log
 //! is dense, every writing transaction gets a revision of its own (lock and election entries
 //! included), and a compare decided on the state at R holds at R+1. A lone put costs two round
-//! trips and a `multi` of 3 operations (the log entry, `head`, the key's record).
+//! trips — the read (`sync` and one `multiRead`) and a `multi` of 3 operations (the log entry,
+//! `head`, the key's record).
 //!
 //! ## Reads
 //!
 //! Reads `sync` first, so they are linearizable. The keys' znodes are read between two reads of
-//! `head`; if writes landed in between, the log entries between the two heads bring the keys
-//! they touched to the second head. A range read lists the directory znodes, then the keys of
+//! `head` — for up to 64 keys all in one `multiRead` (ZooKeeper 3.6+), which the server answers
+//! from one state: a get is two requests, `sync` and the `multiRead`, as a raw linearizable
+//! read of one znode. If writes landed between the heads (a longer read), the log entries
+//! between them bring the keys they touched to the second head. A range read lists the directory znodes, then the keys of
 //! the directories the range can hold (its own and their ancestors'), and reads the records of
 //! one page only: its cost follows the directory listed, not the store.
 //!
@@ -131,7 +135,7 @@ pub use zookeeper_client;
 
 use crate::connection::Connection;
 use crate::inner::Inner;
-use crate::layout::{parse_dir_name, LAYOUT_VERSION};
+use crate::layout::{parse_dir_name, LAYOUT_VERSION, PREVIOUS_LAYOUT};
 use crate::records::encode_counter;
 
 /// The ZooKeeper backend. Clones share one session.
@@ -209,8 +213,9 @@ async fn initialize(inner: &Inner) -> Result<()> {
 }
 
 /// Checks that the store's znodes are laid out as this crate reads them (`layout`), writing
-/// the layout of a store that has no key yet. A store of the first layout (one znode per key
-/// in `keys/`, before key directories) is refused, not misread.
+/// the layout of a store that has no key yet and marking a store of the previous layout with
+/// this one. A store of the first layout (one znode per key in `keys/`, before key
+/// directories) is refused, not misread.
 async fn check_layout(inner: &Inner) -> Result<()> {
     let client = inner.conn.client();
     let path = inner.layout.layout_version();
@@ -228,6 +233,19 @@ async fn check_layout(inner: &Inner) -> Result<()> {
         .await?;
     match found {
         Some((data, _)) if data == LAYOUT_VERSION.as_bytes() => Ok(()),
+        Some((data, stat)) if data == PREVIOUS_LAYOUT.as_bytes() => {
+            let upgrade = client.set_data(&path, LAYOUT_VERSION.as_bytes(), Some(stat.version));
+            inner
+                .conn
+                .call("marking the store's layout", async {
+                    match upgrade.await {
+                        // Another client marked it first.
+                        Ok(_) | Err(zk::Error::BadVersion) => Ok(()),
+                        Err(err) => Err(err),
+                    }
+                })
+                .await
+        }
         Some((data, _)) => Err(refused(&String::from_utf8_lossy(&data))),
         None => {
             let keys = inner

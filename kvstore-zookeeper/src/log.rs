@@ -2,14 +2,19 @@
 //! revision. Writers create the next entry in the same ZooKeeper `multi` as their changes, so
 //! the log is dense (every revision from the compaction point to the head has its entry) and
 //! creating an existing entry is how a writer learns it lost the race for that revision.
+//!
+//! An entry's put leaves a small value to the key's record ([`ValueRef::Record`]); reading
+//! entries resolves it from the `prev` of the key's next change, in the entries read or after
+//! them, or from the key's record when the put is still its current state.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kvstore_core::engine::{Commit, Head};
 use kvstore_core::{Error, Result};
 
 use crate::inner::Inner;
-use crate::records::{decode_counter, LogEntry};
+use crate::records::{corrupt, decode, decode_counter, KeyRecord, LogEntry, ValueRef};
 use crate::{fetch, values};
 
 /// At most this many log entries are asked for at once.
@@ -84,9 +89,145 @@ pub(crate) async fn missing_entry(inner: &Inner, revision: u64) -> Error {
     }
 }
 
+/// [`read_all`], every put's value where it is (no [`ValueRef::Record`] left).
+pub(crate) async fn read_resolved(
+    inner: &Inner,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, LogEntry)>> {
+    let mut entries = read_all(inner, from, to).await?;
+    resolve(inner, &mut entries, to).await?;
+    Ok(entries)
+}
+
+/// A put whose value is left to its key's record: where it is in `entries`.
+struct Unresolved {
+    entry: usize,
+    event: usize,
+    revision: u64,
+}
+
+/// Resolves the puts of `entries` (revisions up to `to`) that leave their value to the key's
+/// record: from the `prev` of the key's next change — among `entries`, else in the key's
+/// record if the put is still its state, else after `to`.
+async fn resolve(inner: &Inner, entries: &mut [(u64, LogEntry)], to: u64) -> Result<()> {
+    // Newest first: each key's next change is seen before the put it replaced.
+    let mut next_prev: HashMap<&str, Option<&KeyRecord>> = HashMap::new();
+    let mut found: Vec<(usize, usize, ValueRef)> = Vec::new();
+    let mut open: HashMap<String, Unresolved> = HashMap::new();
+    for (e, (revision, entry)) in entries.iter().enumerate().rev() {
+        for (v, event) in entry.events.iter().enumerate().rev() {
+            if let Some(put) = event.put.as_ref().filter(|p| p.value == ValueRef::Record) {
+                match next_prev.get(event.key.as_str()) {
+                    Some(prev) => found.push((e, v, replaced_value(inner, *revision, *prev)?)),
+                    None => {
+                        let revision = put.modified;
+                        open.insert(
+                            event.key.clone(),
+                            Unresolved {
+                                entry: e,
+                                event: v,
+                                revision,
+                            },
+                        );
+                    }
+                }
+            }
+            next_prev.insert(&event.key, event.prev.as_ref());
+        }
+    }
+    found.extend(current_values(inner, &mut open, to).await?);
+    for (e, v, value) in found {
+        if let Some(put) = entries[e].1.events[v].put.as_mut() {
+            put.value = value;
+        }
+    }
+    Ok(())
+}
+
+/// The value a change's `prev` kept for the put of `revision` it replaced.
+fn replaced_value(inner: &Inner, revision: u64, prev: Option<&KeyRecord>) -> Result<ValueRef> {
+    match prev {
+        Some(prev) if prev.modified == revision && prev.value != ValueRef::Record => {
+            Ok(prev.value.clone())
+        }
+        _ => Err(corrupt(
+            &inner.layout.log(revision),
+            "the change after this entry's put does not keep the value it replaced",
+        )),
+    }
+}
+
+/// Resolves the puts of `open` not replaced up to `to`: from each key's record when the put
+/// is still its state, else from the `prev` of its next change after `to` (read until every
+/// one is found). Returns where each value goes.
+async fn current_values(
+    inner: &Inner,
+    open: &mut HashMap<String, Unresolved>,
+    to: u64,
+) -> Result<Vec<(usize, usize, ValueRef)>> {
+    let mut found = Vec::new();
+    if open.is_empty() {
+        return Ok(found);
+    }
+    let client = inner.conn.client();
+    let keys: Vec<String> = open.keys().cloned().collect();
+    let mut head = to;
+    for chunk in keys.chunks(crate::snapshot::KEYS_TOGETHER) {
+        // The head with the records: a put replaced since was replaced at or before it.
+        let mut paths = vec![inner.layout.head()];
+        paths.extend(chunk.iter().map(|key| inner.layout.key(key)));
+        let answers = fetch::together(inner, &client, &paths, "reading keys").await?;
+        let mut answers = answers.into_iter();
+        let read_head = match answers.next().flatten() {
+            Some(bytes) => decode_counter(&paths[0], &bytes)?,
+            None => return Err(corrupt(&paths[0], "the znode is missing")),
+        };
+        head = head.max(read_head);
+        for ((key, path), answer) in chunk.iter().zip(&paths[1..]).zip(answers) {
+            let Some(bytes) = answer else { continue };
+            let record: KeyRecord = decode(path, &bytes)?;
+            if open
+                .get(key)
+                .is_some_and(|put| put.revision == record.modified)
+            {
+                if let Some(put) = open.remove(key) {
+                    found.push((put.entry, put.event, record.value));
+                }
+            }
+        }
+    }
+    let mut start = to + 1;
+    while !open.is_empty() && start <= head {
+        let end = head.min(start + READ_BATCH - 1);
+        for (revision, entry) in read_all(inner, start, end).await? {
+            for event in entry.events {
+                if let Some(put) = open.remove(&event.key) {
+                    let value =
+                        replaced_value(inner, put.revision, event.prev.as_ref()).map_err(|_| {
+                            corrupt(
+                                &inner.layout.log(revision),
+                                "a change that does not keep the value it replaced",
+                            )
+                        })?;
+                    found.push((put.entry, put.event, value));
+                }
+            }
+        }
+        start = end + 1;
+    }
+    match open.keys().next() {
+        None => Ok(found),
+        Some(key) => Err(corrupt(
+            &inner.layout.key(key),
+            "a put of the log is neither the key's state nor replaced by a later change",
+        )),
+    }
+}
+
 /// The commits of revisions `from..=to`, with their values; `Gone` if compaction removed one.
 pub(crate) async fn commits(inner: &Inner, from: u64, to: u64) -> Result<Vec<Arc<Commit>>> {
-    let entries = read_all(inner, from, to).await?;
+    let entries = read_resolved(inner, from, to).await?;
     let mut refs = Vec::new();
     for (_, entry) in &entries {
         for event in &entry.events {

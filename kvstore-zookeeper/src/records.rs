@@ -7,7 +7,8 @@ use kvstore_core::{Error, LeaseId, Result};
 use serde::{Deserialize, Serialize};
 
 /// Where a value's bytes are: in the record itself when small (so a read of the key reads its
-/// value), else in znode `values/<id>` and `chunks - 1` more (`values/<id>~<n>`).
+/// value), else in znode `values/<id>` and `chunks - 1` more (`values/<id>~<n>`). A log
+/// entry's put does not repeat a small value: it says [`ValueRef::Record`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ValueRef {
@@ -17,6 +18,11 @@ pub(crate) enum ValueRef {
     Base64(String),
     /// A value in znodes of its own.
     Znodes { id: String, len: usize, chunks: u32 },
+    /// In a log entry's put: the small value is in the key's record while the put is the key's
+    /// current state, then in the `prev` of the key's next change (which keeps it for its
+    /// event's previous value anyway) — so each small value is stored once in the log, not
+    /// twice. Entries of layout 2 hold the value here instead; both are read.
+    Record,
 }
 
 /// A live key (`keys/<escaped key>`), or a key's state before an event (a log entry's `prev`).
@@ -32,11 +38,26 @@ pub(crate) struct KeyRecord {
     pub value: ValueRef,
 }
 
+impl KeyRecord {
+    /// The record as a log entry's put keeps it: a small value left to the key's record.
+    pub fn logged(&self) -> KeyRecord {
+        let value = match &self.value {
+            ValueRef::Text(_) | ValueRef::Base64(_) => ValueRef::Record,
+            other => other.clone(),
+        };
+        KeyRecord {
+            value,
+            ..self.clone()
+        }
+    }
+}
+
 /// One change of a log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LoggedEvent {
     pub key: String,
-    /// The key after a put; `None` for a delete.
+    /// The key after a put (a small value left in the key's record: [`ValueRef::Record`]);
+    /// `None` for a delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub put: Option<KeyRecord>,
     /// The key before the change, when it existed.

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::{try_join_all, BoxFuture};
+use futures::future::try_join_all;
 use futures::FutureExt;
 use kvstore_core::backend::KeyValue;
 use kvstore_core::engine::Snapshot;
@@ -20,7 +20,7 @@ use zookeeper_client as zk;
 use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::{dir_overlaps, parse_dir_name, unescape};
-use crate::records::{decode_counter, KeyRecord};
+use crate::records::{corrupt, decode, decode_counter, KeyRecord};
 use crate::{log, values};
 
 /// How many times a read starts again when values it needs were compacted under it.
@@ -107,12 +107,18 @@ pub(crate) async fn read(
     })
 }
 
-/// The requests a read sends after the head: the keys themselves (and the head again), or a
-/// listing of the keys (`None` for a lease that does not exist).
-enum FirstRead<'a, K, H> {
-    /// The keys' records and the head after them.
-    Keys(K, H),
-    List(BoxFuture<'a, Result<Option<Vec<String>>>>),
+/// At most this many keys are read in one `multiRead`: their records (values up to 4 KiB
+/// inline) keep the answer far below the 1 MiB a ZooKeeper message may carry.
+pub(crate) const KEYS_TOGETHER: usize = 64;
+
+/// Records read between two reads of the head.
+struct Bracketed {
+    first_head: u64,
+    second_head: u64,
+    compacted: u64,
+    records: BTreeMap<String, KeyRecord>,
+    /// See [`Records::cutoff`].
+    cutoff: Option<String>,
 }
 
 /// The live keys that may be in `[start, end)`: the children of the directory znodes that can
@@ -163,87 +169,24 @@ async fn lease_keys(inner: &Inner, client: &zk::Client, id: i64) -> Result<Optio
 /// The records of the keys `target` names (for a range, the first `limit` of them; 0: all),
 /// between two reads of the head; `None` for a lease that does not exist.
 async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Option<Records>> {
-    let client = inner.conn.client();
-    let head_path = inner.layout.head();
-    let compacted_path = inner.layout.compacted();
-    let sync = client.sync(&head_path);
-    let first_head = client.get_data(&head_path);
-    let compacted = client.get_data(&compacted_path);
-    let first_read = match target {
-        // The second head right behind the keys: one round trip for all.
-        Target::Keys(keys) => FirstRead::Keys(
-            fetch::records::<KeyRecord>(
-                inner,
-                &client,
-                keys.iter().map(|key| inner.layout.key(key)),
-                "reading a key",
-            ),
-            client.get_data(&head_path),
-        ),
-        Target::Range(start, end) => {
-            FirstRead::List(range_keys(inner, &client, start, end).boxed())
-        }
-        Target::Lease(id) => FirstRead::List(lease_keys(inner, &client, id).boxed()),
+    let read = match target {
+        Target::Keys(keys) if keys.len() <= KEYS_TOGETHER => Some(few_keys(inner, keys).await?),
+        _ => listed(inner, target, limit).await?,
     };
-    let (_, (first_head, _), (compacted, _)) = futures::try_join!(
-        inner.conn.call("sync", sync),
-        inner.conn.call("reading the head revision", first_head),
-        inner.conn.call("reading the compaction point", compacted),
-    )?;
-    let first_head = decode_counter(&head_path, &first_head)?;
-    let compacted = decode_counter(&compacted_path, &compacted)?;
-
-    let mut records = BTreeMap::new();
-    let mut cutoff: Option<String> = None;
-    let second_head = match first_read {
-        FirstRead::Keys(reads, second_head) => {
-            let keys = match target {
-                Target::Keys(keys) => keys,
-                _ => &[],
-            };
-            for (key, record) in keys.iter().zip(reads.await?) {
-                if let Some(record) = record {
-                    records.insert(key.clone(), record);
-                }
-            }
-            second_head
-        }
-        FirstRead::List(listing) => {
-            let Some(keys) = listing.await? else {
-                return Ok(None);
-            };
-            let mut wanted: Vec<String> =
-                keys.into_iter().filter(|key| target.wants(key)).collect();
-            wanted.sort_unstable();
-            if matches!(target, Target::Range(..)) && limit > 0 && wanted.len() > limit {
-                // Only the page's records are read: memory bounded by the page, not the range.
-                cutoff = Some(wanted[limit].clone());
-                wanted.truncate(limit);
-            }
-            let reads = fetch::records::<KeyRecord>(
-                inner,
-                &client,
-                wanted.iter().map(|key| inner.layout.key(key)),
-                "reading a key",
-            );
-            let second_head = client.get_data(&head_path);
-            for (key, record) in wanted.iter().zip(reads.await?) {
-                if let Some(record) = record {
-                    records.insert(key.clone(), record);
-                }
-            }
-            second_head
-        }
+    let Some(Bracketed {
+        first_head,
+        second_head,
+        compacted,
+        mut records,
+        cutoff,
+    }) = read
+    else {
+        return Ok(None);
     };
-    let (second_head, _) = inner
-        .conn
-        .call("reading the head revision", second_head)
-        .await?;
-    let second_head = decode_counter(&head_path, &second_head)?;
     if second_head > first_head {
         // Writes landed while the keys were read: bring every key they touched to how it
         // stood at the second head.
-        for (_, entry) in log::read_all(inner, first_head + 1, second_head).await? {
+        for (_, entry) in log::read_resolved(inner, first_head + 1, second_head).await? {
             for event in entry.events {
                 let in_page = cutoff.as_ref().is_none_or(|cutoff| event.key < *cutoff);
                 if target.wants(&event.key) && in_page {
@@ -258,6 +201,105 @@ async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Opti
     inner.learn_head(second_head);
     Ok(Some(Records {
         revision: second_head,
+        compacted,
+        records,
+        cutoff,
+    }))
+}
+
+/// A few keys: a `sync`, then one `multiRead` of the head, the compaction point, the keys'
+/// records and the head again — two requests in one round trip, as a raw linearizable read of
+/// one znode sends. ZooKeeper answers a `multiRead` from one state, so the heads agree; the
+/// second one costs nothing and keeps the read exact even where they would not.
+async fn few_keys(inner: &Inner, keys: &[String]) -> Result<Bracketed> {
+    let client = inner.conn.client();
+    let head_path = inner.layout.head();
+    let mut paths = Vec::with_capacity(keys.len() + 3);
+    paths.push(head_path.clone());
+    paths.push(inner.layout.compacted());
+    paths.extend(keys.iter().map(|key| inner.layout.key(key)));
+    paths.push(head_path);
+    let sync = client.sync(&paths[0]);
+    let read = fetch::together(inner, &client, &paths, "reading keys");
+    let (_, mut answers) = futures::try_join!(inner.conn.call("sync", sync), read)?;
+    let last = paths.len() - 1;
+    let counter = |i: usize, answer: Option<Vec<u8>>| match answer {
+        Some(bytes) => decode_counter(&paths[i], &bytes),
+        None => Err(corrupt(&paths[i], "the znode is missing")),
+    };
+    let second_head = counter(last, answers.pop().flatten())?;
+    let mut answers = answers.into_iter();
+    let first_head = counter(0, answers.next().flatten())?;
+    let compacted = counter(1, answers.next().flatten())?;
+    let mut records = BTreeMap::new();
+    for ((key, path), answer) in keys.iter().zip(&paths[2..]).zip(answers) {
+        if let Some(bytes) = answer {
+            records.insert(key.clone(), decode::<KeyRecord>(path, &bytes)?);
+        }
+    }
+    Ok(Bracketed {
+        first_head,
+        second_head,
+        compacted,
+        records,
+        cutoff: None,
+    })
+}
+
+/// Many keys, a range or a lease's keys: the head and the compaction point (after a `sync`)
+/// while the keys are listed, then each key's record and the head again, one request each.
+/// `None` for a lease that does not exist.
+async fn listed(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Option<Bracketed>> {
+    let client = inner.conn.client();
+    let head_path = inner.layout.head();
+    let compacted_path = inner.layout.compacted();
+    let sync = client.sync(&head_path);
+    let first_head = client.get_data(&head_path);
+    let compacted = client.get_data(&compacted_path);
+    let listing = match target {
+        Target::Keys(keys) => futures::future::ready(Ok(Some(keys.to_vec()))).boxed(),
+        Target::Range(start, end) => range_keys(inner, &client, start, end).boxed(),
+        Target::Lease(id) => lease_keys(inner, &client, id).boxed(),
+    };
+    let (_, (first_head, _), (compacted, _)) = futures::try_join!(
+        inner.conn.call("sync", sync),
+        inner.conn.call("reading the head revision", first_head),
+        inner.conn.call("reading the compaction point", compacted),
+    )?;
+    let first_head = decode_counter(&head_path, &first_head)?;
+    let compacted = decode_counter(&compacted_path, &compacted)?;
+    let Some(keys) = listing.await? else {
+        return Ok(None);
+    };
+    let mut wanted: Vec<String> = keys.into_iter().filter(|key| target.wants(key)).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut cutoff = None;
+    if matches!(target, Target::Range(..)) && limit > 0 && wanted.len() > limit {
+        // Only the page's records are read: memory bounded by the page, not the range.
+        cutoff = Some(wanted[limit].clone());
+        wanted.truncate(limit);
+    }
+    let reads = fetch::records::<KeyRecord>(
+        inner,
+        &client,
+        wanted.iter().map(|key| inner.layout.key(key)),
+        "reading a key",
+    );
+    let second_head = client.get_data(&head_path);
+    let mut records = BTreeMap::new();
+    for (key, record) in wanted.iter().zip(reads.await?) {
+        if let Some(record) = record {
+            records.insert(key.clone(), record);
+        }
+    }
+    let (second_head, _) = inner
+        .conn
+        .call("reading the head revision", second_head)
+        .await?;
+    Ok(Some(Bracketed {
+        first_head,
+        second_head: decode_counter(&head_path, &second_head)?,
         compacted,
         records,
         cutoff,

@@ -75,7 +75,7 @@ pub(crate) fn chunk_paths(inner: &Inner, value: &ValueRef) -> Vec<String> {
         ValueRef::Znodes { id, chunks, .. } => (0..*chunks)
             .map(|n| inner.layout.value_chunk(id, n))
             .collect(),
-        ValueRef::Text(_) | ValueRef::Base64(_) => Vec::new(),
+        ValueRef::Text(_) | ValueRef::Base64(_) | ValueRef::Record => Vec::new(),
     }
 }
 
@@ -120,6 +120,13 @@ pub(crate) async fn read(inner: &Inner, values: &[&ValueRef]) -> Result<Vec<Opti
                 continue;
             }
             ValueRef::Znodes { id, len, chunks } => (id, *len, *chunks),
+            // Log entries' puts are resolved (`log::read_resolved`) before their values are read.
+            ValueRef::Record => {
+                return Err(corrupt(
+                    inner.layout.root(),
+                    "a value left to a key's record where the record itself was expected",
+                ))
+            }
         };
         let mut bytes = BytesMut::with_capacity(len);
         let mut missing = false;
