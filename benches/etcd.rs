@@ -26,7 +26,7 @@ mod etcd {
 
     use std::hint::black_box;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use criterion::{Criterion, Throughput};
     use kvstore::etcd::etcd_client::{
@@ -362,17 +362,10 @@ mod etcd {
     /// their throughputs.
     fn paired(s: &Setup) {
         println!("\npaired kvstore/raw throughput (blocks alternate, same conditions):");
-        let only = std::env::var("PAIRED_CASES").ok();
-        let seconds = std::env::var("PAIRED_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(4);
+        let seconds = super::common::paired_seconds();
         for (op, concurrency) in CASES {
             let case = format!("{}/c{concurrency}", label(op));
-            if only
-                .as_deref()
-                .is_some_and(|only| !only.split(',').any(|c| c == case))
-            {
+            if !super::common::paired_case_selected(&case) {
                 continue;
             }
             let block: u64 = match op {
@@ -410,31 +403,20 @@ mod etcd {
     ) {
         let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
         let (mut ours_cpu, mut theirs_cpu) = (Duration::ZERO, Duration::ZERO);
-        let mut ops = 0;
-        let started = Instant::now();
-        let mut round = 0;
-        while started.elapsed() < Duration::from_secs(seconds) || round < 4 {
-            // Alternate which side goes first.
-            let order = if round % 2 == 0 {
-                [ours_side, Side::Raw]
+        let round = super::common::alternate(seconds, |is_ours| {
+            let side = if is_ours { ours_side } else { Side::Raw };
+            let (took, cpu) = s
+                .runtime
+                .block_on(timed_with_cpu(s, op, side, block, concurrency));
+            if is_ours {
+                ours += took;
+                ours_cpu += cpu;
             } else {
-                [Side::Raw, ours_side]
-            };
-            for side in order {
-                let (took, cpu) =
-                    s.runtime
-                        .block_on(timed_with_cpu(s, op, side, block, concurrency));
-                if side == Side::Raw {
-                    theirs += took;
-                    theirs_cpu += cpu;
-                } else {
-                    ours += took;
-                    ours_cpu += cpu;
-                }
+                theirs += took;
+                theirs_cpu += cpu;
             }
-            ops += block;
-            round += 1;
-        }
+        });
+        let ops = round * block;
         let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ops as f64;
         println!(
             "paired etcd/{label}/raw = {:.1}% ({round} rounds of {block}); \

@@ -10,11 +10,17 @@
 //! list in a store of 100,000 objects under 100 prefixes (`LIST_PREFIXES` sets how many): a
 //! list costs what its prefix holds, not what the store holds.
 //!
+//! Last, *paired* ratios: kvstore and its baseline (`sync` + `get_data` for get, the raw
+//! operation for writes) alternate in blocks, so both see the same conditions on a noisy
+//! machine; `PAIRED_CASES` and `PAIRED_SECONDS` choose cases and length, as for etcd.
+//!
 //! ```sh
 //! cargo bench --bench zookeeper --features zookeeper-tests
+//! PAIRED_CASES=get/c1 PAIRED_SECONDS=20 cargo bench --bench zookeeper --features zookeeper-tests -- paired-only
 //! ```
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
+#![allow(clippy::print_stdout)] // the paired report
 
 mod common;
 
@@ -257,6 +263,50 @@ mod zookeeper {
             }
         }
         list_at_scale(c, &runtime, &server);
+        paired(&runtime, &s);
+    }
+
+    /// Alternates kvstore and its baseline in blocks for a few seconds per case and prints the
+    /// ratio of their throughputs.
+    fn paired(runtime: &Runtime, s: &Setup) {
+        println!("\npaired kvstore/raw throughput (blocks alternate, same conditions):");
+        let seconds = super::common::paired_seconds();
+        for (op, label) in [
+            (Op::Get, "get"),
+            (Op::SetWithVersion, "set_with_version"),
+            (Op::Create, "create"),
+        ] {
+            for concurrency in [1usize, 64] {
+                let case = format!("{label}/c{concurrency}");
+                if !super::common::paired_case_selected(&case) {
+                    continue;
+                }
+                let block = 200.max(4 * concurrency as u64);
+                let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+                let mut next = 0;
+                let rounds = super::common::alternate(seconds, |is_ours| {
+                    let first = next;
+                    next += block;
+                    let took = runtime.block_on(concurrently(block, concurrency, |i| async move {
+                        match (is_ours, op) {
+                            (true, _) => kvstore_op(s, op, first + i).await,
+                            (false, Op::Get) => raw_linearizable_get(s, first + i).await,
+                            (false, _) => raw_op(s, op, first + i).await,
+                        }
+                    }));
+                    if is_ours {
+                        ours += took;
+                    } else {
+                        theirs += took;
+                    }
+                });
+                let baseline = if let Op::Get = op { "raw_sync" } else { "raw" };
+                println!(
+                    "paired zookeeper/{case}: kvstore / {baseline} = {:.1}% ({rounds} rounds of {block})",
+                    100.0 * theirs.as_secs_f64() / ours.as_secs_f64(),
+                );
+            }
+        }
     }
 }
 

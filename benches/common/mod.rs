@@ -43,3 +43,34 @@ where
         .await;
     start.elapsed()
 }
+
+/// How long each paired case runs, in seconds: `PAIRED_SECONDS`, 4 when unset.
+pub fn paired_seconds() -> u64 {
+    std::env::var("PAIRED_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+}
+
+/// Whether paired case `case` (`get/c64`) runs: every case, or those `PAIRED_CASES` lists
+/// (`get/c64,create/c1`).
+pub fn paired_case_selected(case: &str) -> bool {
+    std::env::var("PAIRED_CASES")
+        .map(|only| only.split(',').any(|c| c == case))
+        .unwrap_or(true)
+}
+
+/// Runs two sides in alternating blocks until `seconds` passed and at least four rounds ran,
+/// so that both meet the same conditions on a noisy machine: `run(true)` runs a block of ours,
+/// `run(false)` one of theirs (which goes first alternates). Returns the rounds run.
+pub fn alternate(seconds: u64, mut run: impl FnMut(bool)) -> u64 {
+    let started = Instant::now();
+    let mut round = 0;
+    while started.elapsed() < Duration::from_secs(seconds) || round < 4 {
+        let ours_first = round % 2 == 0;
+        run(ours_first);
+        run(!ours_first);
+        round += 1;
+    }
+    round
+}

@@ -50,7 +50,9 @@
 //! is dense, every writing transaction gets a revision of its own (lock and election entries
 //! included), and a compare decided on the state at R holds at R+1. A lone put costs two round
 //! trips — the read (`sync` and one `multiRead`) and a `multi` of 3 operations (the log entry,
-//! `head`, the key's record).
+//! `head`, the key's record) — or only the `multi` when the engine knows the key as it stands
+//! at the head (this client read or wrote it last): a read-modify-write is then a get and a
+//! `multi`, as raw ZooKeeper's `get_data` and `set_data` at a version.
 //!
 //! ## Reads
 //!

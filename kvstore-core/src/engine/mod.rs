@@ -8,7 +8,8 @@
 //! owns bytes and atomicity:
 //!
 //! - transactions: compares, operations and their results, decided on a view of the keys they
-//!   name read at one revision;
+//!   name at one revision — read, or known from the engine's last reads and appends (then the
+//!   append's condition on the head proves it current, and a stale view is read again);
 //! - one writer, the only committer of an engine: concurrent transactions are decided one
 //!   after the other and appended together, each with its own revision and result; a lost race
 //!   for the head decides them again, losers of a compare queue again before the next turn (no
@@ -23,6 +24,7 @@
 
 mod decide;
 mod heads;
+mod known;
 mod leases;
 mod read;
 mod retention;
@@ -92,6 +94,8 @@ pub(crate) struct Inner<S> {
     reaper_started: AtomicBool,
     /// Whether a compaction of [`Options::retain`] is running.
     compacting: AtomicBool,
+    /// Keys as reads and appends left them, for the writer to decide on without a read.
+    known: known::Known,
 }
 
 impl<S> Drop for Inner<S> {
@@ -142,6 +146,7 @@ impl<S: Storage> LogBackend<S> {
                 lease_granted: Arc::new(Notify::new()),
                 reaper_started: AtomicBool::new(false),
                 compacting: AtomicBool::new(false),
+                known: known::Known::default(),
             }),
         }
     }
@@ -202,7 +207,7 @@ impl<T: EngineBacked> Backend for T {
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         let engine = self.engine();
         engine.start();
-        read::range(&engine.inner.storage, &request)
+        read::range(&engine.inner.storage, &engine.inner.known, &request)
             .instrument(engine.span("range"))
             .await
     }
@@ -279,7 +284,9 @@ impl<T: EngineBacked> Backend for T {
             .storage
             .compact(revision)
             .instrument(span)
-            .await
+            .await?;
+        engine.inner.known.learn_compacted(revision);
+        Ok(())
     }
 
     async fn current_revision(&self) -> Result<u64> {

@@ -8,17 +8,19 @@
 use std::collections::BTreeMap;
 
 use super::decide::in_range;
+use super::known::Known;
 use super::storage::{Snapshot, Storage};
 use crate::backend::{KeyValue, RangeRequest, RangeResponse};
 use crate::error::{Error, Result};
 
-/// Serves a range read.
+/// Serves a range read; what a read of one key finds becomes `known` to the writer.
 pub(crate) async fn range<S: Storage>(
     storage: &S,
+    known: &Known,
     request: &RangeRequest,
 ) -> Result<RangeResponse> {
     let Some(end) = request.range_end.as_deref() else {
-        return single(storage, request).await;
+        return single(storage, known, request).await;
     };
     let limit = request.limit;
     let mut wanted = limit;
@@ -43,8 +45,14 @@ pub(crate) async fn range<S: Storage>(
 }
 
 /// One key, at the head or at a past revision.
-async fn single<S: Storage>(storage: &S, request: &RangeRequest) -> Result<RangeResponse> {
-    let snapshot: Snapshot = storage.get(std::slice::from_ref(&request.key)).await?;
+async fn single<S: Storage>(
+    storage: &S,
+    known: &Known,
+    request: &RangeRequest,
+) -> Result<RangeResponse> {
+    let asked = std::slice::from_ref(&request.key);
+    let snapshot: Snapshot = storage.get(asked).await?;
+    known.learn_read(&snapshot, asked);
     let at = request.read_revision(snapshot.revision, snapshot.compacted)?;
     let kvs = if at == snapshot.revision {
         snapshot.kvs

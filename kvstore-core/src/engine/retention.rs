@@ -33,13 +33,16 @@ pub(crate) fn after_append<S: Storage>(inner: &Arc<Inner<S>>, head: u64, compact
     };
     let inner = Arc::clone(inner);
     runtime.spawn(async move {
-        if let Err(err) = inner.storage.compact(target).await {
-            tracing::warn!(
-                backend = inner.storage.name(),
-                revision = target,
-                error = %err,
-                "compacting the history failed; the next write tries again"
-            );
+        match inner.storage.compact(target).await {
+            Ok(()) => inner.known.learn_compacted(target),
+            Err(err) => {
+                tracing::warn!(
+                    backend = inner.storage.name(),
+                    revision = target,
+                    error = %err,
+                    "compacting the history failed; the next write tries again"
+                );
+            }
         }
         inner.compacting.store(false, Ordering::Release);
     });

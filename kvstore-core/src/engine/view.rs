@@ -57,6 +57,13 @@ impl View {
             .collect()
     }
 
+    /// Every key the view names, with its value (`None`: absent), in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Option<&KeyValue>)> {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_ref()))
+    }
+
     /// Every live value, in key order.
     pub fn values(&self) -> impl Iterator<Item = &KeyValue> {
         self.entries.iter().filter_map(|(_, value)| value.as_ref())

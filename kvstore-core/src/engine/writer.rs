@@ -3,7 +3,7 @@
 //!
 //! A caller queues its job and waits for either its answer or its turn to commit. The caller
 //! whose turn it is takes every job waiting (a revocation goes alone), reads the head and the
-//! keys they name in one view, decides them one after the other on the state the ones before
+//! keys they name in one view (or takes it from what the engine knows, `known`), decides them one after the other on the state the ones before
 //! left — each writing one revision of its own — and appends them all in one conditional
 //! [`Storage::append`]. If another writer moved the head meanwhile, nothing was written and the
 //! batch is decided again on a fresh view; if the store cannot take it at once, it is split.
@@ -290,10 +290,19 @@ fn too_large<S: Storage>(inner: &Inner<S>) -> Error {
 /// revision first.
 async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
     let mut dead = BTreeSet::new();
+    let wanted = Wanted::of(jobs);
+    // Whether to read the keys even when they are known (what was known proved stale, or
+    // proves nothing for an answer without an append).
+    let mut fresh = false;
     for _ in 0..ATTEMPTS {
-        let read = match read(&inner.storage, jobs).await {
-            Ok(read) => read,
-            Err(err) => return Outcome::Failed(err),
+        let known = (!fresh).then(|| wanted.known(inner)).flatten();
+        let from_known = known.is_some();
+        let read = match known {
+            Some(read) => read,
+            None => match read(inner, jobs, &wanted).await {
+                Ok(read) => read,
+                Err(err) => return Outcome::Failed(err),
+            },
         };
         let Read {
             revision: head,
@@ -334,6 +343,10 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
             });
         }
         if commits.is_empty() && revocation.is_none() {
+            if from_known {
+                fresh = true;
+                continue;
+            }
             return Outcome::Answered(answers);
         }
         let append = Append {
@@ -348,11 +361,20 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
         };
         match appended {
             Appended::Done => {
+                if revocation.is_some() {
+                    // Its deletes are not in the view.
+                    inner.known.forget();
+                } else {
+                    inner.known.learn_append(head, revision, &view);
+                }
                 inner.heads.learn(revision);
                 retention::after_append(inner, revision, compacted);
                 return Outcome::Answered(answers);
             }
-            Appended::HeadMoved => continue,
+            Appended::HeadMoved => {
+                inner.known.forget();
+                fresh = true;
+            }
             Appended::LeaseMissing(lease) if revocation.is_some_and(|r| r.lease == lease) => {
                 return Outcome::Failed(Error::LeaseNotFound { lease });
             }
@@ -390,9 +412,67 @@ fn revoke_events(view: &View, lease: LeaseId, revision: u64) -> Vec<Event> {
         .collect()
 }
 
+/// The keys a batch names, and the ranges its range deletes cover.
+struct Wanted<'a> {
+    /// Sorted, without duplicates.
+    names: Vec<String>,
+    ranges: Vec<(&'a String, &'a String)>,
+    /// A lease revocation: its lease's keys are read, not named.
+    revocation: bool,
+}
+
+impl<'a> Wanted<'a> {
+    fn of(jobs: &[&'a Job]) -> Wanted<'a> {
+        let mut wanted = Wanted {
+            names: Vec::new(),
+            ranges: Vec::new(),
+            revocation: false,
+        };
+        for job in jobs {
+            let txn = match job {
+                Job::Txn(txn) => txn,
+                Job::Revoke(_) => {
+                    wanted.revocation = true;
+                    continue;
+                }
+            };
+            wanted
+                .names
+                .extend(txn.compare.iter().map(|c| c.key.clone()));
+            for op in txn.success.iter().chain(&txn.failure) {
+                match op {
+                    TxnOp::Put { key, .. } | TxnOp::Get { key } | TxnOp::Delete { key } => {
+                        wanted.names.push(key.clone());
+                    }
+                    TxnOp::DeleteRange { key, range_end } => wanted.ranges.push((key, range_end)),
+                }
+            }
+        }
+        wanted.names.sort_unstable();
+        wanted.names.dedup();
+        wanted
+    }
+
+    /// The view of the named keys from what the engine knows, when it knows every one (a
+    /// range or a lease's keys are always read).
+    fn known<S>(&self, inner: &Inner<S>) -> Option<Read> {
+        if self.revocation || !self.ranges.is_empty() {
+            return None;
+        }
+        let known = inner.known.view(&self.names)?;
+        Some(Read {
+            revision: known.revision,
+            compacted: known.compacted,
+            view: known.view,
+        })
+    }
+}
+
 /// Reads the view a batch is decided on: every key it names and every key its range deletes
-/// cover (a revocation: its lease's keys), all at one revision.
-async fn read<S: Storage>(storage: &S, jobs: &[&Job]) -> Result<Read> {
+/// cover (a revocation: its lease's keys), all at one revision. What it finds of the named
+/// keys becomes known.
+async fn read<S: Storage>(inner: &Inner<S>, jobs: &[&Job], wanted: &Wanted<'_>) -> Result<Read> {
+    let storage = &inner.storage;
     if let [Job::Revoke(revoke)] = jobs {
         let found = storage
             .lease_keys(revoke.lease)
@@ -402,33 +482,17 @@ async fn read<S: Storage>(storage: &S, jobs: &[&Job]) -> Result<Read> {
             })?;
         return Ok(view_of(found, Vec::new()));
     }
-    let mut names = Vec::new();
-    let mut ranges = Vec::new();
-    for job in jobs {
-        if let Job::Txn(txn) = job {
-            names.extend(txn.compare.iter().map(|c| c.key.clone()));
-            for op in txn.success.iter().chain(&txn.failure) {
-                match op {
-                    TxnOp::Put { key, .. } | TxnOp::Get { key } | TxnOp::Delete { key } => {
-                        names.push(key.clone());
-                    }
-                    TxnOp::DeleteRange { key, range_end } => ranges.push((key, range_end)),
-                }
-            }
-        }
-    }
-    names.sort_unstable();
-    names.dedup();
     'again: loop {
-        let mut found = storage.get(&names).await?;
-        for (start, end) in &ranges {
+        let mut found = storage.get(&wanted.names).await?;
+        inner.known.learn_read(&found, &wanted.names);
+        for (start, end) in &wanted.ranges {
             let in_range: Snapshot = storage.range(start, end, 0).await?;
             if in_range.revision != found.revision {
                 continue 'again;
             }
             found.kvs.extend(in_range.kvs);
         }
-        return Ok(view_of(found, names));
+        return Ok(view_of(found, wanted.names.clone()));
     }
 }
 
