@@ -463,6 +463,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads a key or a range of keys, linearizably.
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse>;
 
+    /// Reads one key as [`Backend::range`] does, but may answer from an older state (still
+    /// exactly as it stood at the answer's revision) where that is cheaper: etcd's
+    /// serializable read from the member asked, ZooKeeper's read without `sync`. For a caller
+    /// that checks what it read with a compare-and-swap — the first read of
+    /// [`Store::guaranteed_update`](crate::Store::guaranteed_update). The default is the
+    /// linearizable read; a backend wrapping another passes it on.
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        self.range(RangeRequest::key(key)).await
+    }
+
     /// Runs a transaction atomically.
     async fn txn(&self, txn: Txn) -> Result<TxnResponse>;
 
@@ -504,6 +514,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         (**self).range(request).await
+    }
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        (**self).get_possibly_stale(key).await
     }
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         (**self).txn(txn).await

@@ -238,6 +238,40 @@ impl EtcdBackend {
             }
         }
     }
+
+    /// A range read, serializable when asked.
+    async fn read(&self, request: RangeRequest, serializable: bool) -> Result<RangeResponse> {
+        let mut options = GetOptions::new();
+        if serializable {
+            options = options.with_serializable();
+        }
+        if let Some(end) = &request.range_end {
+            options = options.with_range(self.ns.key(end));
+        }
+        if request.limit > 0 {
+            options = options.with_limit(i64::try_from(request.limit).unwrap_or(i64::MAX));
+        }
+        if request.revision > 0 {
+            options = options.with_revision(etcd_revision(request.revision)?);
+        }
+        let context = Context {
+            revision: request.revision,
+            ..Context::default()
+        };
+        let key = self.ns.key(&request.key);
+        let mut response = self
+            .call("range", context, || {
+                let (mut kv, key, options) =
+                    (self.client.kv_client(), key.clone(), options.clone());
+                async move { kv.get(key, Some(options)).await }
+            })
+            .await?;
+        Ok(RangeResponse {
+            more: response.more(),
+            revision: header_revision(response.header()),
+            kvs: self.ns.key_values(response.take_kvs())?,
+        })
+    }
 }
 
 /// Write requests in flight before concurrent writes share requests.
@@ -272,33 +306,12 @@ impl Backend for EtcdBackend {
 
     #[tracing::instrument(level = "trace", skip(self))]
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        let mut options = GetOptions::new();
-        if let Some(end) = &request.range_end {
-            options = options.with_range(self.ns.key(end));
-        }
-        if request.limit > 0 {
-            options = options.with_limit(i64::try_from(request.limit).unwrap_or(i64::MAX));
-        }
-        if request.revision > 0 {
-            options = options.with_revision(etcd_revision(request.revision)?);
-        }
-        let context = Context {
-            revision: request.revision,
-            ..Context::default()
-        };
-        let key = self.ns.key(&request.key);
-        let mut response = self
-            .call("range", context, || {
-                let (mut kv, key, options) =
-                    (self.client.kv_client(), key.clone(), options.clone());
-                async move { kv.get(key, Some(options)).await }
-            })
-            .await?;
-        Ok(RangeResponse {
-            more: response.more(),
-            revision: header_revision(response.header()),
-            kvs: self.ns.key_values(response.take_kvs())?,
-        })
+        self.read(request, false).await
+    }
+
+    /// A serializable read: the member asked answers from what it has applied.
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        self.read(RangeRequest::key(key), true).await
     }
 
     // The values are not recorded: a span field would format every value written.

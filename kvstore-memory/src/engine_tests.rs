@@ -1,30 +1,46 @@
-//! The engine's writer, on the in-process storage held at its append: a batch keeps its place
-//! when the caller committing it gives up, and a caller that gives up before its turn writes
-//! nothing.
+//! The engine's writer on the in-process storage, held at its append or read from a lagging
+//! replica: a batch keeps its place when the caller committing it gives up, a caller that gives
+//! up before its turn writes nothing, and views read stale are never answered from.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use kvstore_core::backend::{Backend, PutLease, RangeRequest, Txn, TxnOp};
+use kvstore_core::backend::{Backend, Compare, PutLease, RangeRequest, Txn, TxnOp};
 use kvstore_core::engine::{
     Append, Appended, Commit, Head, LogBackend, Snapshot, Storage, StoredLease, Touched,
 };
 use kvstore_core::{LeaseId, Result};
+use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use crate::storage::MemoryStorage;
 
-/// The in-process storage whose appends wait for a permit.
-struct Gated {
-    storage: MemoryStorage,
-    appends: Arc<Semaphore>,
+/// The in-process storage (shared by the engines built on it), whose appends may wait for a
+/// permit and whose possibly stale reads may come from a replica that stopped applying.
+struct TestStorage {
+    storage: Arc<MemoryStorage>,
+    /// Appends wait for a permit of this.
+    appends: Option<Arc<Semaphore>>,
+    /// For each set of keys read possibly stale, the first answer, given again ever after.
+    stale: Option<Mutex<HashMap<Vec<String>, Snapshot>>>,
 }
 
-impl Storage for Gated {
+impl TestStorage {
+    fn on(storage: &Arc<MemoryStorage>) -> TestStorage {
+        TestStorage {
+            storage: Arc::clone(storage),
+            appends: None,
+            stale: None,
+        }
+    }
+}
+
+impl Storage for TestStorage {
     fn name(&self) -> &'static str {
-        "gated"
+        "test"
     }
     async fn head(&self) -> Result<Head> {
         self.storage.head().await
@@ -32,12 +48,28 @@ impl Storage for Gated {
     async fn get(&self, keys: &[String]) -> Result<Snapshot> {
         self.storage.get(keys).await
     }
+    fn reads_may_be_stale(&self) -> bool {
+        self.stale.is_some()
+    }
+    async fn get_possibly_stale(&self, keys: &[String]) -> Result<Snapshot> {
+        let Some(stale) = &self.stale else {
+            return self.storage.get(keys).await;
+        };
+        if let Some(known) = stale.lock().get(keys) {
+            return Ok(known.clone());
+        }
+        let read = self.storage.get(keys).await?;
+        stale.lock().insert(keys.to_vec(), read.clone());
+        Ok(read)
+    }
     async fn range(&self, start: &str, end: &str, limit: usize) -> Result<Snapshot> {
         self.storage.range(start, end, limit).await
     }
     async fn append(&self, append: &Append) -> Result<Appended> {
-        let permit = self.appends.acquire().await;
-        permit.map(|p| p.forget()).ok();
+        if let Some(appends) = &self.appends {
+            let permit = appends.acquire().await;
+            permit.map(|p| p.forget()).ok();
+        }
         self.storage.append(append).await
     }
     async fn log(&self, from: u64, to: u64) -> Result<Vec<Arc<Commit>>> {
@@ -66,11 +98,11 @@ impl Storage for Gated {
     }
 }
 
-fn gated() -> (LogBackend<Gated>, Arc<Semaphore>) {
+fn gated() -> (LogBackend<TestStorage>, Arc<Semaphore>) {
     let appends = Arc::new(Semaphore::new(0));
-    let storage = Gated {
-        storage: MemoryStorage::new(100),
-        appends: Arc::clone(&appends),
+    let storage = TestStorage {
+        appends: Some(Arc::clone(&appends)),
+        ..TestStorage::on(&Arc::new(MemoryStorage::new(100)))
     };
     (LogBackend::new(storage), appends)
 }
@@ -79,7 +111,7 @@ fn put(key: &str) -> Txn {
     Txn::default().then(TxnOp::put(key, Bytes::from_static(b"v"), PutLease::Detach))
 }
 
-async fn stored(backend: &LogBackend<Gated>, key: &str) -> bool {
+async fn stored(backend: &LogBackend<TestStorage>, key: &str) -> bool {
     let read = backend.range(RangeRequest::key(key)).await.unwrap();
     !read.kvs.is_empty()
 }
@@ -139,4 +171,130 @@ async fn a_caller_that_gives_up_before_its_turn_writes_nothing() {
         "a withdrawn job is never committed"
     );
     assert_eq!(backend.current_revision().await.unwrap(), 2);
+}
+
+/// Two engines on one storage: one writes, the other reads its views from a replica that
+/// stopped applying after its first answer.
+fn writer_and_lagging_reader() -> (LogBackend<TestStorage>, LogBackend<TestStorage>) {
+    let shared = Arc::new(MemoryStorage::new(100));
+    let lagging = TestStorage {
+        stale: Some(Mutex::new(HashMap::new())),
+        ..TestStorage::on(&shared)
+    };
+    (
+        LogBackend::new(TestStorage::on(&shared)),
+        LogBackend::new(lagging),
+    )
+}
+
+/// Makes the reader's engine read another key at the head, so that what it knew of `/k` (at
+/// an older revision) is dropped: its next view of `/k` comes from the lagging replica.
+async fn forget_k(reader: &LogBackend<TestStorage>) {
+    reader.range(RangeRequest::key("/other")).await.unwrap();
+}
+
+fn put_value(key: &str, value: &'static str) -> Txn {
+    Txn::default().then(TxnOp::put(
+        key,
+        Bytes::from_static(value.as_bytes()),
+        PutLease::Detach,
+    ))
+}
+
+#[tokio::test]
+async fn a_transaction_that_only_reads_is_never_answered_from_a_stale_view() {
+    let (writer, reader) = writer_and_lagging_reader();
+    writer.txn(put_value("/k", "old")).await.unwrap();
+    let read_only = || Txn::default().then(TxnOp::get("/k"));
+    // The replica answers this once, and keeps answering it.
+    reader.txn(read_only()).await.unwrap();
+    let written = writer.txn(put_value("/k", "new")).await.unwrap().revision;
+    forget_k(&reader).await;
+    let read = reader.txn(read_only()).await.unwrap();
+    let kv = read.read_value().expect("/k exists");
+    assert_eq!(
+        (kv.value.as_ref(), kv.mod_revision),
+        (b"new".as_ref(), written)
+    );
+    // Nor is a compare that failed on it (nothing appended proves the view current).
+    let compare = Txn::when([Compare::mod_revision("/k", written)]).otherwise(TxnOp::get("/k"));
+    assert!(reader.txn(compare).await.unwrap().succeeded);
+}
+
+#[tokio::test]
+async fn a_write_decided_on_a_stale_view_is_decided_again_on_a_fresh_one() {
+    let (writer, reader) = writer_and_lagging_reader();
+    writer.txn(put_value("/k", "old")).await.unwrap();
+    let cas = |revision| {
+        Txn::when([Compare::mod_revision("/k", revision)]).then(TxnOp::put(
+            "/k",
+            Bytes::from_static(b"mine"),
+            PutLease::Keep,
+        ))
+    };
+    reader
+        .txn(Txn::default().then(TxnOp::get("/k")))
+        .await
+        .unwrap();
+    let written = writer.txn(put_value("/k", "new")).await.unwrap().revision;
+    forget_k(&reader).await;
+    // The replica still has /k at its first revision: the compare on the write's revision
+    // holds on the fresh view, and the one on the old revision fails there.
+    assert!(reader.txn(cas(written)).await.unwrap().succeeded);
+    assert!(!reader.txn(cas(written)).await.unwrap().succeeded);
+}
+
+mod guaranteed_update {
+    use kvstore_codec::Json;
+    use kvstore_core::conformance::{widget, Widget};
+    use kvstore_core::Store;
+
+    use super::*;
+
+    fn stores() -> (Store<Json>, Store<Json>) {
+        let (writer, reader) = writer_and_lagging_reader();
+        (Store::new(writer, Json), Store::new(reader, Json))
+    }
+
+    #[tokio::test]
+    async fn an_object_a_stale_read_did_not_find_is_updated() {
+        let (writer, reader) = stores();
+        // The replica answers that /w is absent, and keeps answering so.
+        assert!(reader
+            .backend()
+            .get_possibly_stale("/w")
+            .await
+            .unwrap()
+            .kvs
+            .is_empty());
+        writer.create("/w", &widget("w", "red")).await.unwrap();
+        let updated = reader
+            .guaranteed_update("/w", |w: &mut Widget| w.count += 1)
+            .await
+            .unwrap();
+        assert_eq!(updated.count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_change_a_stale_read_already_shows_is_still_made() {
+        let (writer, reader) = stores();
+        writer.create("/w", &widget("w", "blue")).await.unwrap();
+        reader.backend().get_possibly_stale("/w").await.unwrap();
+        writer
+            .guaranteed_update("/w", |w: &mut Widget| w.color = "red".into())
+            .await
+            .unwrap();
+        // On the replica /w is still blue: "make it blue" changes nothing there, but does in
+        // the store.
+        let answered = reader
+            .guaranteed_update("/w", |w: &mut Widget| w.color = "blue".into())
+            .await
+            .unwrap();
+        let stored: Widget = writer.get("/w").await.unwrap();
+        assert_eq!(stored.color, "blue");
+        assert_eq!(
+            answered.metadata.resource_version,
+            stored.metadata.resource_version
+        );
+    }
 }

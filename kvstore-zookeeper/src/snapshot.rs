@@ -31,6 +31,9 @@ const ATTEMPTS: usize = 5;
 pub(crate) enum Target<'a> {
     /// These keys.
     Keys(&'a [String]),
+    /// These keys, read without a `sync` first: as the server answering has them (see
+    /// `Storage::get_possibly_stale`).
+    KeysUnsynced(&'a [String]),
     /// The keys in `[start, end)`.
     Range(&'a str, &'a str),
     /// The keys attached to a lease, listed in `leases/<id>`.
@@ -40,7 +43,7 @@ pub(crate) enum Target<'a> {
 impl Target<'_> {
     fn wants(&self, key: &str) -> bool {
         match self {
-            Target::Keys(keys) => keys.iter().any(|k| k == key),
+            Target::Keys(keys) | Target::KeysUnsynced(keys) => keys.iter().any(|k| k == key),
             Target::Range(start, end) => key >= *start && key < *end,
             // Attachments change with the keys; a key read is checked for the lease after.
             Target::Lease(_) => true,
@@ -170,7 +173,12 @@ async fn lease_keys(inner: &Inner, client: &zk::Client, id: i64) -> Result<Optio
 /// between two reads of the head; `None` for a lease that does not exist.
 async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Option<Records>> {
     let read = match target {
-        Target::Keys(keys) if keys.len() <= KEYS_TOGETHER => Some(few_keys(inner, keys).await?),
+        Target::Keys(keys) if keys.len() <= KEYS_TOGETHER => {
+            Some(few_keys(inner, keys, true).await?)
+        }
+        Target::KeysUnsynced(keys) if keys.len() <= KEYS_TOGETHER => {
+            Some(few_keys(inner, keys, false).await?)
+        }
         _ => listed(inner, target, limit).await?,
     };
     let Some(Bracketed {
@@ -207,11 +215,12 @@ async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Opti
     }))
 }
 
-/// A few keys: a `sync`, then one `multiRead` of the head, the compaction point, the keys'
-/// records and the head again — two requests in one round trip, as a raw linearizable read of
-/// one znode sends. ZooKeeper answers a `multiRead` from one state, so the heads agree; the
-/// second one costs nothing and keeps the read exact even where they would not.
-async fn few_keys(inner: &Inner, keys: &[String]) -> Result<Bracketed> {
+/// A few keys: a `sync` (when `synced`), then one `multiRead` of the head, the compaction
+/// point, the keys' records and the head again — two requests in one round trip, as a raw
+/// linearizable read of one znode sends. ZooKeeper answers a `multiRead` from one state, so
+/// the heads agree; the second one costs nothing and keeps the read exact even where they
+/// would not.
+async fn few_keys(inner: &Inner, keys: &[String], synced: bool) -> Result<Bracketed> {
     let client = inner.conn.client();
     let head_path = inner.layout.head();
     let mut paths = Vec::with_capacity(keys.len() + 3);
@@ -219,9 +228,12 @@ async fn few_keys(inner: &Inner, keys: &[String]) -> Result<Bracketed> {
     paths.push(inner.layout.compacted());
     paths.extend(keys.iter().map(|key| inner.layout.key(key)));
     paths.push(head_path);
-    let sync = client.sync(&paths[0]);
+    let sync = synced.then(|| client.sync(&paths[0]));
     let read = fetch::together(inner, &client, &paths, "reading keys");
-    let (_, mut answers) = futures::try_join!(inner.conn.call("sync", sync), read)?;
+    let mut answers = match sync {
+        Some(sync) => futures::try_join!(inner.conn.call("sync", sync), read)?.1,
+        None => read.await?,
+    };
     let last = paths.len() - 1;
     let counter = |i: usize, answer: Option<Vec<u8>>| match answer {
         Some(bytes) => decode_counter(&paths[i], &bytes),
@@ -257,7 +269,10 @@ async fn listed(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Optio
     let first_head = client.get_data(&head_path);
     let compacted = client.get_data(&compacted_path);
     let listing = match target {
-        Target::Keys(keys) => futures::future::ready(Ok(Some(keys.to_vec()))).boxed(),
+        // Many keys are always read after a `sync`.
+        Target::Keys(keys) | Target::KeysUnsynced(keys) => {
+            futures::future::ready(Ok(Some(keys.to_vec()))).boxed()
+        }
         Target::Range(start, end) => range_keys(inner, &client, start, end).boxed(),
         Target::Lease(id) => lease_keys(inner, &client, id).boxed(),
     };

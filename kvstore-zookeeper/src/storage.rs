@@ -54,6 +54,19 @@ impl Storage for ZooKeeperStorage {
         Ok(traced!("zk.get", read).await?.unwrap_or_default())
     }
 
+    fn reads_may_be_stale(&self) -> bool {
+        true
+    }
+
+    /// Without the `sync`: the server answers from what it has applied (a follower may lag
+    /// the leader; this session's own writes are always seen).
+    async fn get_possibly_stale(&self, keys: &[String]) -> Result<Snapshot> {
+        let read = snapshot::read(&self.inner, Target::KeysUnsynced(keys), 0);
+        Ok(traced!("zk.get_possibly_stale", read)
+            .await?
+            .unwrap_or_default())
+    }
+
     async fn range(&self, start: &str, end: &str, limit: usize) -> Result<Snapshot> {
         let read = snapshot::read(&self.inner, Target::Range(start, end), limit);
         Ok(traced!("zk.range", read).await?.unwrap_or_default())

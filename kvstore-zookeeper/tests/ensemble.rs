@@ -130,3 +130,68 @@ async fn the_store_works_through_a_killed_follower_and_leader() {
     }
     assert_eq!(seen, names);
 }
+
+/// A client of one member, which opens its session there only.
+async fn client_of(ensemble: &ZooKeeperEnsemble, member: usize) -> ZooKeeperBackend {
+    let config = ZooKeeperConfig::new(vec![ensemble.endpoints()[member].clone()]).root("/members");
+    until_answered(|| ZooKeeperBackend::connect(config.clone())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_different_members_see_and_compare_what_the_other_wrote() {
+    use bytes::Bytes;
+    use kvstore_core::backend::{Backend, Compare, PutLease, Txn, TxnOp};
+
+    let Some(ensemble) = kvstore_testkit::or_skip(ZooKeeperEnsemble::start().await) else {
+        return;
+    };
+    // The writer on one member, the other client on another: a follower's state may lag the
+    // leader's, so the other client's reads and compares are what must not. (On loopback a
+    // follower seldom lags for long; kvstore-memory's engine tests read from a replica that
+    // stops applying, where the lag is certain.)
+    let leader = ensemble.leader().unwrap_or(0);
+    let (a, b) = (leader, (leader + 1) % 3);
+    let (writer, other) = (client_of(&ensemble, a).await, client_of(&ensemble, b).await);
+    let put = |key: &str, value: String| {
+        Txn::default().then(TxnOp::put(key, Bytes::from(value), PutLease::Detach))
+    };
+    for i in 0..100u32 {
+        let written = writer.txn(put("/k", i.to_string())).await.unwrap().revision;
+        // A transaction that only reads sees the write acknowledged before it.
+        let read = other
+            .txn(Txn::default().then(TxnOp::get("/k")))
+            .await
+            .unwrap();
+        let kv = read.read_value().expect("/k exists");
+        assert_eq!(kv.mod_revision, written, "round {i}: a stale read");
+        // A compare decided on the other's view holds at the write's revision.
+        let cas = Txn::when([Compare::mod_revision("/k", written)]).then(TxnOp::put(
+            "/seen",
+            Bytes::from(i.to_string()),
+            PutLease::Detach,
+        ));
+        assert!(
+            other.txn(cas).await.unwrap().succeeded,
+            "round {i}: a compare failed on a stale view"
+        );
+    }
+
+    // Read-modify-writes from both members at once lose no update.
+    let store_a = Store::new(writer, Json);
+    let store_b = Store::new(other, Json);
+    store_a
+        .create("/counter", &widget("counter", "red"))
+        .await
+        .unwrap();
+    let bump = |store: Store<Json>| async move {
+        for _ in 0..50 {
+            store
+                .guaranteed_update("/counter", |w: &mut Widget| w.count += 1)
+                .await
+                .unwrap();
+        }
+    };
+    futures::join!(bump(store_a.clone()), bump(store_b.clone()));
+    let counter: Widget = store_b.get("/counter").await.unwrap();
+    assert_eq!(counter.count, 100);
+}

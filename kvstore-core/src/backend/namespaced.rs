@@ -141,6 +141,14 @@ impl Backend for Namespaced {
         })
     }
 
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        let response = self.inner.get_possibly_stale(&self.key(key)).await?;
+        Ok(RangeResponse {
+            kvs: self.strip_all(response.kvs)?,
+            ..response
+        })
+    }
+
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         let txn = Txn {
             compare: txn

@@ -212,6 +212,14 @@ impl<T: EngineBacked> Backend for T {
             .await
     }
 
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        let engine = self.engine();
+        engine.start();
+        read::possibly_stale(&engine.inner.storage, &engine.inner.known, key)
+            .instrument(engine.span("get_possibly_stale"))
+            .await
+    }
+
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         let engine = self.engine();
         engine.start();

@@ -64,6 +64,19 @@ async fn single<S: Storage>(
     Ok(page(snapshot.revision, kvs, false, request.limit))
 }
 
+/// One key at the head, possibly stale ([`Storage::get_possibly_stale`]); what it finds
+/// becomes `known` (it is exact at its revision).
+pub(crate) async fn possibly_stale<S: Storage>(
+    storage: &S,
+    known: &Known,
+    key: &str,
+) -> Result<RangeResponse> {
+    let asked = [key.to_owned()];
+    let snapshot = storage.get_possibly_stale(&asked).await?;
+    known.learn_read(&snapshot, &asked);
+    Ok(page(snapshot.revision, snapshot.kvs, false, 0))
+}
+
 /// The changes of keys `wanted` accepts in `(at, head]`, as (key, state before), newest first.
 async fn changes_since<S: Storage>(
     storage: &S,

@@ -125,8 +125,8 @@ pub enum Appended {
 
 /// What a store without revisions of its own implements to get etcd's model from the engine
 /// ([`LogBackend`](super::LogBackend)): keys with their revisions, an append-only log of
-/// commits, leases and a clock. Every method answers linearizably: at least as new as any
-/// append acknowledged before the call.
+/// commits, leases and a clock. Every method but [`Storage::get_possibly_stale`] answers linearizably: at
+/// least as new as any append acknowledged before the call.
 ///
 /// The engine is the store's only committer of revisions through [`Storage::append`], which
 /// must be atomic and conditional; other clients of a shared store (other processes) are other
@@ -149,6 +149,22 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The live keys among `keys`, all at one revision.
     fn get(&self, keys: &[String]) -> impl Future<Output = Result<Snapshot>> + Send;
+
+    /// Whether [`Storage::get_possibly_stale`] may answer from an older state (`false`, the
+    /// default, when it is [`Storage::get`]).
+    fn reads_may_be_stale(&self) -> bool {
+        false
+    }
+
+    /// [`Storage::get`], but the one exception to linearizable answers when
+    /// [`Storage::reads_may_be_stale`]: it may answer from an older state (still exactly as it
+    /// stood at the snapshot's revision), where that is cheaper — a replica not yet caught up.
+    /// The writer reads its views so: an append on a stale view fails (the head moved), and
+    /// then, or before answering without an append, it reads with [`Storage::get`]. The
+    /// default is [`Storage::get`].
+    fn get_possibly_stale(&self, keys: &[String]) -> impl Future<Output = Result<Snapshot>> + Send {
+        self.get(keys)
+    }
 
     /// The live keys in `[start, end)`, in key order, at most `limit` of them (0: all).
     fn range(

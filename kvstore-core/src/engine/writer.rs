@@ -291,15 +291,16 @@ fn too_large<S: Storage>(inner: &Inner<S>) -> Error {
 async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
     let mut dead = BTreeSet::new();
     let wanted = Wanted::of(jobs);
-    // Whether to read the keys even when they are known (what was known proved stale, or
-    // proves nothing for an answer without an append).
+    // Whether to read the keys linearizably even when they are known (a view known or read
+    // possibly stale proved stale, or proves nothing for an answer without an append).
     let mut fresh = false;
     for _ in 0..ATTEMPTS {
         let known = (!fresh).then(|| wanted.known(inner)).flatten();
-        let from_known = known.is_some();
+        let stale_read = inner.storage.reads_may_be_stale() && wanted.reads_possibly_stale();
+        let unproven = !fresh && (known.is_some() || stale_read);
         let read = match known {
             Some(read) => read,
-            None => match read(inner, jobs, &wanted).await {
+            None => match read(inner, jobs, &wanted, fresh).await {
                 Ok(read) => read,
                 Err(err) => return Outcome::Failed(err),
             },
@@ -343,7 +344,7 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
             });
         }
         if commits.is_empty() && revocation.is_none() {
-            if from_known {
+            if unproven {
                 fresh = true;
                 continue;
             }
@@ -453,6 +454,11 @@ impl<'a> Wanted<'a> {
         wanted
     }
 
+    /// Whether [`read`] reads these keys with [`Storage::get_possibly_stale`] (unless fresh).
+    fn reads_possibly_stale(&self) -> bool {
+        !self.revocation && self.ranges.is_empty()
+    }
+
     /// The view of the named keys from what the engine knows, when it knows every one (a
     /// range or a lease's keys are always read).
     fn known<S>(&self, inner: &Inner<S>) -> Option<Read> {
@@ -469,9 +475,14 @@ impl<'a> Wanted<'a> {
 }
 
 /// Reads the view a batch is decided on: every key it names and every key its range deletes
-/// cover (a revocation: its lease's keys), all at one revision. What it finds of the named
-/// keys becomes known.
-async fn read<S: Storage>(inner: &Inner<S>, jobs: &[&Job], wanted: &Wanted<'_>) -> Result<Read> {
+/// cover (a revocation: its lease's keys), all at one revision — possibly stale unless
+/// `fresh` (ranges are always read fresh). What it finds of the named keys becomes known.
+async fn read<S: Storage>(
+    inner: &Inner<S>,
+    jobs: &[&Job],
+    wanted: &Wanted<'_>,
+    fresh: bool,
+) -> Result<Read> {
     let storage = &inner.storage;
     if let [Job::Revoke(revoke)] = jobs {
         let found = storage
@@ -483,7 +494,11 @@ async fn read<S: Storage>(inner: &Inner<S>, jobs: &[&Job], wanted: &Wanted<'_>) 
         return Ok(view_of(found, Vec::new()));
     }
     'again: loop {
-        let mut found = storage.get(&wanted.names).await?;
+        let mut found = if fresh || !wanted.reads_possibly_stale() {
+            storage.get(&wanted.names).await?
+        } else {
+            storage.get_possibly_stale(&wanted.names).await?
+        };
         inner.known.learn_read(&found, &wanted.names);
         for (start, end) in &wanted.ranges {
             let in_range: Snapshot = storage.range(start, end, 0).await?;

@@ -167,6 +167,10 @@ impl Backend for Closable {
         self.lifecycle.check()?;
         self.backend.range(request).await
     }
+    async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
+        self.lifecycle.check()?;
+        self.backend.get_possibly_stale(key).await
+    }
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         self.lifecycle.check()?;
         self.backend.txn(txn).await

@@ -49,6 +49,14 @@ impl<C: Codec> Store<C> {
     }
 
     /// Reads the raw key-value at `key`.
+    /// The stored value of `key`, possibly stale ([`crate::Backend::get_possibly_stale`]); `None`
+    /// when not found there (which a stale read cannot prove).
+    pub(super) async fn get_raw_possibly_stale(&self, key: &str) -> Result<Option<KeyValue>> {
+        validate_key(key)?;
+        let response = self.inner.backend.get_possibly_stale(key).await?;
+        Ok(response.kvs.into_iter().next())
+    }
+
     pub(super) async fn get_raw(&self, key: &str) -> Result<KeyValue> {
         validate_key(key)?;
         let response = self.inner.backend.range(RangeRequest::key(key)).await?;

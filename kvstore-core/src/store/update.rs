@@ -136,7 +136,14 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let mut current = self.get_raw(key).await?;
+        // The first read may be stale (cheaper on a replicated store): the compare-and-swap
+        // checks it. What is answered without a write — nothing to change, nothing found — is
+        // read again linearizably first.
+        let mut current = match self.get_raw_possibly_stale(key).await? {
+            Some(found) => found,
+            None => self.get_raw(key).await?,
+        };
+        let mut proven = false;
         for attempt in 1..=self.inner.max_update_attempts {
             let original: K = self.decode(&current)?;
             let mut object = original.clone();
@@ -148,7 +155,12 @@ impl<C: Codec> Store<C> {
             // encrypting codec seals the same bytes differently every time).
             let encoded = self.encode_unsealed(key, &mut object)?;
             if *self.opened(&current)? == *encoded {
-                return Ok(original);
+                if proven {
+                    return Ok(original);
+                }
+                current = self.get_raw(key).await?;
+                proven = true;
+                continue;
             }
             let value = self.seal(key, encoded)?;
             let compare = Compare::mod_revision(key, current.mod_revision);
@@ -164,6 +176,7 @@ impl<C: Codec> Store<C> {
                     // fresh value stale again.
                     tracing::trace!(attempt, "conflict, retrying from the fresh value");
                     current = fresh;
+                    proven = true;
                 }
             }
         }
