@@ -26,6 +26,8 @@ struct TestStorage {
     appends: Option<Arc<Semaphore>>,
     /// For each set of keys read possibly stale, the first answer, given again ever after.
     stale: Option<Mutex<HashMap<Vec<String>, Snapshot>>>,
+    /// Whether appends check the keys presumed absent (as ZooKeeper's does).
+    presumes: bool,
 }
 
 impl TestStorage {
@@ -34,6 +36,7 @@ impl TestStorage {
             storage: Arc::clone(storage),
             appends: None,
             stale: None,
+            presumes: false,
         }
     }
 }
@@ -50,6 +53,9 @@ impl Storage for TestStorage {
     }
     fn reads_may_be_stale(&self) -> bool {
         self.stale.is_some()
+    }
+    fn verifies_presumed_absence(&self) -> bool {
+        self.presumes
     }
     async fn get_possibly_stale(&self, keys: &[String]) -> Result<Snapshot> {
         let Some(stale) = &self.stale else {
@@ -69,6 +75,16 @@ impl Storage for TestStorage {
         if let Some(appends) = &self.appends {
             let permit = appends.acquire().await;
             permit.map(|p| p.forget()).ok();
+        }
+        // (Not atomic with the append: the tests using it write from one engine at a time.)
+        if !self
+            .storage
+            .get(&append.presumed_absent)
+            .await?
+            .kvs
+            .is_empty()
+        {
+            return Ok(Appended::HeadMoved);
         }
         self.storage.append(append).await
     }
@@ -297,4 +313,35 @@ mod guaranteed_update {
             stored.metadata.resource_version
         );
     }
+}
+
+#[tokio::test]
+async fn a_key_presumed_absent_that_exists_is_read_and_the_write_decided_again() {
+    let shared = Arc::new(MemoryStorage::new(100));
+    let writer = LogBackend::new(TestStorage::on(&shared));
+    let presuming = LogBackend::new(TestStorage {
+        presumes: true,
+        ..TestStorage::on(&shared)
+    });
+    writer.txn(put_value("/x", "theirs")).await.unwrap();
+    // The presuming engine knows the head (from a read of another key), not /x.
+    presuming.range(RangeRequest::key("/other")).await.unwrap();
+    let create = Txn::when([Compare::absent("/x")])
+        .then(TxnOp::put(
+            "/x",
+            Bytes::from_static(b"mine"),
+            PutLease::Detach,
+        ))
+        .otherwise(TxnOp::get("/x"));
+    let answer = presuming.txn(create.clone()).await.unwrap();
+    assert!(!answer.succeeded, "/x exists");
+    let read = presuming.range(RangeRequest::key("/x")).await.unwrap();
+    assert_eq!(read.kvs[0].value.as_ref(), b"theirs");
+    // A key that is absent indeed is created at once.
+    let fresh = Txn::when([Compare::absent("/y")]).then(TxnOp::put(
+        "/y",
+        Bytes::from_static(b"mine"),
+        PutLease::Detach,
+    ));
+    assert!(presuming.txn(fresh).await.unwrap().succeeded);
 }

@@ -68,6 +68,8 @@ impl CommitValues {
 #[derive(Clone, Copy)]
 enum Role {
     FirstEntry,
+    /// The creation of a key the engine presumed absent (`Append::presumed_absent`).
+    Presumed,
     LeaseCheck(LeaseId),
     Attach(LeaseId),
     Revoke(LeaseId),
@@ -154,6 +156,7 @@ pub(crate) async fn append(inner: &Inner, append: &Append) -> Result<Appended> {
         .map(|(key, _)| split_key(key).0);
     create_dirs(inner, &inner.unknown_dirs(created)).await?;
     write_ahead(inner, &ahead).await?;
+    inner.conn.connected().await?;
     let outcome = commit(inner, multi, append).await;
     if let Err(Error::Backend { .. }) = &outcome {
         inner.know_dir(None);
@@ -314,7 +317,15 @@ fn build(
         let path = inner.layout.key(key);
         match (&before, after) {
             (Some(_), Some(record)) => multi.set(&path, &encode(record))?,
-            (None, Some(record)) => multi.create(Role::Other, &path, &encode(record))?,
+            (None, Some(record)) => {
+                let presumed = append.presumed_absent.iter().any(|k| k == key);
+                let role = if presumed {
+                    Role::Presumed
+                } else {
+                    Role::Other
+                };
+                multi.create(role, &path, &encode(record))?
+            }
             (Some(_), None) => multi.delete(Role::Other, &path, None)?,
             (None, None) => {}
         }
@@ -363,6 +374,8 @@ async fn commit(inner: &Inner, multi: Multi<'_>, append: &Append) -> Result<Appe
     let role = roles.get(index).copied().unwrap_or(Role::Other);
     Ok(match (role, source) {
         (Role::FirstEntry, zk::Error::NodeExists) => Appended::HeadMoved,
+        // The key presumed absent exists: the engine reads it and decides again.
+        (Role::Presumed, zk::Error::NodeExists) => Appended::HeadMoved,
         (Role::LeaseCheck(lease) | Role::Attach(lease), zk::Error::NoNode) => {
             Appended::LeaseMissing(lease)
         }

@@ -55,6 +55,31 @@ impl Connection {
         self.config.request_timeout
     }
 
+    /// Waits, at most the request timeout, until the session is connected: a write sent while
+    /// it is not would wait for the connection, and if none came in time nobody could tell
+    /// whether it went out. `Unavailable` when none came: nothing was sent. A session that is
+    /// over is not waited for: the request fails at once, and the session is replaced.
+    pub async fn connected(&self) -> Result<()> {
+        let client = self.client();
+        let mut states = client.state_watcher();
+        let mut state = states.state();
+        let wait = async {
+            while state != zk::SessionState::SyncConnected && !state.is_terminated() {
+                state = states.changed().await;
+            }
+        };
+        match tokio::time::timeout(self.config.request_timeout, wait).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::Unavailable {
+                message: format!(
+                    "zookeeper: not connected to {} within {:?} (the session is {state:?}); nothing was sent",
+                    self.cluster, self.config.request_timeout
+                ),
+                source: None,
+            }),
+        }
+    }
+
     /// Runs one request under the request timeout, mapping its error (`what` names it).
     pub async fn call<T>(
         &self,

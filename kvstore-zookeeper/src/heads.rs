@@ -1,7 +1,9 @@
-//! Learning the heads other clients write: one task per storage keeps a persistent ZooKeeper
-//! watch on `head` and reads it after every notification and every reconnection
-//! (notifications can be lost while disconnected, ZOOKEEPER-4698), plus every few seconds as
-//! a safety net; the engine hears each new head ([`Storage::head_changes`]).
+//! Learning the heads other clients write: one task per storage, started when the engine first
+//! asks for them (its first watch stream; before, nobody needs them, and every write would
+//! cost a notification and a read), keeps a persistent ZooKeeper watch on `head` and reads it
+//! after every notification and every reconnection (notifications can be lost while
+//! disconnected, ZOOKEEPER-4698), plus every few seconds as a safety net; the engine hears
+//! each new head ([`Storage::head_changes`]).
 //!
 //! [`Storage::head_changes`]: kvstore_core::engine::Storage::head_changes
 
@@ -18,8 +20,15 @@ use crate::records::decode_counter;
 /// The head is read this often even without a notification.
 const HEAD_POLL: Duration = Duration::from_secs(5);
 
-/// The heads `inner` learns, as a stream that ends with the storage.
-pub(crate) fn changes(inner: &Inner) -> BoxStream<'static, u64> {
+/// The heads `inner` learns, as a stream that ends with the storage; starts the task that
+/// watches `head` if it does not run yet.
+pub(crate) fn changes(inner: &Arc<Inner>) -> BoxStream<'static, u64> {
+    if !inner
+        .head_watcher
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        spawn_watcher(inner);
+    }
     let heads = inner.heads.subscribe();
     stream::unfold(heads, |mut heads| async move {
         heads.changed().await.ok()?;
@@ -30,7 +39,7 @@ pub(crate) fn changes(inner: &Inner) -> BoxStream<'static, u64> {
 }
 
 /// Starts the task that learns the head revision; it ends when the storage is dropped.
-pub(crate) fn spawn_watcher(inner: &Arc<Inner>) {
+fn spawn_watcher(inner: &Arc<Inner>) {
     let weak = Arc::downgrade(inner);
     tokio::spawn(async move {
         loop {

@@ -20,6 +20,9 @@ pub(crate) struct Inner {
     pub config: ZooKeeperConfig,
     /// The newest head revision known, for the engine's watches.
     pub heads: tokio::sync::watch::Sender<u64>,
+    /// Whether the task watching `head` for other clients' writes runs (from the first watch
+    /// stream on: without one, nobody needs them).
+    pub head_watcher: std::sync::atomic::AtomicBool,
     /// Where the value of a key version read lately lives, by (key, mod revision): in znodes
     /// of its own (`Some`) or in the key's record (`None`). An append logs the state a change
     /// replaced by reference, and the engine hands it only the bytes.
@@ -39,6 +42,7 @@ impl Inner {
             dirs: Mutex::new(HashSet::new()),
             config,
             heads: tokio::sync::watch::Sender::new(0),
+            head_watcher: std::sync::atomic::AtomicBool::new(false),
             refs: Mutex::new(HashMap::new()),
         }
     }

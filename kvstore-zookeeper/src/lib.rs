@@ -67,7 +67,7 @@
 //! ## Watches
 //!
 //! Watch streams read the log from their own position when `head` moves; one persistent
-//! ZooKeeper watch per backend says when (and a read after every reconnection). Delivery is
+//! ZooKeeper watch per backend, set with its first watch stream, says when (and a read after every reconnection). Delivery is
 //! exactly once and in order by construction, through server restarts and new sessions.
 //!
 //! ## Leases
@@ -164,7 +164,6 @@ impl ZooKeeperBackend {
         let (interval, retain) = (config.lease_check_interval, config.retain);
         let inner = Arc::new(Inner::new(conn, config));
         initialize(&inner).await?;
-        heads::spawn_watcher(&inner);
         let storage = ZooKeeperStorage { inner };
         let mut options = Options::default().lease_check_interval(interval);
         if let Some(revisions) = retain {

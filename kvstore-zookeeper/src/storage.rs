@@ -58,6 +58,11 @@ impl Storage for ZooKeeperStorage {
         true
     }
 
+    /// A new key's record is created in the `multi`, which fails if it exists.
+    fn verifies_presumed_absence(&self) -> bool {
+        true
+    }
+
     /// Without the `sync`: the server answers from what it has applied (a follower may lag
     /// the leader; this session's own writes are always seen).
     async fn get_possibly_stale(&self, keys: &[String]) -> Result<Snapshot> {

@@ -257,3 +257,26 @@ async fn a_store_of_the_first_layout_is_refused() {
     assert!(err.is_unsupported(), "{err}");
     assert!(err.to_string().contains(&root), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_of_a_key_another_client_made_is_refused_and_writes_nothing() {
+    use kvstore_core::backend::Compare;
+    let Some((ours, zk)) = backend().await else {
+        return;
+    };
+    let theirs = zk.backend().await;
+    put(&theirs, "/made/x", Bytes::from_static(b"theirs")).await;
+    // This client knows the head (from a read of another key) but not /x: it creates /x
+    // without reading it first, and ZooKeeper refuses the key's creation.
+    ours.range(RangeRequest::key("/made/other")).await.unwrap();
+    let create = Txn::when([Compare::absent("/made/x")])
+        .then(TxnOp::put(
+            "/made/x",
+            Bytes::from_static(b"ours"),
+            PutLease::Detach,
+        ))
+        .otherwise(TxnOp::get("/made/x"));
+    let answer = ours.txn(create).await.unwrap();
+    assert!(!answer.succeeded);
+    assert_eq!(answer.read_value().unwrap().value.as_ref(), b"theirs");
+}

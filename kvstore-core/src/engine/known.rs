@@ -10,6 +10,10 @@
 //! A batch that would append nothing (a transaction that only reads, or whose compare failed
 //! with nothing to do) proves nothing about the head, so the writer reads before answering it.
 //!
+//! On a storage that [verifies presumed absence](super::Storage::verifies_presumed_absence),
+//! keys not known are presumed absent, when the batch creates every one: its append then fails
+//! on one that exists, and the batch is read and decided again. So a create is one request.
+//!
 //! Known states are bounded: past [`MAX_KEYS`] keys, the oldest knowledge is dropped whole.
 
 use std::collections::HashMap;
@@ -100,25 +104,35 @@ impl Known {
         state.compacted = state.compacted.max(compacted);
     }
 
-    /// A view of `names` (sorted), when every one is known.
-    pub fn view(&self, names: &[String]) -> Option<KnownView> {
+    /// A view of `names` (sorted) at the known revision, the keys not known presumed absent
+    /// (when `presume`; else `None` if any is not known); with the keys presumed.
+    pub fn view_presuming(
+        &self,
+        names: &[String],
+        presume: bool,
+    ) -> Option<(KnownView, Vec<String>)> {
         let state = self.state.lock();
         if state.revision == 0 {
             return None;
         }
-        let mut absent = Vec::new();
-        let mut kvs = Vec::new();
+        let (mut absent, mut kvs, mut presumed) = (Vec::new(), Vec::new(), Vec::new());
         for name in names {
-            match state.keys.get(name)? {
-                Some(kv) => kvs.push(kv.clone()),
-                None => absent.push(name.clone()),
+            match state.keys.get(name) {
+                Some(Some(kv)) => kvs.push(kv.clone()),
+                Some(None) => absent.push(name.clone()),
+                None if presume => {
+                    absent.push(name.clone());
+                    presumed.push(name.clone());
+                }
+                None => return None,
             }
         }
-        Some(KnownView {
+        let view = KnownView {
             revision: state.revision,
             compacted: state.compacted,
             view: View::new(absent, kvs),
-        })
+        };
+        Some((view, presumed))
     }
 
     /// Forgets every key: the head moved past what is known.
@@ -153,6 +167,11 @@ mod tests {
         }
     }
 
+    /// The view of `names` when every one is known.
+    fn view(known: &Known, names: &[String]) -> Option<KnownView> {
+        known.view_presuming(names, false).map(|(view, _)| view)
+    }
+
     fn names(keys: &[&str]) -> Vec<String> {
         keys.iter().map(|k| (*k).to_owned()).collect()
     }
@@ -160,14 +179,14 @@ mod tests {
     #[test]
     fn a_read_makes_found_and_absent_keys_known_at_its_revision() {
         let known = Known::default();
-        assert!(known.view(&names(&["/a"])).is_none());
+        assert!(view(&known, &names(&["/a"])).is_none());
         known.learn_read(&snapshot(5, vec![kv("/a", 3)]), &names(&["/a", "/b"]));
-        let seen = known.view(&names(&["/a", "/b"])).expect("known");
+        let seen = view(&known, &names(&["/a", "/b"])).expect("known");
         assert_eq!(seen.revision, 5);
         assert_eq!(seen.view.get("/a"), Some(&kv("/a", 3)));
         assert_eq!(seen.view.get("/b"), None);
         assert!(
-            known.view(&names(&["/a", "/c"])).is_none(),
+            view(&known, &names(&["/a", "/c"])).is_none(),
             "/c was never read"
         );
     }
@@ -178,15 +197,15 @@ mod tests {
         known.learn_read(&snapshot(5, vec![kv("/a", 3)]), &names(&["/a"]));
         known.learn_read(&snapshot(7, vec![]), &names(&["/b"]));
         assert!(
-            known.view(&names(&["/a"])).is_none(),
+            view(&known, &names(&["/a"])).is_none(),
             "/a may have changed by 7"
         );
         known.learn_read(&snapshot(6, vec![kv("/c", 6)]), &names(&["/c"]));
         assert!(
-            known.view(&names(&["/c"])).is_none(),
+            view(&known, &names(&["/c"])).is_none(),
             "older than what is known"
         );
-        assert_eq!(known.view(&names(&["/b"])).expect("known").revision, 7);
+        assert_eq!(view(&known, &names(&["/b"])).expect("known").revision, 7);
     }
 
     #[test]
@@ -198,7 +217,7 @@ mod tests {
         );
         let after = View::new(Vec::new(), vec![kv("/a", 6)]);
         known.learn_append(5, 6, &after);
-        let seen = known.view(&names(&["/a", "/b"])).expect("known");
+        let seen = view(&known, &names(&["/a", "/b"])).expect("known");
         assert_eq!(seen.revision, 6);
         assert_eq!(seen.view.get("/a"), Some(&kv("/a", 6)));
         assert_eq!(seen.view.get("/b"), Some(&kv("/b", 4)));
@@ -211,10 +230,28 @@ mod tests {
         let after = View::new(Vec::new(), vec![kv("/a", 9)]);
         known.learn_append(8, 9, &after);
         assert!(
-            known.view(&names(&["/b"])).is_none(),
+            view(&known, &names(&["/b"])).is_none(),
             "/b may have changed by 8"
         );
-        assert_eq!(known.view(&names(&["/a"])).expect("known").revision, 9);
+        assert_eq!(view(&known, &names(&["/a"])).expect("known").revision, 9);
+    }
+
+    #[test]
+    fn keys_not_known_are_presumed_absent_only_when_asked() {
+        let known = Known::default();
+        assert!(
+            known.view_presuming(&names(&["/a"]), true).is_none(),
+            "no revision to presume at"
+        );
+        known.learn_read(&snapshot(5, vec![kv("/a", 3)]), &names(&["/a"]));
+        let (seen, presumed) = known
+            .view_presuming(&names(&["/a", "/b"]), true)
+            .expect("a view");
+        assert_eq!(seen.revision, 5);
+        assert_eq!(seen.view.get("/a"), Some(&kv("/a", 3)));
+        assert_eq!(seen.view.get("/b"), None);
+        assert_eq!(presumed, names(&["/b"]));
+        assert!(known.view_presuming(&names(&["/a", "/b"]), false).is_none());
     }
 
     #[test]
@@ -222,11 +259,11 @@ mod tests {
         let known = Known::default();
         known.learn_read(&snapshot(5, vec![]), &names(&["/a"]));
         known.forget();
-        assert!(known.view(&names(&["/a"])).is_none());
+        assert!(view(&known, &names(&["/a"])).is_none());
         let many: Vec<String> = (0..=MAX_KEYS).map(|n| format!("/k{n}")).collect();
         known.learn_read(&snapshot(6, vec![]), &many);
         let last = &many[MAX_KEYS..];
-        assert!(known.view(last).is_some());
-        assert!(known.view(&many[..1]).is_none(), "dropped at the bound");
+        assert!(view(&known, last).is_some());
+        assert!(view(&known, &many[..1]).is_none(), "dropped at the bound");
     }
 }

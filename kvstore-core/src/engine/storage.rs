@@ -104,6 +104,11 @@ pub struct Append {
     pub leases: Vec<LeaseId>,
     /// A lease to remove (its keys' delete events are in `commits`).
     pub revocation: Option<Revocation>,
+    /// Keys the commits were decided on as absent without reading them; the commits create
+    /// every one. If any exists, nothing is written and the answer is
+    /// [`Appended::HeadMoved`]. Only a storage that
+    /// [verifies presumed absence](Storage::verifies_presumed_absence) is sent any.
+    pub presumed_absent: Vec<String>,
 }
 
 /// The answer to an [`Append`]: written, or why nothing was.
@@ -149,6 +154,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The live keys among `keys`, all at one revision.
     fn get(&self, keys: &[String]) -> impl Future<Output = Result<Snapshot>> + Send;
+
+    /// Whether [`Storage::append`] checks [`Append::presumed_absent`] (`false` by default:
+    /// the writer then reads every key it does not know). A storage whose append creates a
+    /// new key with an operation that fails on an existing one checks it for free, and saves
+    /// a create the read before it.
+    fn verifies_presumed_absence(&self) -> bool {
+        false
+    }
 
     /// Whether [`Storage::get_possibly_stale`] may answer from an older state (`false`, the
     /// default, when it is [`Storage::get`]).

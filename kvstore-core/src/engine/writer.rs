@@ -298,10 +298,10 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
         let known = (!fresh).then(|| wanted.known(inner)).flatten();
         let stale_read = inner.storage.reads_may_be_stale() && wanted.reads_possibly_stale();
         let unproven = !fresh && (known.is_some() || stale_read);
-        let read = match known {
-            Some(read) => read,
+        let (read, presumed_absent) = match known {
+            Some(known) => known,
             None => match read(inner, jobs, &wanted, fresh).await {
-                Ok(read) => read,
+                Ok(read) => (read, Vec::new()),
                 Err(err) => return Outcome::Failed(err),
             },
         };
@@ -350,11 +350,17 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
             }
             return Outcome::Answered(answers);
         }
+        if !all_created(&presumed_absent, &commits) {
+            // A key presumed absent that the commits do not create is not checked: read it.
+            fresh = true;
+            continue;
+        }
         let append = Append {
             head,
             commits,
             leases: leases.into_iter().collect(),
             revocation,
+            presumed_absent,
         };
         let appended = match inner.storage.append(&append).await {
             Ok(appended) => appended,
@@ -393,6 +399,17 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
             inner.storage.name()
         ),
         source: None,
+    })
+}
+
+/// Whether `commits` create every key of `presumed` (their first change of it is a put).
+fn all_created(presumed: &[String], commits: &[Arc<Commit>]) -> bool {
+    presumed.iter().all(|key| {
+        let first = commits
+            .iter()
+            .flat_map(|commit| &commit.events)
+            .find(|event| event.kv.key == *key);
+        first.is_some_and(|event| event.kind != crate::EventType::Deleted)
     })
 }
 
@@ -459,18 +476,21 @@ impl<'a> Wanted<'a> {
         !self.revocation && self.ranges.is_empty()
     }
 
-    /// The view of the named keys from what the engine knows, when it knows every one (a
-    /// range or a lease's keys are always read).
-    fn known<S>(&self, inner: &Inner<S>) -> Option<Read> {
+    /// The view of the named keys from what the engine knows, when it knows every one — or,
+    /// on a storage that verifies presumed absence, the others presumed absent (returned); a
+    /// range or a lease's keys are always read.
+    fn known<S: Storage>(&self, inner: &Inner<S>) -> Option<(Read, Vec<String>)> {
         if self.revocation || !self.ranges.is_empty() {
             return None;
         }
-        let known = inner.known.view(&self.names)?;
-        Some(Read {
+        let presume = inner.storage.verifies_presumed_absence();
+        let (known, presumed) = inner.known.view_presuming(&self.names, presume)?;
+        let read = Read {
             revision: known.revision,
             compacted: known.compacted,
             view: known.view,
-        })
+        };
+        Some((read, presumed))
     }
 }
 
