@@ -1,6 +1,7 @@
 //! kvstore over ZooKeeper against raw `zookeeper-client` doing the plain equivalent, side by
 //! side in one run on one server: get (`get_data`, and `sync` + `get_data`: the linearizable
-//! read kvstore's get is), set with version (read, then `set_data` at
+//! read kvstore's get is), a possibly stale get (`Backend::get_possibly_stale`, no `sync`:
+//! against `get_data`), set with version (read, then `set_data` at
 //! the version read; kvstore: `guaranteed_update`, a read and a compare-and-swap), create
 //! (`create`), at concurrency 1 and 64, the same JSON bytes on both sides. Needs `--features
 //! zookeeper-tests` (it starts its own ZooKeeper, or uses `KVSTORE_ZK_ENDPOINTS`); without it
@@ -48,6 +49,8 @@ mod zookeeper {
     #[derive(Clone, Copy, Debug)]
     enum Op {
         Get,
+        /// `Backend::get_possibly_stale` (no `sync`) against raw `get_data`.
+        StaleGet,
         SetWithVersion,
         Create,
     }
@@ -109,6 +112,11 @@ mod zookeeper {
             Op::Get => {
                 black_box(s.store.get::<Endpoint>(&key).await.expect("get"));
             }
+            Op::StaleGet => {
+                let read = s.store.backend().get_possibly_stale(&key).await;
+                let kv = read.expect("get").kvs.pop().expect("found");
+                black_box(serde_json::from_slice::<Endpoint>(&kv.value).expect("decode"));
+            }
             Op::SetWithVersion => {
                 s.store
                     .guaranteed_update(&key, |e: &mut Endpoint| e.weight = e.weight.wrapping_add(1))
@@ -139,7 +147,7 @@ mod zookeeper {
     async fn raw_op(s: &Setup, op: Op, i: u64) {
         let path = format!("{}/objects/{}", s.raw_root, name(i));
         match op {
-            Op::Get => {
+            Op::Get | Op::StaleGet => {
                 let (data, _) = s.raw.get_data(&path).await.expect("get");
                 black_box(serde_json::from_slice::<Endpoint>(&data).expect("decode"));
             }
@@ -231,6 +239,7 @@ mod zookeeper {
         let s = runtime.block_on(setup(&server));
         for (op, label) in [
             (Op::Get, "get"),
+            (Op::StaleGet, "get_possibly_stale"),
             (Op::SetWithVersion, "set_with_version"),
             (Op::Create, "create"),
         ] {
@@ -273,6 +282,7 @@ mod zookeeper {
         let seconds = super::common::paired_seconds();
         for (op, label) in [
             (Op::Get, "get"),
+            (Op::StaleGet, "get_possibly_stale"),
             (Op::SetWithVersion, "set_with_version"),
             (Op::Create, "create"),
         ] {
