@@ -55,6 +55,14 @@ mod zookeeper {
         Create,
     }
 
+    /// The operations measured, with their names.
+    const CASES: [(Op, &str); 4] = [
+        (Op::Get, "get"),
+        (Op::StaleGet, "get_possibly_stale"),
+        (Op::SetWithVersion, "set_with_version"),
+        (Op::Create, "create"),
+    ];
+
     struct Setup {
         store: Store<Json>,
         raw: zk::Client,
@@ -237,12 +245,7 @@ mod zookeeper {
             return;
         };
         let s = runtime.block_on(setup(&server));
-        for (op, label) in [
-            (Op::Get, "get"),
-            (Op::StaleGet, "get_possibly_stale"),
-            (Op::SetWithVersion, "set_with_version"),
-            (Op::Create, "create"),
-        ] {
+        for (op, label) in CASES {
             for concurrency in [1usize, 64] {
                 let mut group = c.benchmark_group(format!("zookeeper/{label}/c{concurrency}"));
                 group.throughput(Throughput::Elements(1));
@@ -280,12 +283,7 @@ mod zookeeper {
     fn paired(runtime: &Runtime, s: &Setup) {
         println!("\npaired kvstore/raw throughput (blocks alternate, same conditions):");
         let seconds = super::common::paired_seconds();
-        for (op, label) in [
-            (Op::Get, "get"),
-            (Op::StaleGet, "get_possibly_stale"),
-            (Op::SetWithVersion, "set_with_version"),
-            (Op::Create, "create"),
-        ] {
+        for (op, label) in CASES {
             for concurrency in [1usize, 64] {
                 let case = format!("{label}/c{concurrency}");
                 if !super::common::paired_case_selected(&case) {

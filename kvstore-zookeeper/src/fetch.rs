@@ -35,6 +35,11 @@ pub(crate) fn records<'a, T: for<'de> Deserialize<'de> + 'a>(
     try_join_all(reads)
 }
 
+/// At most this many keys' records are read in one `multiRead` ([`together`]): their records
+/// (values up to 4 KiB inline) keep the answer far below the 1 MiB a ZooKeeper message may
+/// carry.
+pub(crate) const KEYS_TOGETHER: usize = 64;
+
 /// Sends one `multiRead` of the znodes of `paths` now (one request, answered from one state of
 /// the server); the future gives each znode's data, or `None` where it does not exist. `what`
 /// names the read in errors. The answer must stay under ZooKeeper's `jute.maxbuffer` (1 MiB):

@@ -173,7 +173,7 @@ async fn current_values(
     let client = inner.conn.client();
     let keys: Vec<String> = open.keys().cloned().collect();
     let mut head = to;
-    for chunk in keys.chunks(crate::snapshot::KEYS_TOGETHER) {
+    for chunk in keys.chunks(fetch::KEYS_TOGETHER) {
         // The head with the records: a put replaced since was replaced at or before it.
         let mut paths = vec![inner.layout.head()];
         paths.extend(chunk.iter().map(|key| inner.layout.key(key)));

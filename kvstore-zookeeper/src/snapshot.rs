@@ -110,10 +110,6 @@ pub(crate) async fn read(
     })
 }
 
-/// At most this many keys are read in one `multiRead`: their records (values up to 4 KiB
-/// inline) keep the answer far below the 1 MiB a ZooKeeper message may carry.
-pub(crate) const KEYS_TOGETHER: usize = 64;
-
 /// Records read between two reads of the head.
 struct Bracketed {
     first_head: u64,
@@ -173,10 +169,10 @@ async fn lease_keys(inner: &Inner, client: &zk::Client, id: i64) -> Result<Optio
 /// between two reads of the head; `None` for a lease that does not exist.
 async fn records(inner: &Inner, target: Target<'_>, limit: usize) -> Result<Option<Records>> {
     let read = match target {
-        Target::Keys(keys) if keys.len() <= KEYS_TOGETHER => {
+        Target::Keys(keys) if keys.len() <= fetch::KEYS_TOGETHER => {
             Some(few_keys(inner, keys, true).await?)
         }
-        Target::KeysUnsynced(keys) if keys.len() <= KEYS_TOGETHER => {
+        Target::KeysUnsynced(keys) if keys.len() <= fetch::KEYS_TOGETHER => {
             Some(few_keys(inner, keys, false).await?)
         }
         _ => listed(inner, target, limit).await?,

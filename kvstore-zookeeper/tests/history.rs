@@ -13,12 +13,6 @@ async fn server() -> Option<TestZooKeeper> {
     kvstore_testkit::or_skip(TestZooKeeper::shared().await)
 }
 
-async fn raw(zk: &TestZooKeeper) -> zk::Client {
-    zk::Client::connect(&zk.endpoints().join(","))
-        .await
-        .unwrap()
-}
-
 async fn put(backend: &ZooKeeperBackend, key: &str, value: &[u8]) -> u64 {
     let value = Bytes::copy_from_slice(value);
     let txn = Txn::default().then(TxnOp::put(key, value, PutLease::Detach));
@@ -63,7 +57,7 @@ fn object(n: usize, generation: u32) -> Vec<u8> {
 async fn a_small_write_stores_at_most_twice_its_value() {
     let Some(zk) = server().await else { return };
     let backend = zk.backend().await;
-    let client = raw(&zk).await;
+    let client = zk.raw_client().await;
     put(&backend, "/objects/warm", &object(0, 0)).await;
     const N: usize = 50;
     let value_len = object(1, 0).len();
@@ -146,7 +140,7 @@ async fn a_store_of_the_previous_layout_is_read_and_marked_with_this_one() {
     let r1 = put(&backend, "/old/a", b"first").await;
     put(&backend, "/old/a", b"second").await;
     drop(backend);
-    let client = raw(&zk).await;
+    let client = zk.raw_client().await;
     let layout = format!("{}/layout", zk.root());
     client.set_data(&layout, b"2", None).await.unwrap();
     // A log entry as the previous layout wrote it: the put's value in the entry itself.

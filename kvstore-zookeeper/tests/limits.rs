@@ -133,9 +133,7 @@ async fn znodes_changed_by_hand_are_a_typed_error_naming_the_znode() {
         return;
     };
     put(&backend, "/c/a", Bytes::from_static(b"fine")).await;
-    let raw = zk::Client::connect(&zk.endpoints().join(","))
-        .await
-        .unwrap();
+    let raw = zk.raw_client().await;
     let path = format!("{}/keys/d%2Fc/a", zk.root());
     raw.set_data(&path, b"\xff not json", None).await.unwrap();
     for read in [RangeRequest::key("/c/a"), RangeRequest::directory("/c")] {
@@ -205,9 +203,7 @@ async fn keys_live_in_one_directory_per_parent() {
         }
     }
     put(&backend, "/p3/deeper/k", Bytes::from_static(b"v")).await;
-    let raw = zk::Client::connect(&zk.endpoints().join(","))
-        .await
-        .unwrap();
+    let raw = zk.raw_client().await;
     let mut dirs = raw
         .list_children(&format!("{}/keys", zk.root()))
         .await
@@ -241,9 +237,7 @@ async fn a_store_of_the_first_layout_is_refused() {
         return;
     };
     let root = format!("{}-first-layout", zk.root());
-    let raw = zk::Client::connect(&zk.endpoints().join(","))
-        .await
-        .unwrap();
+    let raw = zk.raw_client().await;
     let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     for path in [
         root.clone(),

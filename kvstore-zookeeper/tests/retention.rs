@@ -13,12 +13,6 @@ async fn server() -> Option<TestZooKeeper> {
     kvstore_testkit::or_skip(TestZooKeeper::shared().await)
 }
 
-async fn raw(zk: &TestZooKeeper) -> zk::Client {
-    zk::Client::connect(&zk.endpoints().join(","))
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_is_compacted_as_writes_go_on() {
     let Some(zk) = server().await else { return };
@@ -38,7 +32,7 @@ async fn history_is_compacted_as_writes_go_on() {
     assert_eq!(widgets.get("w").await.unwrap().count, 400);
     // At most `retain` revisions, and the tenth of it a compaction waits for, once the
     // compaction the last writes started (in a task of its own) is done.
-    let client = raw(&zk).await;
+    let client = zk.raw_client().await;
     let log_dir = format!("{}/log", zk.root());
     let mut entries = client.list_children(&log_dir).await.unwrap().len();
     for _ in 0..50 {
@@ -70,7 +64,7 @@ async fn values_of_interrupted_writes_are_removed_by_compaction() {
     let widgets = store.collection::<Widget>("/widgets").unwrap();
     widgets.create(&large("kept")).await.unwrap();
     let values_dir = format!("{}/values", zk.root());
-    let client = raw(&zk).await;
+    let client = zk.raw_client().await;
     let live = client.list_children(&values_dir).await.unwrap();
     assert_eq!(live.len(), 2, "one value in two chunks: {live:?}");
 

@@ -357,6 +357,14 @@ impl TestZooKeeper {
         kvstore_zookeeper::ZooKeeperConfig::new(self.endpoints()).root(self.root())
     }
 
+    /// A raw `zookeeper-client` session on the servers, to look at the znodes the store wrote
+    /// (or write some it did not).
+    pub async fn raw_client(&self) -> kvstore_zookeeper::zookeeper_client::Client {
+        kvstore_zookeeper::zookeeper_client::Client::connect(&self.endpoints().join(","))
+            .await
+            .expect("a raw ZooKeeper session")
+    }
+
     /// A backend under the test's root; opening the session is retried while unavailable (a
     /// new session must start within its timeout, which a loaded machine can miss).
     pub async fn backend(&self) -> kvstore_zookeeper::ZooKeeperBackend {
