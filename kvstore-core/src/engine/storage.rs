@@ -130,8 +130,8 @@ pub enum Appended {
 
 /// What a store without revisions of its own implements to get etcd's model from the engine
 /// ([`LogBackend`](super::LogBackend)): keys with their revisions, an append-only log of
-/// commits, leases and a clock. Every method but [`Storage::get_possibly_stale`] answers linearizably: at
-/// least as new as any append acknowledged before the call.
+/// commits, leases and a clock. Every method but [`Storage::get_possibly_stale`] answers
+/// linearizably: at least as new as any append acknowledged before the call.
 ///
 /// The engine is the store's only committer of revisions through [`Storage::append`], which
 /// must be atomic and conditional; other clients of a shared store (other processes) are other

@@ -3,10 +3,11 @@
 //!
 //! A caller queues its job and waits for either its answer or its turn to commit. The caller
 //! whose turn it is takes every job waiting (a revocation goes alone), reads the head and the
-//! keys they name in one view (or takes it from what the engine knows, `known`), decides them one after the other on the state the ones before
-//! left — each writing one revision of its own — and appends them all in one conditional
-//! [`Storage::append`]. If another writer moved the head meanwhile, nothing was written and the
-//! batch is decided again on a fresh view; if the store cannot take it at once, it is split.
+//! keys they name in one view (or takes it from what the engine knows, `known`), decides them
+//! one after the other on the state the ones before left — each writing one revision of its
+//! own — and appends them all in one conditional [`Storage::append`]. If another writer moved
+//! the head meanwhile, nothing was written and the batch is decided again on a fresh view; if
+//! the store cannot take it at once, it is split.
 //! With nobody else writing, a caller commits its own job at once: no task, no hop.
 //!
 //! Fairness: compare-and-swap writers that lost hear it with the value that won, and retry at
@@ -296,7 +297,7 @@ async fn commit<S: Storage>(inner: &Arc<Inner<S>>, jobs: &[&Job]) -> Outcome {
     let mut fresh = false;
     for _ in 0..ATTEMPTS {
         let known = (!fresh).then(|| wanted.known(inner)).flatten();
-        let stale_read = inner.storage.reads_may_be_stale() && wanted.reads_possibly_stale();
+        let stale_read = inner.storage.reads_may_be_stale() && wanted.named_only();
         let unproven = !fresh && (known.is_some() || stale_read);
         let (read, presumed_absent) = match known {
             Some(known) => known,
@@ -471,8 +472,9 @@ impl<'a> Wanted<'a> {
         wanted
     }
 
-    /// Whether [`read`] reads these keys with [`Storage::get_possibly_stale`] (unless fresh).
-    fn reads_possibly_stale(&self) -> bool {
+    /// Whether the batch names all its keys (no range, no lease's keys): then they may be
+    /// known, and [`read`] reads them with [`Storage::get_possibly_stale`] unless fresh.
+    fn named_only(&self) -> bool {
         !self.revocation && self.ranges.is_empty()
     }
 
@@ -480,7 +482,7 @@ impl<'a> Wanted<'a> {
     /// on a storage that verifies presumed absence, the others presumed absent (returned); a
     /// range or a lease's keys are always read.
     fn known<S: Storage>(&self, inner: &Inner<S>) -> Option<(Read, Vec<String>)> {
-        if self.revocation || !self.ranges.is_empty() {
+        if !self.named_only() {
             return None;
         }
         let presume = inner.storage.verifies_presumed_absence();
@@ -514,7 +516,7 @@ async fn read<S: Storage>(
         return Ok(view_of(found, Vec::new()));
     }
     'again: loop {
-        let mut found = if fresh || !wanted.reads_possibly_stale() {
+        let mut found = if fresh || !wanted.named_only() {
             storage.get(&wanted.names).await?
         } else {
             storage.get_possibly_stale(&wanted.names).await?
