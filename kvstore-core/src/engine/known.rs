@@ -14,7 +14,8 @@
 //! keys not known are presumed absent, when the batch creates every one: its append then fails
 //! on one that exists, and the batch is read and decided again. So a create is one request.
 //!
-//! Known states are bounded: past [`MAX_KEYS`] keys, the oldest knowledge is dropped whole.
+//! Known states are bounded: past [`MAX_KEYS`] keys or [`MAX_BYTES`] of keys and values, what
+//! is known is dropped whole (a value larger than that alone is not kept: its key is read).
 
 use std::collections::HashMap;
 
@@ -26,6 +27,9 @@ use crate::backend::KeyValue;
 
 /// At most this many keys are known at once.
 pub(crate) const MAX_KEYS: usize = 4096;
+
+/// At most this many bytes of keys and values are known at once.
+pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Keys as they stood at one revision.
 #[derive(Default)]
@@ -41,6 +45,13 @@ struct State {
     compacted: u64,
     /// Each known key's state: `None` when absent.
     keys: HashMap<String, Option<KeyValue>>,
+    /// The bytes of the keys and values of `keys`.
+    bytes: usize,
+}
+
+/// The bytes a known key holds.
+fn size(key: &str, state: &Option<KeyValue>) -> usize {
+    key.len() + state.as_ref().map_or(0, |kv| kv.value.len())
 }
 
 /// A view of known keys, at the revision they are known at.
@@ -59,15 +70,28 @@ impl State {
             return;
         }
         if revision > self.revision {
-            self.keys.clear();
+            self.clear();
             self.revision = revision;
         }
         for (key, state) in keys {
-            if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(&key) {
-                self.keys.clear();
+            let added = size(&key, &state);
+            if let Some(old) = self.keys.remove(&key) {
+                self.bytes -= size(&key, &old);
             }
+            if added > MAX_BYTES {
+                continue;
+            }
+            if self.keys.len() >= MAX_KEYS || self.bytes + added > MAX_BYTES {
+                self.clear();
+            }
+            self.bytes += added;
             self.keys.insert(key, state);
         }
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.bytes = 0;
     }
 }
 
@@ -138,7 +162,7 @@ impl Known {
     /// Forgets every key: the head moved past what is known.
     pub fn forget(&self) {
         let mut state = self.state.lock();
-        state.keys.clear();
+        state.clear();
         state.revision = 0;
     }
 }
@@ -265,5 +289,27 @@ mod tests {
         let last = &many[MAX_KEYS..];
         assert!(view(&known, last).is_some());
         assert!(view(&known, &many[..1]).is_none(), "dropped at the bound");
+    }
+
+    #[test]
+    fn known_values_are_bounded_in_bytes() {
+        let known = Known::default();
+        let big = |key: &str, len: usize| KeyValue {
+            value: Bytes::from(vec![b'x'; len]),
+            ..kv(key, 1)
+        };
+        let third = MAX_BYTES / 3;
+        let keys = names(&["/a", "/b", "/c", "/d"]);
+        let kvs = keys.iter().map(|k| big(k, third)).collect();
+        known.learn_read(&snapshot(5, kvs), &keys);
+        assert!(
+            view(&known, &keys[3..]).is_some(),
+            "the last one read is kept"
+        );
+        assert!(view(&known, &keys[..1]).is_none(), "dropped past the bound");
+        let huge = names(&["/huge"]);
+        known.learn_read(&snapshot(5, vec![big("/huge", MAX_BYTES + 1)]), &huge);
+        assert!(view(&known, &huge).is_none(), "too large to keep alone");
+        assert!(view(&known, &keys[3..]).is_some(), "what was known stays");
     }
 }
