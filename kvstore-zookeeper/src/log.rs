@@ -14,7 +14,9 @@ use kvstore_core::engine::{Commit, Head};
 use kvstore_core::{Error, Result};
 
 use crate::inner::Inner;
-use crate::records::{corrupt, decode, decode_counter, KeyRecord, LogEntry, ValueRef};
+use crate::records::{
+    corrupt, decode, decode_counter, read_counter, KeyRecord, LogEntry, ValueRef,
+};
 use crate::{fetch, values};
 
 /// At most this many log entries are asked for at once.
@@ -179,11 +181,7 @@ async fn current_values(
         paths.extend(chunk.iter().map(|key| inner.layout.key(key)));
         let answers = fetch::together(inner, &client, &paths, "reading keys").await?;
         let mut answers = answers.into_iter();
-        let read_head = match answers.next().flatten() {
-            Some(bytes) => decode_counter(&paths[0], &bytes)?,
-            None => return Err(corrupt(&paths[0], "the znode is missing")),
-        };
-        head = head.max(read_head);
+        head = head.max(read_counter(&paths[0], answers.next().flatten())?);
         for ((key, path), answer) in chunk.iter().zip(&paths[1..]).zip(answers) {
             let Some(bytes) = answer else { continue };
             let record: KeyRecord = decode(path, &bytes)?;
@@ -200,16 +198,10 @@ async fn current_values(
     let mut start = to + 1;
     while !open.is_empty() && start <= head {
         let end = head.min(start + READ_BATCH - 1);
-        for (revision, entry) in read_all(inner, start, end).await? {
+        for (_, entry) in read_all(inner, start, end).await? {
             for event in entry.events {
                 if let Some(put) = open.remove(&event.key) {
-                    let value =
-                        replaced_value(inner, put.revision, event.prev.as_ref()).map_err(|_| {
-                            corrupt(
-                                &inner.layout.log(revision),
-                                "a change that does not keep the value it replaced",
-                            )
-                        })?;
+                    let value = replaced_value(inner, put.revision, event.prev.as_ref())?;
                     found.push((put.entry, put.event, value));
                 }
             }

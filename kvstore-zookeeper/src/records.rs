@@ -104,6 +104,14 @@ pub(crate) fn decode_counter(path: &str, bytes: &[u8]) -> Result<u64> {
         .ok_or_else(|| corrupt(path, "not a decimal revision"))
 }
 
+/// A counter znode as a `multiRead` answered it (`None`: missing, which the store never is).
+pub(crate) fn read_counter(path: &str, answer: Option<Vec<u8>>) -> Result<u64> {
+    match answer {
+        Some(bytes) => decode_counter(path, &bytes),
+        None => Err(corrupt(path, "the znode is missing")),
+    }
+}
+
 pub(crate) fn encode_counter(value: u64) -> Vec<u8> {
     value.to_string().into_bytes()
 }

@@ -20,7 +20,7 @@ use zookeeper_client as zk;
 use crate::fetch;
 use crate::inner::Inner;
 use crate::layout::{dir_overlaps, parse_dir_name, unescape};
-use crate::records::{corrupt, decode, decode_counter, KeyRecord};
+use crate::records::{decode, decode_counter, read_counter, KeyRecord};
 use crate::{log, values};
 
 /// How many times a read starts again when values it needs were compacted under it.
@@ -230,15 +230,10 @@ async fn few_keys(inner: &Inner, keys: &[String], synced: bool) -> Result<Bracke
         Some(sync) => futures::try_join!(inner.conn.call("sync", sync), read)?.1,
         None => read.await?,
     };
-    let last = paths.len() - 1;
-    let counter = |i: usize, answer: Option<Vec<u8>>| match answer {
-        Some(bytes) => decode_counter(&paths[i], &bytes),
-        None => Err(corrupt(&paths[i], "the znode is missing")),
-    };
-    let second_head = counter(last, answers.pop().flatten())?;
+    let second_head = read_counter(&paths[0], answers.pop().flatten())?;
     let mut answers = answers.into_iter();
-    let first_head = counter(0, answers.next().flatten())?;
-    let compacted = counter(1, answers.next().flatten())?;
+    let first_head = read_counter(&paths[0], answers.next().flatten())?;
+    let compacted = read_counter(&paths[1], answers.next().flatten())?;
     let mut records = BTreeMap::new();
     for ((key, path), answer) in keys.iter().zip(&paths[2..]).zip(answers) {
         if let Some(bytes) = answer {
