@@ -10,12 +10,14 @@
 //! - [`zookeeper`] (feature `zookeeper`): a standalone ZooKeeper server of the test's own, to
 //!   kill and restart; or a root znode of the test's own on a server shared with the tests
 //!   running at the same time (or on an existing ensemble), with its config and backend.
+//! - [`ports`]: free loopback ports for the servers they start.
 //!
 //! A fixture that cannot get what it needs returns [`Skipped`] with the reason on a developer
 //! machine, and panics under `CI=true` ([`under_ci`]), where a missing server is a failure.
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod ports;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "tls")]

@@ -205,10 +205,7 @@ impl PostgresServer {
         if let Some((cert, key, client_ca)) = tls {
             serve_tls_only(&path.join("data"), cert, key, client_ca);
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
+        let port = crate::ports::free_loopback_port();
         let mut server = PostgresServer {
             bin,
             dir: Some(dir),

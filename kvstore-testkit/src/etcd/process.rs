@@ -3,7 +3,6 @@
 //! directories, for fault tests.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,16 +12,10 @@ use tempfile::TempDir;
 use kvstore_etcd::EtcdConfig;
 
 use super::{etcd_binary, serves, INSTALL_HINT};
+use crate::ports::free_loopback_port as free_port;
 
 /// How long a started member may take to serve.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
 
 /// One member of a loopback cluster.
 struct Member {

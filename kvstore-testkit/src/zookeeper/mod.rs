@@ -5,13 +5,14 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::ports::free_loopback_port as free_port;
 use crate::{under_ci, Skipped};
 
 mod ensemble;
@@ -120,14 +121,6 @@ pub struct ZooKeeperServer {
     secure_port: Option<u16>,
     dir: TempDir,
     child: Option<Child>,
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 impl ZooKeeperServer {
