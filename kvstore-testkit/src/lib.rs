@@ -3,6 +3,8 @@
 //! - [`etcd`] (feature `etcd`): a real etcd for a test — an existing cluster, a local `etcd`
 //!   process, or etcd in a Docker container started through `testcontainers` — and
 //!   multi-member clusters of local processes for fault tests.
+//! - [`history`] (feature `history`): histories of concurrent clients under faults, checked
+//!   for linearizability and the watch guarantees.
 //! - [`postgres`] (feature `postgres`): a PostgreSQL server per test binary (or the one
 //!   `KVSTORE_POSTGRES_URL` names) with a schema per test, and servers of a test's own to kill
 //!   and restart.
@@ -17,6 +19,8 @@
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "history")]
+pub mod history;
 pub mod ports;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -10,7 +10,7 @@ mod snapshot;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
@@ -158,25 +158,43 @@ async fn feed<K: Object>(
     mut events: BoxStream<'static, Result<WatcherEvent<K>>>,
     prefix: String,
 ) {
-    while let Some(item) = events.next().await {
-        match item {
-            Ok(event) => {
-                let progress = {
-                    let mut snapshot = shared.write();
-                    snapshot.apply(event);
-                    Progress {
-                        synced: snapshot.synced,
-                        revision: snapshot.revision,
-                        stopped: false,
-                    }
-                };
-                shared.progress.send_if_modified(|current| {
-                    let changed = *current != progress;
-                    *current = progress;
-                    changed
-                });
+    let mut ended = false;
+    while let Some(first) = events.next().await {
+        // The changes of one write arrive together: every event ready now is applied under one
+        // lock before the progress is published, so that no reader (a consistent read waiting
+        // for a revision included) sees part of a transaction.
+        let mut batch = vec![first];
+        loop {
+            match events.next().now_or_never() {
+                Some(Some(item)) => batch.push(item),
+                Some(None) => {
+                    ended = true;
+                    break;
+                }
+                None => break,
             }
-            Err(err) => tracing::warn!(%err, %prefix, kind = K::KIND, "cache feed error"),
+        }
+        let progress = {
+            let mut snapshot = shared.write();
+            for item in batch {
+                match item {
+                    Ok(event) => snapshot.apply(event),
+                    Err(err) => tracing::warn!(%err, %prefix, kind = K::KIND, "cache feed error"),
+                }
+            }
+            Progress {
+                synced: snapshot.synced,
+                revision: snapshot.revision,
+                stopped: false,
+            }
+        };
+        shared.progress.send_if_modified(|current| {
+            let changed = *current != progress;
+            *current = progress;
+            changed
+        });
+        if ended {
+            break;
         }
     }
     // The watcher ends only when the store is closed.
