@@ -13,6 +13,7 @@
 //!   kill and restart; or a root znode of the test's own on a server shared with the tests
 //!   running at the same time (or on an existing ensemble), with its config and backend.
 //! - [`ports`]: free loopback ports for the servers they start.
+//! - [`proxy`]: a TCP proxy that delays, holds (blackhole) or cuts connections.
 //!
 //! A fixture that cannot get what it needs returns [`Skipped`] with the reason on a developer
 //! machine, and panics under `CI=true` ([`under_ci`]), where a missing server is a failure.
@@ -24,6 +25,7 @@ pub mod history;
 pub mod ports;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "zookeeper")]

@@ -3,8 +3,6 @@
 //! expire while it holds a lock.
 #![allow(clippy::print_stderr)] // says why a test is skipped outside CI
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,11 +10,10 @@ use kvstore_codec::Json;
 use kvstore_core::backend::{Backend, RangeRequest};
 use kvstore_core::conformance::Widget;
 use kvstore_core::{Lock, ObjectMeta, Store, WatchEvent, WatchFrom};
+use kvstore_testkit::proxy::Proxy;
 use kvstore_testkit::until_answered;
 use kvstore_testkit::zookeeper::ZooKeeperServer;
 use kvstore_zookeeper::{ZooKeeperBackend, ZooKeeperConfig};
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
 
 async fn server() -> Option<ZooKeeperServer> {
     match ZooKeeperServer::start().await {
@@ -125,55 +122,6 @@ async fn a_stopped_zookeeper_is_unavailable_within_the_request_timeout() {
     );
 }
 
-/// A TCP proxy that can cut every connection through it and refuse new ones.
-struct Proxy {
-    endpoint: String,
-    cut: Arc<AtomicBool>,
-    cut_now: Arc<tokio::sync::Notify>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = listener.local_addr().unwrap().to_string();
-        let cut = Arc::new(AtomicBool::new(false));
-        let cut_now = Arc::new(tokio::sync::Notify::new());
-        let (flag, notify) = (Arc::clone(&cut), Arc::clone(&cut_now));
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if flag.load(Ordering::Acquire) {
-                    continue; // dropped: refused
-                }
-                let upstream = upstream.clone();
-                let notify = Arc::clone(&notify);
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut client, &mut server) => {}
-                        () = notify.notified() => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            endpoint,
-            cut,
-            cut_now,
-        }
-    }
-
-    fn cut(&self) {
-        self.cut.store(true, Ordering::Release);
-        self.cut_now.notify_waiters();
-    }
-
-    fn heal(&self) {
-        self.cut.store(false, Ordering::Release);
-    }
-}
-
 /// A server; client `a` reaching it through a proxy with a ZooKeeper session of 1 s (the
 /// server's minimum at its 500 ms tick, so it expires while the proxy is cut); client `b`
 /// reaching it directly.
@@ -181,7 +129,7 @@ async fn behind_a_proxy() -> Option<(ZooKeeperServer, Proxy, Store<Json>, Store<
     let server = server().await?;
     let proxy = Proxy::start(server.endpoint()).await;
     // zookeeper-client gives a new session its timeout to start: retried on a loaded machine.
-    let through_proxy = config(proxy.endpoint.clone()).session_timeout(Duration::from_secs(1));
+    let through_proxy = config(proxy.endpoint().to_owned()).session_timeout(Duration::from_secs(1));
     let a = until_answered(|| ZooKeeperBackend::connect(through_proxy.clone())).await;
     let b = until_answered(|| ZooKeeperBackend::connect(config(server.endpoint()))).await;
     Some((server, proxy, Store::new(a, Json), Store::new(b, Json)))

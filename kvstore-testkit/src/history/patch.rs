@@ -6,9 +6,11 @@
 //! (which the watch checks verify on their own) shows whether it took effect, and at which
 //! revision: a write whose value the watch delivered is settled as written at that revision,
 //! one whose value it never delivered as not having happened. (etcd's robustness tests patch
-//! their histories the same way.) A delete writes no value and stays ambiguous.
+//! their histories the same way.) A delete writes no value: ambiguous deletes of a name are
+//! settled as not having happened when the watch delivered no deletion of that name that a
+//! known write does not explain; otherwise they stay ambiguous.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::operation::{Call, Operation, Outcome, TxnWrite};
 use super::watches::WatchLog;
@@ -32,6 +34,7 @@ pub(crate) fn settle(operations: &[Operation], watch: Option<&WatchLog>) -> Vec<
         .max()
         .unwrap_or(0)
         + 1;
+    let unexplained = unexplained_deletions(operations, watch, &delivered);
     let mut settled = Vec::with_capacity(operations.len());
     for op in operations {
         if op.outcome != Outcome::Ambiguous {
@@ -64,6 +67,7 @@ pub(crate) fn settle(operations: &[Operation], watch: Option<&WatchLog>) -> Vec<
                     rev: e.rev,
                 }))
             }
+            Call::Delete { key, .. } if !unexplained.contains(key.as_str()) => Some(None),
             _ => None,
         };
         match written {
@@ -79,6 +83,32 @@ pub(crate) fn settle(operations: &[Operation], watch: Option<&WatchLog>) -> Vec<
         }
     }
     settled
+}
+
+/// The names of the deletions `watch` delivered at a revision no answered or settled write
+/// has: deletions only an ambiguous delete can explain.
+fn unexplained_deletions<'a>(
+    operations: &[Operation],
+    watch: &'a WatchLog,
+    delivered: &HashMap<(&str, &str), u64>,
+) -> HashSet<&'a str> {
+    let mut known: HashSet<u64> = operations
+        .iter()
+        .filter_map(|op| match op.outcome {
+            Outcome::Written { rev }
+            | Outcome::Updated { rev, .. }
+            | Outcome::Deleted { rev, .. } => Some(rev),
+            _ => None,
+        })
+        .collect();
+    // Revisions of ambiguous writes settled by their values (a transaction's deletes too).
+    known.extend(delivered.values().copied());
+    watch
+        .events
+        .iter()
+        .filter(|e| e.kind == "Deleted" && !known.contains(&e.rev))
+        .map(|e| e.key.as_str())
+        .collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::watches::{check_resumed, check_watch, follow, WatchLog, END};
 use super::workload::{rev_of, run_clients, Clock, Workload};
 
 /// How long the linearizability search may take before it says it does not know.
-const SEARCH_LIMIT: Duration = Duration::from_secs(120);
+const SEARCH_LIMIT: Duration = Duration::from_secs(60);
 /// How long the watches may take to deliver the end of the run once it is written.
 const CATCH_UP: Duration = Duration::from_secs(60);
 

@@ -33,6 +33,11 @@ pub struct Workload {
     /// The longest pause a client takes before each call (each pause is random, up to it):
     /// spreads a run over the faults of a fast store.
     pub pause: Duration,
+    /// One call in this many is dropped by its client after a random wait of up to
+    /// `cancel_within`, mid-request when the store is slower (`None`: no call is dropped).
+    pub cancel_one_in: Option<u32>,
+    /// The longest wait before a call chosen to be dropped is dropped.
+    pub cancel_within: Duration,
 }
 
 impl Workload {
@@ -52,7 +57,16 @@ impl Workload {
             cached_reads: true,
             compacts: false,
             pause: Duration::ZERO,
+            cancel_one_in: None,
+            cancel_within: Duration::ZERO,
         }
+    }
+
+    /// One call in `one_in` is dropped after a random wait of up to `within`.
+    pub fn cancelling(mut self, one_in: u32, within: Duration) -> Self {
+        self.cancel_one_in = Some(one_in.max(1));
+        self.cancel_within = within;
+        self
     }
 
     /// Clients pause up to `pause` before each call.
@@ -210,8 +224,15 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
             if pause > 0 {
                 tokio::time::sleep(Duration::from_micros(rng.u64(..pause))).await;
             }
+            let mut timeout = self.workload.call_timeout;
+            if let Some(one_in) = self.workload.cancel_one_in {
+                if rng.u32(..one_in) == 0 {
+                    let within = u64::try_from(self.workload.cancel_within.as_micros());
+                    timeout = Duration::from_micros(rng.u64(..within.unwrap_or(1).max(1)));
+                }
+            }
             let invoke = self.clock.now();
-            let answered = tokio::time::timeout(self.workload.call_timeout, self.call(&call)).await;
+            let answered = tokio::time::timeout(timeout, self.call(&call)).await;
             let (ret, outcome) = match answered {
                 Ok(outcome) if outcome == Outcome::Ambiguous => (None, outcome),
                 Ok(outcome) => (Some(self.clock.now()), outcome),

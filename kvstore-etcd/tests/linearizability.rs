@@ -1,0 +1,152 @@
+//! Histories of concurrent clients on real etcd, checked for linearizability and the watch
+//! guarantees, one fault per scenario: none, `SIGKILL` and restart, the leader of three
+//! members killed, a proxy that delays, holds and cuts connections, calls dropped in flight,
+//! and compaction during the run.
+
+use std::time::Duration;
+
+use kvstore_codec::Json;
+use kvstore_core::{ResourceVersion, Store};
+use kvstore_etcd::{EtcdBackend, EtcdConfig};
+use kvstore_testkit::etcd::{local_etcd, EtcdCluster, TestEtcd};
+use kvstore_testkit::history::{run, Workload};
+use kvstore_testkit::proxy::{Mode, Proxy};
+use kvstore_testkit::{or_skip, until_answered};
+
+/// Clients and calls of each scenario (times `KVSTORE_HISTORY_SCALE` in the long mode).
+fn workload() -> Workload {
+    Workload::new(8, 100).scaled()
+}
+
+async fn store(config: EtcdConfig) -> Store<Json> {
+    let config = config.request_timeout(Duration::from_secs(2));
+    let backend = until_answered(|| EtcdBackend::connect(config.clone())).await;
+    Store::new(backend, Json)
+}
+
+/// A cluster of the test's own (`size` local processes), or `None` (skipped) without etcd.
+async fn cluster(size: usize) -> Option<EtcdCluster> {
+    or_skip(local_etcd())?;
+    Some(EtcdCluster::start(size).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_etcd_is_linearizable() {
+    let Some(etcd) = or_skip(TestEtcd::shared().await) else {
+        return;
+    };
+    let stores = [store(etcd.config()).await, store(etcd.config()).await];
+    run("etcd-healthy", &stores, workload(), async {})
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_and_restarted_etcd_loses_nothing_acknowledged() {
+    let Some(mut etcd) = cluster(1).await else {
+        return;
+    };
+    let stores = [store(etcd.config()).await, store(etcd.config()).await];
+    let faults = async {
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            etcd.kill(0);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            etcd.restart(0).await;
+        }
+    };
+    run("etcd-kill-restart", &stores, workload(), faults)
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_leader_of_three_members_loses_nothing_acknowledged() {
+    let Some(mut etcd) = cluster(3).await else {
+        return;
+    };
+    // Each client's store reaches every member, from a different first one.
+    let mut stores = Vec::new();
+    for first in 0..3 {
+        let mut endpoints = etcd.endpoints();
+        endpoints.rotate_left(first);
+        stores.push(store(EtcdConfig::new(endpoints)).await);
+    }
+    let faults = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let leader = etcd.leader().await.expect("a leader");
+        etcd.kill(leader);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        etcd.restart(leader).await;
+    };
+    run("etcd-leader-kill", &stores, workload(), faults)
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_that_delays_holds_and_cuts_loses_nothing_acknowledged() {
+    let Some(etcd) = cluster(1).await else {
+        return;
+    };
+    let upstream = etcd.endpoint(0).trim_start_matches("http://").to_owned();
+    let proxy = Proxy::start(upstream).await;
+    let through = EtcdConfig::new([format!("http://{}", proxy.endpoint())]);
+    let stores = [store(through).await, store(etcd.config()).await];
+    let workload = workload();
+    let mut rng = fastrand::Rng::with_seed(workload.seed);
+    let faults = async {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(rng.u64(50..200))).await;
+            let fault = match rng.u8(..3) {
+                0 => Mode::Delay(Duration::from_millis(rng.u64(10..100))),
+                _ => Mode::Blackhole,
+            };
+            proxy.set(fault);
+            tokio::time::sleep(Duration::from_millis(rng.u64(100..1500))).await;
+            proxy.cut();
+            tokio::time::sleep(Duration::from_millis(rng.u64(50..300))).await;
+            proxy.heal();
+        }
+    };
+    run("etcd-proxy", &stores, workload, faults)
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_dropped_in_flight_break_nothing() {
+    let Some(etcd) = or_skip(TestEtcd::shared().await) else {
+        return;
+    };
+    let stores = [store(etcd.config()).await];
+    // One call in six is dropped within 3 ms, mostly before its answer: its future is
+    // cancelled mid-request.
+    let workload = workload().cancelling(6, Duration::from_millis(3));
+    run("etcd-cancellation", &stores, workload, async {})
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_during_the_run_breaks_nothing() {
+    let Some(etcd) = cluster(1).await else {
+        return;
+    };
+    let stores = [store(etcd.config()).await];
+    let compactor = stores[0].clone();
+    let faults = async {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Ok(now) = compactor.current_resource_version().await {
+                let keep = now.revision().saturating_sub(10).max(1);
+                if let Ok(rv) = ResourceVersion::new(keep) {
+                    let _ = compactor.compact(rv).await;
+                }
+            }
+        }
+    };
+    run("etcd-compaction", &stores, workload().compacting(), faults)
+        .await
+        .assert_passed();
+}
