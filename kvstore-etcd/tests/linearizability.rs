@@ -1,7 +1,7 @@
 //! Histories of concurrent clients on real etcd, checked for linearizability and the watch
 //! guarantees, one fault per scenario: none, `SIGKILL` and restart, the leader of three
 //! members killed, a proxy that delays, holds and cuts connections, calls dropped in flight,
-//! and compaction during the run.
+//! compaction during the run, and a lease expiring while its holder pauses.
 
 use std::time::Duration;
 
@@ -18,6 +18,11 @@ fn workload() -> Workload {
     Workload::new(8, 100).scaled()
 }
 
+/// A store as configured by default: on an etcd release that etcd issue 15220 affects (the
+/// 3.4.23 of Debian here), progress requests are declined, and the watches get no bookmarks.
+/// (Forced on with `ProgressRequests::Enabled`, these runs find the server's bug: a progress
+/// notification ahead of events not yet sent, so a watch resumed after a restart or a cut
+/// connection skips them; see TESTING.md.)
 async fn store(config: EtcdConfig) -> Store<Json> {
     let config = config.request_timeout(Duration::from_secs(2));
     let backend = until_answered(|| EtcdBackend::connect(config.clone())).await;
@@ -147,6 +152,18 @@ async fn compaction_during_the_run_breaks_nothing() {
         }
     };
     run("etcd-compaction", &stores, workload().compacting(), faults)
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_expiring_during_a_pause_breaks_nothing() {
+    let Some(etcd) = or_skip(TestEtcd::shared().await) else {
+        return;
+    };
+    let stores = [store(etcd.config()).await, store(etcd.config()).await];
+    let workload = workload().expiring_lease(Duration::from_secs(2));
+    run("etcd-lease-expiry", &stores, workload, async {})
         .await
         .assert_passed();
 }

@@ -1,6 +1,6 @@
 //! Histories of concurrent clients on the memory store, checked for linearizability and the
-//! watch guarantees: healthy, with answers lost and clients cut off, and compacted during the
-//! run.
+//! watch guarantees: healthy, with answers lost and clients cut off, compacted during the run,
+//! and with a lease expiring while its holder pauses.
 
 use std::time::Duration;
 
@@ -74,4 +74,15 @@ async fn compaction_during_the_run_breaks_nothing() {
     )
     .await
     .assert_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_expiring_during_a_pause_breaks_nothing() {
+    let stores = [store()];
+    let workload = Workload::new(8, 150)
+        .scaled()
+        .expiring_lease(Duration::from_secs(1));
+    run("memory-lease-expiry", &stores, workload, async {})
+        .await
+        .assert_passed();
 }

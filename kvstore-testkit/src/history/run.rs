@@ -17,13 +17,15 @@ use kvstore_core::{Cache, ListOptions, ObjectMeta, Store};
 
 use super::checker::{check, Timed, Verdict};
 use super::model::StoreModel;
-use super::operation::{Operation, Outcome};
+use super::operation::{Call, Operation, Outcome};
 use super::patch::settle;
 use super::watches::{check_resumed, check_watch, follow, WatchLog, END};
 use super::workload::{rev_of, run_clients, Clock, Workload};
 
 /// How long the linearizability search may take before it says it does not know.
 const SEARCH_LIMIT: Duration = Duration::from_secs(60);
+/// How often the watches are asked for a bookmark during a run.
+const BOOKMARKS_EVERY: Duration = Duration::from_millis(100);
 /// How long the watches may take to deliver the end of the run once it is written.
 const CATCH_UP: Duration = Duration::from_secs(60);
 
@@ -70,9 +72,15 @@ where
     ));
     let prefix = format!("/histories/{scenario}-{:x}", crate::random_u64());
     let main = stores[0].clone();
-    let start = crate::until_answered(|| main.current_resource_version())
-        .await
-        .revision();
+    // The run starts after a write of its own beside the prefix, so that its start revision
+    // is never 0 (a watch from 0 would begin with the current objects).
+    let begin = Widget {
+        metadata: ObjectMeta::named("begin"),
+        color: "begin".to_owned(),
+        count: 0,
+    };
+    let begin_key = format!("{prefix}-begin");
+    let start = rev_of(&create_or_read(&main, &begin_key, &begin).await);
     let (stop, stopped) = watch::channel(false);
     let watchers: Vec<_> = (0..2)
         .map(|i| {
@@ -85,10 +93,27 @@ where
         .then(|| Cache::<Widget>::new(&main, &prefix).map(Arc::new))
         .transpose()
         .expect("a cache of the run's prefix");
+    // Bookmarks asked for all along, so that the watches' progress is checked too.
+    let bookmarks = {
+        let (store, mut stopped) = (main.clone(), stopped.clone());
+        tokio::spawn(async move {
+            loop {
+                let _ = store.request_bookmarks().await;
+                tokio::select! {
+                    _ = stopped.wait_for(|s| *s) => return,
+                    () = tokio::time::sleep(BOOKMARKS_EVERY) => {}
+                }
+            }
+        })
+    };
     let clock = Clock::new();
     let operations = run_clients(stores, &prefix, &workload, cache.clone(), clock, faults).await;
+    bookmarks.abort();
 
     let mut found = Vec::new();
+    if workload.lease_expiry.is_some() {
+        found.extend(expiry_unseen(&operations, workload.clients));
+    }
     // The end of the run, which every watch must deliver.
     let end = Widget {
         metadata: ObjectMeta::named(END),
@@ -96,15 +121,7 @@ where
         count: 0,
     };
     let end_key = format!("{prefix}/{END}");
-    // A create whose answer was lost may have landed: then the marker is there to read.
-    let written = crate::until_answered(|| async {
-        match main.create(&end_key, &end).await {
-            Err(e) if e.is_already_exists() => main.get(&end_key).await,
-            answer => answer,
-        }
-    })
-    .await;
-    let end_rev = rev_of(&written);
+    let end_rev = rev_of(&create_or_read(&main, &end_key, &end).await);
     let mut watches = Vec::new();
     for watcher in watchers {
         match tokio::time::timeout(CATCH_UP, watcher).await {
@@ -140,6 +157,40 @@ where
 #[allow(clippy::print_stderr)]
 fn say(line: &str) {
     eprintln!("{line}");
+}
+
+/// Whether the lease holder (client `holder`) saw each of its names gone: the lease expired.
+fn expiry_unseen(operations: &[Operation], holder: usize) -> Option<String> {
+    let mut last: std::collections::BTreeMap<&str, &Outcome> = Default::default();
+    for op in operations.iter().filter(|op| op.client == holder) {
+        if let Call::Get { key, .. } = &op.call {
+            last.insert(key, &op.outcome);
+        }
+    }
+    let kept: Vec<&str> = last
+        .iter()
+        .filter(|(_, outcome)| **outcome != &Outcome::Absent)
+        .map(|(key, _)| *key)
+        .collect();
+    (last.is_empty() || !kept.is_empty()).then(|| {
+        format!("the lease was not renewed, yet its names {kept:?} were still there after three times its TTL")
+    })
+}
+
+/// Creates a marker object, through unavailability; a create whose answer was lost may have
+/// landed, and then the marker is there to read.
+async fn create_or_read<C: CodecFor<Widget>>(
+    store: &Store<C>,
+    key: &str,
+    marker: &Widget,
+) -> Widget {
+    crate::until_answered(|| async {
+        match store.create(key, marker).await {
+            Err(e) if e.is_already_exists() => store.get(key).await,
+            answer => answer,
+        }
+    })
+    .await
 }
 
 /// Opens watches from up to three revisions the first watch delivered (chosen by the seed),
@@ -389,12 +440,18 @@ impl fmt::Display for Report {
             .filter(|o| o.call.is_write())
             .count();
         let events: usize = self.history.watches.iter().map(|w| w.events.len()).sum();
+        let bookmarks: usize = self
+            .history
+            .watches
+            .iter()
+            .map(|w| w.events.iter().filter(|e| e.kind == "Bookmark").count())
+            .sum();
         let resumes: usize = self.history.watches.iter().map(|w| w.resumes).sum();
         write!(
             f,
             "{} (seed {}): {} calls ({writes} writes; {definite} answered, {ambiguous} \
-             ambiguous, {failed} failed), {} watches ({events} events, {resumes} resumes), {} \
-             resumed watches: {}",
+             ambiguous, {failed} failed), {} watches ({events} events, {bookmarks} bookmarks, \
+             {resumes} resumes), {} resumed watches: {}",
             self.history.scenario,
             self.history.seed,
             self.history.operations.len(),

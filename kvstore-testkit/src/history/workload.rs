@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 
 use kvstore_core::codec::CodecFor;
 use kvstore_core::conformance::Widget;
-use kvstore_core::{Cache, Error, ListOptions, ObjectMeta, Preconditions, ResourceVersion, Store};
+use kvstore_core::{
+    Cache, CreateOptions, Error, ListOptions, ObjectMeta, Preconditions, ResourceVersion, Store,
+};
 
 use super::operation::{Call, Item, Operation, Outcome, TxnWrite};
+
+/// How long a client waits after a call that failed or whose answer was lost.
+const BACK_OFF: Duration = Duration::from_millis(50);
 
 /// What the clients do, and how much.
 #[derive(Debug, Clone)]
@@ -38,6 +43,11 @@ pub struct Workload {
     pub cancel_one_in: Option<u32>,
     /// The longest wait before a call chosen to be dropped is dropped.
     pub cancel_within: Duration,
+    /// With a time to live: one more client creates names under a lease of that TTL, renews
+    /// it for a while, then pauses (stops renewing) until the lease expires, reading its names
+    /// until they are gone. The expiry is recorded as a delete of each name that may happen
+    /// at any time after the pause began.
+    pub lease_expiry: Option<Duration>,
 }
 
 impl Workload {
@@ -59,6 +69,7 @@ impl Workload {
             pause: Duration::ZERO,
             cancel_one_in: None,
             cancel_within: Duration::ZERO,
+            lease_expiry: None,
         }
     }
 
@@ -66,6 +77,13 @@ impl Workload {
     pub fn cancelling(mut self, one_in: u32, within: Duration) -> Self {
         self.cancel_one_in = Some(one_in.max(1));
         self.cancel_within = within;
+        self
+    }
+
+    /// One more client lets a lease of `ttl` expire during the run (see
+    /// [`Workload::lease_expiry`]).
+    pub fn expiring_lease(mut self, ttl: Duration) -> Self {
+        self.lease_expiry = Some(ttl);
         self
     }
 
@@ -241,6 +259,11 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
                 Err(_) => (Some(self.clock.now()), Outcome::Failed),
             };
             learn(&mut known, &call, &outcome);
+            if matches!(outcome, Outcome::Failed | Outcome::Ambiguous) {
+                // As a service would, the client backs off before its next call: an outage
+                // spreads over calls instead of failing them all at once.
+                tokio::time::sleep(BACK_OFF).await;
+            }
             recorded.push(Operation {
                 client: self.id,
                 invoke,
@@ -382,6 +405,82 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
     }
 }
 
+/// How many names the lease-holding client creates under its lease.
+const LEASED_NAMES: usize = 3;
+
+impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
+    /// The lease holder's calls (see [`Workload::lease_expiry`]).
+    pub(crate) async fn hold_lease(self, ttl: Duration) -> Vec<Operation> {
+        let mut recorded = Vec::new();
+        let lease = crate::until_answered(|| self.store.lease_grant(ttl)).await;
+        let names: Vec<String> = (0..LEASED_NAMES).map(|i| format!("lease{i}")).collect();
+        for name in &names {
+            let value = format!("leased-{name}");
+            let object = widget(name, &value, None);
+            let options = CreateOptions::lease(lease.id);
+            let invoke = self.clock.now();
+            let created = self
+                .store
+                .create_with(&self.key(name), &object, &options)
+                .await;
+            let (ret, outcome) = match created {
+                Ok(w) => (Some(self.clock.now()), Outcome::Written { rev: rev_of(&w) }),
+                Err(e) => match classify(&e, true) {
+                    Outcome::Ambiguous => (None, Outcome::Ambiguous),
+                    other => (Some(self.clock.now()), other),
+                },
+            };
+            let call = Call::Create {
+                key: name.clone(),
+                value,
+            };
+            recorded.push(self.operation(invoke, ret, call, outcome));
+        }
+        // Renewed for about one time to live, then the holder pauses.
+        for _ in 0..4 {
+            tokio::time::sleep(ttl / 4).await;
+            let _ = self.store.lease_renew(lease.id).await;
+        }
+        let paused = self.clock.now();
+        for name in &names {
+            let call = Call::Delete {
+                key: name.clone(),
+                expected: None,
+            };
+            recorded.push(self.operation(paused, None, call, Outcome::Ambiguous));
+        }
+        // Read until the names are gone (the expiry seen), for at most three times to live.
+        let deadline = tokio::time::Instant::now() + ttl * 3;
+        for name in &names {
+            while tokio::time::Instant::now() < deadline {
+                let call = Call::Get {
+                    key: name.clone(),
+                    cached: false,
+                };
+                let invoke = self.clock.now();
+                let outcome = self.call(&call).await;
+                let gone = outcome == Outcome::Absent;
+                recorded.push(self.operation(invoke, Some(self.clock.now()), call, outcome));
+                if gone {
+                    break;
+                }
+                tokio::time::sleep(ttl / 10).await;
+            }
+        }
+        recorded
+    }
+
+    fn operation(&self, invoke: u64, ret: Option<u64>, call: Call, outcome: Outcome) -> Operation {
+        Operation {
+            client: self.id,
+            invoke,
+            ret,
+            call,
+            outcome,
+        }
+    }
+}
+
 /// What a client knows of the names' versions after a call (for its next conditions).
 fn learn(known: &mut HashMap<String, u64>, call: &Call, outcome: &Outcome) {
     match (call, outcome) {
@@ -422,19 +521,20 @@ where
     C: CodecFor<Widget> + Send + Sync + 'static,
     F: Future<Output = ()>,
 {
-    let tasks: Vec<_> = (0..workload.clients)
-        .map(|id| {
-            let client = Client {
-                id,
-                store: stores[id % stores.len()].clone(),
-                prefix: prefix.to_owned(),
-                cache: cache.clone(),
-                workload: workload.clone(),
-                clock,
-            };
-            tokio::spawn(client.run())
-        })
+    let client = |id: usize| Client {
+        id,
+        store: stores[id % stores.len()].clone(),
+        prefix: prefix.to_owned(),
+        cache: cache.clone(),
+        workload: workload.clone(),
+        clock,
+    };
+    let mut tasks: Vec<_> = (0..workload.clients)
+        .map(|id| tokio::spawn(client(id).run()))
         .collect();
+    if let Some(ttl) = workload.lease_expiry {
+        tasks.push(tokio::spawn(client(workload.clients).hold_lease(ttl)));
+    }
     let clients = futures::future::join_all(tasks);
     let (results, ()) = tokio::join!(clients, faults);
     let mut operations: Vec<Operation> = results
