@@ -58,8 +58,8 @@ async fn compaction_during_the_run_breaks_nothing() {
         for _ in 0..20 {
             tokio::time::sleep(Duration::from_millis(5)).await;
             if let Ok(now) = compactor.current_resource_version().await {
-                // Keep the last few revisions: watches a little behind still resume.
-                let keep = now.revision().saturating_sub(5).max(1);
+                // Keep the last 50 revisions: live watches a little behind go on.
+                let keep = now.revision().saturating_sub(50).max(1);
                 if let Ok(rv) = kvstore_core::ResourceVersion::new(keep) {
                     let _ = compactor.compact(rv).await;
                 }

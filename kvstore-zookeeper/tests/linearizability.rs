@@ -150,7 +150,7 @@ async fn compaction_during_the_run_breaks_nothing() {
         for _ in 0..10 {
             tokio::time::sleep(Duration::from_millis(100)).await;
             if let Ok(now) = compactor.current_resource_version().await {
-                let keep = now.revision().saturating_sub(10).max(1);
+                let keep = now.revision().saturating_sub(50).max(1);
                 if let Ok(rv) = ResourceVersion::new(keep) {
                     let _ = compactor.compact(rv).await;
                 }

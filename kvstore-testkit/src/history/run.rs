@@ -447,11 +447,18 @@ impl fmt::Display for Report {
             .map(|w| w.events.iter().filter(|e| e.kind == "Bookmark").count())
             .sum();
         let resumes: usize = self.history.watches.iter().map(|w| w.resumes).sum();
+        let ended = self
+            .history
+            .watches
+            .iter()
+            .chain(&self.history.resumed)
+            .filter(|w| w.ended.is_some())
+            .count();
         write!(
             f,
             "{} (seed {}): {} calls ({writes} writes; {definite} answered, {ambiguous} \
              ambiguous, {failed} failed), {} watches ({events} events, {bookmarks} bookmarks, \
-             {resumes} resumes), {} resumed watches: {}",
+             {resumes} resumes), {} resumed watches, {ended} ended by compaction: {}",
             self.history.scenario,
             self.history.seed,
             self.history.operations.len(),

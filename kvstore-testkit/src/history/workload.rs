@@ -45,8 +45,8 @@ pub struct Workload {
     pub cancel_within: Duration,
     /// With a time to live: one more client creates names under a lease of that TTL, renews
     /// it for a while, then pauses (stops renewing) until the lease expires, reading its names
-    /// until they are gone. The expiry is recorded as a delete of each name that may happen
-    /// at any time after the pause began.
+    /// until they are gone. The expiry is recorded as a transaction deleting them all that may
+    /// happen at any time after the pause began.
     pub lease_expiry: Option<Duration>,
 }
 
@@ -441,14 +441,19 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
             tokio::time::sleep(ttl / 4).await;
             let _ = self.store.lease_renew(lease.id).await;
         }
+        // The expiry deletes every name of the lease in one revision, as a transaction would.
         let paused = self.clock.now();
-        for name in &names {
-            let call = Call::Delete {
-                key: name.clone(),
-                expected: None,
-            };
-            recorded.push(self.operation(paused, None, call, Outcome::Ambiguous));
-        }
+        let writes: Vec<TxnWrite> = recorded
+            .iter()
+            .filter_map(|op| match (&op.call, &op.outcome) {
+                (Call::Create { key, .. }, Outcome::Written { rev }) => Some(TxnWrite::Delete {
+                    key: key.clone(),
+                    expected: *rev,
+                }),
+                _ => None,
+            })
+            .collect();
+        recorded.push(self.operation(paused, None, Call::Txn { writes }, Outcome::Ambiguous));
         // Read until the names are gone (the expiry seen), for at most three times to live.
         let deadline = tokio::time::Instant::now() + ttl * 3;
         for name in &names {
