@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use kvstore_codec::Json;
-use kvstore_core::{ResourceVersion, Store};
+use kvstore_core::Store;
 use kvstore_etcd::{EtcdBackend, EtcdConfig};
 use kvstore_testkit::etcd::{local_etcd, EtcdCluster, TestEtcd};
+use kvstore_testkit::history::faults::{compact_behind, misbehave};
 use kvstore_testkit::history::{run, Workload};
-use kvstore_testkit::proxy::{Mode, Proxy};
+use kvstore_testkit::proxy::Proxy;
 use kvstore_testkit::{or_skip, until_answered};
 
 /// Clients and calls of each scenario (times `KVSTORE_HISTORY_SCALE` in the long mode).
@@ -99,21 +100,7 @@ async fn a_network_that_delays_holds_and_cuts_loses_nothing_acknowledged() {
     let through = EtcdConfig::new([format!("http://{}", proxy.endpoint())]);
     let stores = [store(through).await, store(etcd.config()).await];
     let workload = workload();
-    let mut rng = fastrand::Rng::with_seed(workload.seed);
-    let faults = async {
-        for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(rng.u64(50..200))).await;
-            let fault = match rng.u8(..3) {
-                0 => Mode::Delay(Duration::from_millis(rng.u64(10..100))),
-                _ => Mode::Blackhole,
-            };
-            proxy.set(fault);
-            tokio::time::sleep(Duration::from_millis(rng.u64(100..1500))).await;
-            proxy.cut();
-            tokio::time::sleep(Duration::from_millis(rng.u64(50..300))).await;
-            proxy.heal();
-        }
-    };
+    let faults = misbehave(&proxy, workload.seed);
     run("etcd-proxy", &stores, workload, faults)
         .await
         .assert_passed();
@@ -139,18 +126,7 @@ async fn compaction_during_the_run_breaks_nothing() {
         return;
     };
     let stores = [store(etcd.config()).await];
-    let compactor = stores[0].clone();
-    let faults = async {
-        for _ in 0..10 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Ok(now) = compactor.current_resource_version().await {
-                let keep = now.revision().saturating_sub(50).max(1);
-                if let Ok(rv) = ResourceVersion::new(keep) {
-                    let _ = compactor.compact(rv).await;
-                }
-            }
-        }
-    };
+    let faults = compact_behind(&stores[0], 10, Duration::from_millis(100));
     run("etcd-compaction", &stores, workload().compacting(), faults)
         .await
         .assert_passed();

@@ -8,6 +8,7 @@ use kvstore_codec::Json;
 use kvstore_core::conformance::Partition;
 use kvstore_core::Store;
 use kvstore_memory::MemoryBackend;
+use kvstore_testkit::history::faults::compact_behind;
 use kvstore_testkit::history::{run, Workload};
 
 fn store() -> Store<Json> {
@@ -53,19 +54,7 @@ async fn lost_answers_and_partitions_break_nothing() {
 async fn compaction_during_the_run_breaks_nothing() {
     let store = store();
     let workload = Workload::new(8, 150).scaled().compacting();
-    let compactor = store.clone();
-    let faults = async {
-        for _ in 0..20 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            if let Ok(now) = compactor.current_resource_version().await {
-                // Keep the last 50 revisions: live watches a little behind go on.
-                let keep = now.revision().saturating_sub(50).max(1);
-                if let Ok(rv) = kvstore_core::ResourceVersion::new(keep) {
-                    let _ = compactor.compact(rv).await;
-                }
-            }
-        }
-    };
+    let faults = compact_behind(&store, 20, Duration::from_millis(5));
     run(
         "memory-compaction",
         std::slice::from_ref(&store),

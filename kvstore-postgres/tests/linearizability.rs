@@ -8,9 +8,10 @@ use std::time::Duration;
 use kvstore_codec::Json;
 use kvstore_core::Store;
 use kvstore_postgres::{PostgresBackend, PostgresConfig};
+use kvstore_testkit::history::faults::misbehave;
 use kvstore_testkit::history::{run, Workload};
 use kvstore_testkit::postgres::{PostgresServer, TestPostgres, DATABASE, PASSWORD, USER};
-use kvstore_testkit::proxy::{Mode, Proxy};
+use kvstore_testkit::proxy::Proxy;
 use kvstore_testkit::{or_skip, until_answered};
 
 fn workload() -> Workload {
@@ -77,21 +78,7 @@ async fn a_network_that_delays_holds_and_cuts_loses_nothing_acknowledged() {
         .schema(direct.schema.clone());
     let stores = [store(through).await, store(direct).await];
     let workload = workload();
-    let mut rng = fastrand::Rng::with_seed(workload.seed);
-    let faults = async {
-        for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(rng.u64(50..200))).await;
-            let fault = match rng.u8(..3) {
-                0 => Mode::Delay(Duration::from_millis(rng.u64(10..100))),
-                _ => Mode::Blackhole,
-            };
-            proxy.set(fault);
-            tokio::time::sleep(Duration::from_millis(rng.u64(100..1500))).await;
-            proxy.cut();
-            tokio::time::sleep(Duration::from_millis(rng.u64(50..300))).await;
-            proxy.heal();
-        }
-    };
+    let faults = misbehave(&proxy, workload.seed);
     run("postgres-proxy", &stores, workload, faults)
         .await
         .assert_passed();

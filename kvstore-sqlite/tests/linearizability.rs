@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use kvstore_codec::Json;
-use kvstore_core::{ResourceVersion, Store};
+use kvstore_core::Store;
 use kvstore_sqlite::{SqliteBackend, SqliteConfig};
+use kvstore_testkit::history::faults::compact_behind;
 use kvstore_testkit::history::{run, Workload};
 
 fn workload() -> Workload {
@@ -50,18 +51,7 @@ async fn calls_dropped_in_flight_break_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_during_the_run_breaks_nothing() {
     let (_dir, stores) = two_stores().await;
-    let compactor = stores[0].clone();
-    let faults = async {
-        for _ in 0..10 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if let Ok(now) = compactor.current_resource_version().await {
-                let keep = now.revision().saturating_sub(50).max(1);
-                if let Ok(rv) = ResourceVersion::new(keep) {
-                    let _ = compactor.compact(rv).await;
-                }
-            }
-        }
-    };
+    let faults = compact_behind(&stores[0], 10, Duration::from_millis(50));
     run(
         "sqlite-compaction",
         &stores,

@@ -17,6 +17,7 @@
 //! (`check-history`), with the smallest failing window ([`failing_window`]).
 
 pub mod checker;
+pub mod faults;
 mod model;
 mod operation;
 mod patch;
