@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use etcd_client::{EventType, WatchOptions};
+use etcd_client::{EventType, GetOptions, WatchOptions};
 use futures::stream::{self, StreamExt};
 use kvstore_core::backend::{Event, EventStream, WatchItem, WatchRequest};
 use kvstore_core::{Error, Result};
@@ -93,12 +93,34 @@ impl Target {
         if first.canceled() {
             return Err(error::refused_watch(first.cancel_reason()));
         }
+        if start > 1 {
+            self.history_kept_before(start, context).await?;
+        }
         let next = if start > 0 {
             start
         } else {
             header_revision(first.header()) + 1
         };
         Ok((stream.split(), next))
+    }
+}
+
+impl Target {
+    /// Whether the history just before `start` is still kept, else [`Error::Gone`]: etcd
+    /// releases before 3.4.34 and 3.5.15 drop a deletion at the compaction revision itself
+    /// (etcd issue 18089), so a watch starting exactly there would silently miss it, where the
+    /// semantics say such a start point is compacted. Asked once the watch is confirmed: a
+    /// compaction after this answer began after the watch was registered.
+    async fn history_kept_before(&self, start: u64, context: Context) -> Result<()> {
+        let at = GetOptions::new()
+            .with_revision(etcd_revision(start - 1)?)
+            .with_count_only();
+        let mut kv = self.client.kv_client();
+        match timeout(self.request_timeout, kv.get(self.key.clone(), Some(at))).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(error::map(e, context)),
+            Err(_) => Err(error::timed_out("watch", self.request_timeout, context)),
+        }
     }
 }
 

@@ -263,6 +263,7 @@ mod tests {
             }],
             resumes: 0,
             ended,
+            gone: false,
         }
     }
 

@@ -49,6 +49,9 @@ pub struct WatchLog {
     pub resumes: usize,
     /// Why the watch ended before the run's end (history compacted...), if it did.
     pub ended: Option<String>,
+    /// Whether it ended because its start point was compacted (`Gone`).
+    #[serde(default)]
+    pub gone: bool,
 }
 
 fn seen(event: WatchEvent<Widget>) -> Seen {
@@ -100,6 +103,7 @@ pub(crate) async fn follow<C: CodecFor<Widget>>(
             Ok(stream) => stream,
             Err(e) if e.is_gone() => {
                 log.ended = Some(e.to_string());
+                log.gone = true;
                 return log;
             }
             Err(_) => {
@@ -126,6 +130,7 @@ pub(crate) async fn follow<C: CodecFor<Widget>>(
                 }
                 Some(Err(e)) if e.is_gone() => {
                     log.ended = Some(e.to_string());
+                    log.gone = true;
                     return log;
                 }
                 Some(Err(_)) | None => {
