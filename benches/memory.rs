@@ -3,8 +3,11 @@
 //! (and the same JSON decode). At 1,000, 100,000 and 1,000,000 stored objects. Also prints the
 //! resident memory per stored object at 1,000,000.
 //!
+//! Last, what an installed metrics exporter costs a get (alone: `-- metrics-only`).
+//!
 //! ```sh
 //! cargo bench --bench memory
+//! PAIRED_SECONDS=20 cargo bench --bench memory -- metrics-only
 //! ```
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
@@ -16,14 +19,14 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use kvstore::{CodecFor, Json, ListOptions, MemoryBackend, Store};
 use tokio::runtime::Runtime;
 
-use common::{endpoint, Endpoint};
+use common::{alternate, endpoint, paired_seconds, Endpoint};
 
 const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
 const PAGE: usize = 100;
@@ -74,11 +77,56 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::args().any(|arg| arg == "metrics-only") {
+        return metrics_cost(&runtime);
+    }
     report_resident_memory(&runtime, SIZES[SIZES.len() - 1]);
     for n in SIZES {
         at_size(c, &runtime, n);
     }
     hot_key(c, &runtime);
+    metrics_cost(&runtime);
+}
+
+/// What an installed metrics exporter costs a get: blocks of gets of 1,000 stored objects
+/// with a Prometheus recorder (the `metrics-exporter-prometheus` crate's) and without one,
+/// alternated for `PAIRED_SECONDS` (target: at most 2 % slower).
+fn metrics_cost(runtime: &Runtime) {
+    const OBJECTS: usize = 1_000;
+    const BLOCK: u64 = 20_000;
+    let store = Store::new(MemoryBackend::new(), Json);
+    runtime.block_on(async {
+        for i in 0..OBJECTS {
+            store
+                .create(&key(i), &endpoint(&format!("e{i}")))
+                .await
+                .unwrap();
+        }
+    });
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let rounds = alternate(paired_seconds(), |recorded| {
+        let _installed = recorded.then(|| metrics::set_default_local_recorder(&recorder));
+        let started = Instant::now();
+        runtime.block_on(async {
+            for i in 0..BLOCK {
+                let got = store.get::<Endpoint>(&key(spread(i, OBJECTS))).await;
+                black_box(got.unwrap());
+            }
+        });
+        match recorded {
+            true => with += started.elapsed(),
+            false => without += started.elapsed(),
+        }
+    });
+    let gets = rounds * BLOCK;
+    println!(
+        "memory get with a Prometheus recorder installed: {:.0} ns against {:.0} ns without, \
+         {:+.1} % ({rounds} rounds of {BLOCK} gets each way; target at most +2 %)",
+        with.as_nanos() as f64 / gets as f64,
+        without.as_nanos() as f64 / gets as f64,
+        (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0
+    );
 }
 
 /// Updates of one key, again and again, with the history full (the default 10,000

@@ -28,6 +28,7 @@
 //! | [`coordination`] | [`Session`], [`Ephemeral`], [`Lock`], [`Election`], [`Observer`] — and the algorithm they share |
 //! | [`engine`] (feature) | the log engine: the backend contract built once over a [`engine::Storage`] (keys, a log of commits, leases), for stores without revisions of their own |
 //! | `backoff` | the one exponential backoff of every retry loop |
+//! | [`metrics`] | what the store reports through the `metrics` facade, in one table |
 //! | [`conformance`] (feature) | the suite every backend passes unchanged; each file lists its own cases |
 //!
 //! Arrows inside the crate go one way (`scripts/check-module-cycles` checks it): the object
@@ -51,6 +52,7 @@ mod lease;
 mod meta;
 #[cfg(feature = "prost")]
 mod meta_prost;
+pub mod metrics;
 mod object;
 pub mod registry;
 mod resource_version;

@@ -26,6 +26,31 @@ use crate::selector::LabelSelector;
 use crate::store::{Collection, Store};
 use crate::watcher::{DirectRead, Watcher, WatcherConfig, WatcherEvent};
 
+/// This cache's share of `kvstore_cache_objects` (see [`crate::metrics`]), taken back when the
+/// cache's feed ends or is dropped.
+struct CountedObjects {
+    kind: &'static str,
+    count: usize,
+}
+
+impl CountedObjects {
+    fn new(kind: &'static str) -> Self {
+        CountedObjects { kind, count: 0 }
+    }
+
+    fn set(&mut self, count: usize) {
+        let change = count as f64 - self.count as f64;
+        metrics::gauge!(crate::metrics::CACHE_OBJECTS, "kind" => self.kind).increment(change);
+        self.count = count;
+    }
+}
+
+impl Drop for CountedObjects {
+    fn drop(&mut self) {
+        self.set(0);
+    }
+}
+
 /// How far the cache has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Progress {
@@ -159,6 +184,7 @@ async fn feed<K: Object>(
     prefix: String,
 ) {
     let mut ended = false;
+    let mut counted = CountedObjects::new(K::KIND);
     while let Some(first) = events.next().await {
         // The changes of one write arrive together: every event ready now is applied under one
         // lock before the progress is published, so that no reader (a consistent read waiting
@@ -182,6 +208,7 @@ async fn feed<K: Object>(
                     Err(err) => tracing::warn!(%err, %prefix, kind = K::KIND, "cache feed error"),
                 }
             }
+            counted.set(snapshot.objects.len());
             Progress {
                 synced: snapshot.synced,
                 revision: snapshot.revision,

@@ -78,6 +78,10 @@ impl<K: Object> Snapshot<K> {
                     .insert(name, Arc::new(object));
             }
             WatcherEvent::InitialStateDone(resource_version) => {
+                if self.synced {
+                    metrics::counter!(crate::metrics::CACHE_RELISTS, "kind" => K::KIND)
+                        .increment(1);
+                }
                 self.in_order.take();
                 let fresh = self.building.take().unwrap_or_default();
                 let old = std::mem::replace(&mut self.objects, fresh);

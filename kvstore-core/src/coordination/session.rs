@@ -271,6 +271,7 @@ async fn renew_until_lost(
             }
             Ok(Err(err)) => {
                 tracing::debug!(%err, lease = %lease.id, "lease renewal failed, retrying");
+                metrics::counter!(crate::metrics::LEASE_RENEWALS_MISSED).increment(1);
                 next = Instant::now() + backoff.next_pause();
             }
             Err(_) => next = Instant::now(),

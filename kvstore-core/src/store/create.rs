@@ -41,36 +41,39 @@ impl<C: crate::codec::Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        validate_key(key)?;
-        if let Some(rv) = &object.metadata().resource_version {
-            return Err(Error::InvalidArgument(format!(
-                "{key}: resource version {rv:?} must not be set on create"
-            )));
-        }
-        let mut object = object.clone();
-        object.metadata_mut().stamp_creation();
-        let value = self.encode(key, &mut object)?;
-        let lease = options.lease.map_or(PutLease::Detach, PutLease::Attach);
-        let response = match self
-            .inner
-            .backend
-            .txn(create(key, value.clone(), lease))
-            .await
-        {
-            Err(err) if err.is_ambiguous() => {
-                return self
-                    .settle_create(key, object, create(key, value, lease), err)
-                    .await
+        crate::metrics::measured("create", K::KIND, async {
+            validate_key(key)?;
+            if let Some(rv) = &object.metadata().resource_version {
+                return Err(Error::InvalidArgument(format!(
+                    "{key}: resource version {rv:?} must not be set on create"
+                )));
             }
-            other => other?,
-        };
-        if !response.succeeded {
-            return Err(Error::AlreadyExists {
-                key: key.to_owned(),
-            });
-        }
-        set_resource_version(&mut object, response.revision);
-        Ok(object)
+            let mut object = object.clone();
+            object.metadata_mut().stamp_creation();
+            let value = self.encode(key, &mut object)?;
+            let lease = options.lease.map_or(PutLease::Detach, PutLease::Attach);
+            let response = match self
+                .inner
+                .backend
+                .txn(create(key, value.clone(), lease))
+                .await
+            {
+                Err(err) if err.is_ambiguous() => {
+                    return self
+                        .settle_create(key, object, create(key, value, lease), err)
+                        .await
+                }
+                other => other?,
+            };
+            if !response.succeeded {
+                return Err(Error::AlreadyExists {
+                    key: key.to_owned(),
+                });
+            }
+            set_resource_version(&mut object, response.revision);
+            Ok(object)
+        })
+        .await
     }
 
     /// Learns the outcome of a create whose answer was lost (`txn` is the create again): its own object (same uid) at the

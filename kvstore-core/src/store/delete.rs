@@ -25,38 +25,42 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let expected_revision = preconditions
-            .resource_version
-            .map(stored_revision)
-            .transpose()?;
-        if let (Some(revision), None) = (expected_revision, preconditions.uid) {
-            return self.delete_at(key, revision).await;
-        }
-        let mut current = self.get_raw(key).await?;
-        for _ in 0..self.inner.max_update_attempts {
-            let mut object: K = self.decode(&current)?;
-            let uid_differs = preconditions
-                .uid
-                .is_some_and(|uid| object.metadata().uid != Some(uid));
-            let version_differs = expected_revision.is_some_and(|rv| rv != current.mod_revision);
-            if uid_differs || version_differs {
-                return Err(Error::conflict(key, current.mod_revision));
+        crate::metrics::measured("delete", K::KIND, async {
+            let expected_revision = preconditions
+                .resource_version
+                .map(stored_revision)
+                .transpose()?;
+            if let (Some(revision), None) = (expected_revision, preconditions.uid) {
+                return self.delete_at(key, revision).await;
             }
-            let response = self
-                .inner
-                .backend
-                .txn(delete_if_at(key, current.mod_revision))
-                .await?;
-            if response.succeeded {
-                set_resource_version(&mut object, response.revision);
-                return Ok(object);
+            let mut current = self.get_raw(key).await?;
+            for _ in 0..self.inner.max_update_attempts {
+                let mut object: K = self.decode(&current)?;
+                let uid_differs = preconditions
+                    .uid
+                    .is_some_and(|uid| object.metadata().uid != Some(uid));
+                let version_differs =
+                    expected_revision.is_some_and(|rv| rv != current.mod_revision);
+                if uid_differs || version_differs {
+                    return Err(Error::conflict(key, current.mod_revision));
+                }
+                let response = self
+                    .inner
+                    .backend
+                    .txn(delete_if_at(key, current.mod_revision))
+                    .await?;
+                if response.succeeded {
+                    set_resource_version(&mut object, response.revision);
+                    return Ok(object);
+                }
+                current = response.read_value().ok_or_else(|| Error::not_found(key))?;
             }
-            current = response.read_value().ok_or_else(|| Error::not_found(key))?;
-        }
-        Err(Error::TooManyConflicts {
-            key: key.to_owned(),
-            attempts: self.inner.max_update_attempts,
+            Err(Error::TooManyConflicts {
+                key: key.to_owned(),
+                attempts: self.inner.max_update_attempts,
+            })
         })
+        .await
     }
 
     /// Deletes `key` if it is still at `revision`: one round trip.
@@ -93,10 +97,13 @@ impl<C: Codec> Store<C> {
     /// `/abcd`), whatever their kind, in one transaction. Returns how many were deleted.
     #[instrument(level = "debug", skip(self))]
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
-        validate_key(prefix)?;
-        let txn = Txn::default().then(TxnOp::delete_directory(prefix));
-        let response = self.inner.backend.txn(txn).await?;
-        Ok(response.deleted_count())
+        crate::metrics::measured("delete", "-", async {
+            validate_key(prefix)?;
+            let txn = Txn::default().then(TxnOp::delete_directory(prefix));
+            let response = self.inner.backend.txn(txn).await?;
+            Ok(response.deleted_count())
+        })
+        .await
     }
 }
 

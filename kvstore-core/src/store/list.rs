@@ -33,10 +33,13 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let (list, _) = self
-            .list_with_revision(prefix, options, |kv| self.decode::<K>(kv), |o| o)
-            .await?;
-        Ok(list)
+        crate::metrics::measured("list", K::KIND, async {
+            let (list, _) = self
+                .list_with_revision(prefix, options, |kv| self.decode::<K>(kv), |o| o)
+                .await?;
+            Ok(list)
+        })
+        .await
     }
 
     /// Lists objects of any registered kind under `prefix`, decoded through the
@@ -47,10 +50,13 @@ impl<C: Codec> Store<C> {
         prefix: &str,
         options: &ListOptions,
     ) -> Result<ObjectList<DynObject>> {
-        let (list, _) = self
-            .list_with_revision(prefix, options, |kv| self.decode_dynamic(kv), |o| o)
-            .await?;
-        Ok(list)
+        crate::metrics::measured("list", "-", async {
+            let (list, _) = self
+                .list_with_revision(prefix, options, |kv| self.decode_dynamic(kv), |o| o)
+                .await?;
+            Ok(list)
+        })
+        .await
     }
 
     /// [`Store::list`] with each object's key: what a consumer keeping its own copy of a
@@ -64,11 +70,14 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let decode = |kv: &KeyValue| Ok((kv.key.clone(), self.decode::<K>(kv)?));
-        let (list, _) = self
-            .list_with_revision(prefix, options, decode, |(_, o)| o)
-            .await?;
-        Ok(list)
+        crate::metrics::measured("list", K::KIND, async {
+            let decode = |kv: &KeyValue| Ok((kv.key.clone(), self.decode::<K>(kv)?));
+            let (list, _) = self
+                .list_with_revision(prefix, options, decode, |(_, o)| o)
+                .await?;
+            Ok(list)
+        })
+        .await
     }
 
     /// A page of what `decode` makes of the values under `prefix`, and the revision it was

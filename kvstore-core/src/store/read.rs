@@ -18,8 +18,11 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let kv = self.get_raw(key).await?;
-        self.decode(&kv)
+        crate::metrics::measured("get", K::KIND, async {
+            let kv = self.get_raw(key).await?;
+            self.decode(&kv)
+        })
+        .await
     }
 
     /// Whether a value is stored at `key`, whatever its kind (libkv's `Exists`); linearizable.
@@ -35,8 +38,11 @@ impl<C: Codec> Store<C> {
     /// Reads the object at `key` whatever its kind, decoded through the [`Scheme`](crate::Scheme).
     #[instrument(level = "debug", skip(self))]
     pub async fn get_dynamic(&self, key: &str) -> Result<DynObject> {
-        let kv = self.get_raw(key).await?;
-        self.decode_dynamic(&kv)
+        crate::metrics::measured("get", "-", async {
+            let kv = self.get_raw(key).await?;
+            self.decode_dynamic(&kv)
+        })
+        .await
     }
 
     pub(super) fn decode_dynamic(&self, kv: &KeyValue) -> Result<DynObject> {

@@ -292,114 +292,117 @@ impl<'s, C: Codec> Transaction<'s, C> {
     /// unconditional update or touch.
     #[instrument(level = "debug", skip(self), fields(writes = self.steps.len(), conditions = self.conditions.len()))]
     pub async fn commit(self) -> Result<TxnOutcome> {
-        if let Some(err) = self.error {
-            return Err(err);
-        }
-        let operations = self.steps.len() + self.conditions.len();
-        let limit = self.store.inner.backend.capabilities().max_txn_ops;
-        if operations > limit {
-            return Err(Error::InvalidArgument(format!(
-                "a transaction of {operations} operations is over the limit of {limit}"
-            )));
-        }
-        let store = self.store;
-        let steps = self.steps;
-        // The values unconditional updates and touches write over, and their kinds.
-        let to_read: Vec<(String, TypeMeta)> = steps
-            .iter()
-            .filter_map(|step| match &step.write {
-                Write::Overwrite(_, kind) | Write::Touch(kind) => {
-                    Some((step.key.clone(), kind.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        for _ in 0..store.inner.max_update_attempts {
-            let mut read: BTreeMap<String, KeyValue> = BTreeMap::new();
-            for (key, kind) in &to_read {
-                match store.get_raw(key).await {
-                    Ok(kv) => {
-                        store.expect_type_meta(&kv, kind)?;
-                        read.insert(key.clone(), kv);
-                    }
-                    Err(Error::NotFound { .. }) => {
-                        return Ok(TxnOutcome::not_applied(vec![TxnConflict {
-                            key: key.clone(),
-                            current: None,
-                        }]));
-                    }
-                    Err(err) => return Err(err),
-                }
+        crate::metrics::measured("txn", "-", async {
+            if let Some(err) = self.error {
+                return Err(err);
             }
-            let txn = build(&self.conditions, &steps, &read);
-            let compares = txn.compare.clone();
-            let response = store.inner.backend.txn(txn).await?;
-            if response.succeeded {
-                let revision = response.revision;
-                let mut deleted = response.results.into_iter().filter_map(|r| match r {
-                    TxnOpResult::Delete(mut kvs) => Some(kvs.pop()),
-                    _ => None,
-                });
-                let mut objects = Vec::with_capacity(steps.len());
-                for step in steps {
-                    let extra = match &step.write {
-                        Write::Delete(_) => deleted.next().flatten(),
-                        Write::Touch(_) => read.remove(&step.key),
-                        _ => None,
-                    };
-                    objects.push(Some((step.finish)(revision, extra)?));
-                }
-                return Ok(TxnOutcome {
-                    applied: true,
-                    resource_version: Some(ResourceVersion::of(revision)),
-                    objects,
-                    conflicts: Vec::new(),
-                });
+            let operations = self.steps.len() + self.conditions.len();
+            let limit = self.store.inner.backend.capabilities().max_txn_ops;
+            if operations > limit {
+                return Err(Error::InvalidArgument(format!(
+                    "a transaction of {operations} operations is over the limit of {limit}"
+                )));
             }
-            // Which compares failed, judged on the values the failure branch read.
-            let current: BTreeMap<String, KeyValue> = response
-                .results
-                .into_iter()
-                .filter_map(|r| match r {
-                    TxnOpResult::Get(kv) => kv,
+            let store = self.store;
+            let steps = self.steps;
+            // The values unconditional updates and touches write over, and their kinds.
+            let to_read: Vec<(String, TypeMeta)> = steps
+                .iter()
+                .filter_map(|step| match &step.write {
+                    Write::Overwrite(_, kind) | Write::Touch(kind) => {
+                        Some((step.key.clone(), kind.clone()))
+                    }
                     _ => None,
                 })
-                .map(|kv| (kv.key.clone(), kv))
                 .collect();
-            let failed = |compare: &Compare| {
-                let (create, modified) = current
-                    .get(&compare.key)
-                    .map_or((0, 0), |kv| (kv.create_revision, kv.mod_revision));
-                !compare.holds(create, modified)
-            };
-            let conflict = |key: &str| TxnConflict {
-                key: key.to_owned(),
-                current: current
-                    .get(key)
-                    .map(|kv| ResourceVersion::of(kv.mod_revision)),
-            };
-            let mut conflicts: Vec<TxnConflict> = Vec::new();
-            let mut internal_only = true;
-            for (compare, internal) in compares
-                .iter()
-                .zip(internal_flags(&self.conditions, &steps))
-            {
-                if failed(compare) {
-                    internal_only &= internal;
-                    if !conflicts.iter().any(|c| c.key == compare.key) {
-                        conflicts.push(conflict(&compare.key));
+            for _ in 0..store.inner.max_update_attempts {
+                let mut read: BTreeMap<String, KeyValue> = BTreeMap::new();
+                for (key, kind) in &to_read {
+                    match store.get_raw(key).await {
+                        Ok(kv) => {
+                            store.expect_type_meta(&kv, kind)?;
+                            read.insert(key.clone(), kv);
+                        }
+                        Err(Error::NotFound { .. }) => {
+                            return Ok(TxnOutcome::not_applied(vec![TxnConflict {
+                                key: key.clone(),
+                                current: None,
+                            }]));
+                        }
+                        Err(err) => return Err(err),
                     }
                 }
+                let txn = build(&self.conditions, &steps, &read);
+                let compares = txn.compare.clone();
+                let response = store.inner.backend.txn(txn).await?;
+                if response.succeeded {
+                    let revision = response.revision;
+                    let mut deleted = response.results.into_iter().filter_map(|r| match r {
+                        TxnOpResult::Delete(mut kvs) => Some(kvs.pop()),
+                        _ => None,
+                    });
+                    let mut objects = Vec::with_capacity(steps.len());
+                    for step in steps {
+                        let extra = match &step.write {
+                            Write::Delete(_) => deleted.next().flatten(),
+                            Write::Touch(_) => read.remove(&step.key),
+                            _ => None,
+                        };
+                        objects.push(Some((step.finish)(revision, extra)?));
+                    }
+                    return Ok(TxnOutcome {
+                        applied: true,
+                        resource_version: Some(ResourceVersion::of(revision)),
+                        objects,
+                        conflicts: Vec::new(),
+                    });
+                }
+                // Which compares failed, judged on the values the failure branch read.
+                let current: BTreeMap<String, KeyValue> = response
+                    .results
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        TxnOpResult::Get(kv) => kv,
+                        _ => None,
+                    })
+                    .map(|kv| (kv.key.clone(), kv))
+                    .collect();
+                let failed = |compare: &Compare| {
+                    let (create, modified) = current
+                        .get(&compare.key)
+                        .map_or((0, 0), |kv| (kv.create_revision, kv.mod_revision));
+                    !compare.holds(create, modified)
+                };
+                let conflict = |key: &str| TxnConflict {
+                    key: key.to_owned(),
+                    current: current
+                        .get(key)
+                        .map(|kv| ResourceVersion::of(kv.mod_revision)),
+                };
+                let mut conflicts: Vec<TxnConflict> = Vec::new();
+                let mut internal_only = true;
+                for (compare, internal) in compares
+                    .iter()
+                    .zip(internal_flags(&self.conditions, &steps))
+                {
+                    if failed(compare) {
+                        internal_only &= internal;
+                        if !conflicts.iter().any(|c| c.key == compare.key) {
+                            conflicts.push(conflict(&compare.key));
+                        }
+                    }
+                }
+                if conflicts.is_empty() || !internal_only {
+                    return Ok(TxnOutcome::not_applied(conflicts));
+                }
+                // Only a value read for an unconditional write moved on: read again.
             }
-            if conflicts.is_empty() || !internal_only {
-                return Ok(TxnOutcome::not_applied(conflicts));
-            }
-            // Only a value read for an unconditional write moved on: read again.
-        }
-        Err(Error::TooManyConflicts {
-            key: steps.first().map_or_else(String::new, |s| s.key.clone()),
-            attempts: store.inner.max_update_attempts,
+            Err(Error::TooManyConflicts {
+                key: steps.first().map_or_else(String::new, |s| s.key.clone()),
+                attempts: store.inner.max_update_attempts,
+            })
         })
+        .await
     }
 }
 

@@ -32,29 +32,32 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        validate_key(key)?;
-        let expected = match &object.metadata().resource_version {
-            Some(rv) => parse_resource_version(rv)?,
-            None => {
-                return Err(Error::InvalidArgument(format!(
-                    "{key}: update needs the object's resource version; \
-                     use update_unconditionally to overwrite whatever is stored"
-                )))
+        crate::metrics::measured("update", K::KIND, async {
+            validate_key(key)?;
+            let expected = match &object.metadata().resource_version {
+                Some(rv) => parse_resource_version(rv)?,
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{key}: update needs the object's resource version; \
+                         use update_unconditionally to overwrite whatever is stored"
+                    )))
+                }
+            };
+            let mut object = object.clone();
+            let value = self.encode(key, &mut object)?;
+            match self
+                .put_if(key, Compare::mod_revision(key, expected), value)
+                .await?
+            {
+                Written::At(revision) => {
+                    set_resource_version(&mut object, revision);
+                    Ok(object)
+                }
+                Written::Failed(Some(current)) => Err(Error::conflict(key, current.mod_revision)),
+                Written::Failed(None) => Err(Error::not_found(key)),
             }
-        };
-        let mut object = object.clone();
-        let value = self.encode(key, &mut object)?;
-        match self
-            .put_if(key, Compare::mod_revision(key, expected), value)
-            .await?
-        {
-            Written::At(revision) => {
-                set_resource_version(&mut object, revision);
-                Ok(object)
-            }
-            Written::Failed(Some(current)) => Err(Error::conflict(key, current.mod_revision)),
-            Written::Failed(None) => Err(Error::not_found(key)),
-        }
+        })
+        .await
     }
 
     /// Replaces the object at `key` whatever its resource version; [`Error::NotFound`] if the key
@@ -67,26 +70,29 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        validate_key(key)?;
-        let mut object = object.clone();
-        let value = self.encode(key, &mut object)?;
-        let mut current = self.get_raw(key).await?;
-        for _ in 0..self.inner.max_update_attempts {
-            self.expect_kind::<K>(&current)?;
-            let compare = Compare::mod_revision(key, current.mod_revision);
-            match self.put_if(key, compare, value.clone()).await? {
-                Written::At(revision) => {
-                    set_resource_version(&mut object, revision);
-                    return Ok(object);
+        crate::metrics::measured("update", K::KIND, async {
+            validate_key(key)?;
+            let mut object = object.clone();
+            let value = self.encode(key, &mut object)?;
+            let mut current = self.get_raw(key).await?;
+            for _ in 0..self.inner.max_update_attempts {
+                self.expect_kind::<K>(&current)?;
+                let compare = Compare::mod_revision(key, current.mod_revision);
+                match self.put_if(key, compare, value.clone()).await? {
+                    Written::At(revision) => {
+                        set_resource_version(&mut object, revision);
+                        return Ok(object);
+                    }
+                    Written::Failed(None) => return Err(Error::not_found(key)),
+                    Written::Failed(Some(fresh)) => current = fresh,
                 }
-                Written::Failed(None) => return Err(Error::not_found(key)),
-                Written::Failed(Some(fresh)) => current = fresh,
             }
-        }
-        Err(Error::TooManyConflicts {
-            key: key.to_owned(),
-            attempts: self.inner.max_update_attempts,
+            Err(Error::TooManyConflicts {
+                key: key.to_owned(),
+                attempts: self.inner.max_update_attempts,
+            })
         })
+        .await
     }
 
     /// Read-modify-write: reads the object at `key`, applies `modify`, and writes it back with a
@@ -136,54 +142,59 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        // The first read may be stale (cheaper on a replicated store): the compare-and-swap
-        // checks it. What is answered without a write — nothing to change, nothing found — is
-        // read again linearizably first.
-        let mut current = match self.get_raw_possibly_stale(key).await? {
-            Some(found) => found,
-            None => self.get_raw(key).await?,
-        };
-        let mut proven = false;
-        for attempt in 1..=self.inner.max_update_attempts {
-            let original: K = self.decode(&current)?;
-            let mut object = original.clone();
-            modify(&mut object).map_err(|source| Error::Aborted {
-                key: key.to_owned(),
-                source: source.into(),
-            })?;
-            // Unchanged when it encodes to what is stored (compared before sealing: an
-            // encrypting codec seals the same bytes differently every time).
-            let encoded = self.encode_unsealed(key, &mut object)?;
-            if *self.opened(&current)? == *encoded {
-                if proven {
-                    return Ok(original);
-                }
-                current = self.get_raw(key).await?;
-                proven = true;
-                continue;
-            }
-            let value = self.seal(key, encoded)?;
-            let compare = Compare::mod_revision(key, current.mod_revision);
-            match self.put_if(key, compare, value).await? {
-                Written::At(revision) => {
-                    set_resource_version(&mut object, revision);
-                    return Ok(object);
-                }
-                Written::Failed(None) => return Err(Error::not_found(key)),
-                Written::Failed(Some(fresh)) => {
-                    // Retry at once from the value the failed transaction read: every round of
-                    // contending writers lets one through, and waiting would only make the
-                    // fresh value stale again.
-                    tracing::trace!(attempt, "conflict, retrying from the fresh value");
-                    current = fresh;
+        crate::metrics::measured("guaranteed_update", K::KIND, async {
+            // The first read may be stale (cheaper on a replicated store): the compare-and-swap
+            // checks it. What is answered without a write — nothing to change, nothing found — is
+            // read again linearizably first.
+            let mut current = match self.get_raw_possibly_stale(key).await? {
+                Some(found) => found,
+                None => self.get_raw(key).await?,
+            };
+            let mut proven = false;
+            for attempt in 1..=self.inner.max_update_attempts {
+                let original: K = self.decode(&current)?;
+                let mut object = original.clone();
+                modify(&mut object).map_err(|source| Error::Aborted {
+                    key: key.to_owned(),
+                    source: source.into(),
+                })?;
+                // Unchanged when it encodes to what is stored (compared before sealing: an
+                // encrypting codec seals the same bytes differently every time).
+                let encoded = self.encode_unsealed(key, &mut object)?;
+                if *self.opened(&current)? == *encoded {
+                    if proven {
+                        return Ok(original);
+                    }
+                    current = self.get_raw(key).await?;
                     proven = true;
+                    continue;
+                }
+                let value = self.seal(key, encoded)?;
+                let compare = Compare::mod_revision(key, current.mod_revision);
+                match self.put_if(key, compare, value).await? {
+                    Written::At(revision) => {
+                        set_resource_version(&mut object, revision);
+                        return Ok(object);
+                    }
+                    Written::Failed(None) => return Err(Error::not_found(key)),
+                    Written::Failed(Some(fresh)) => {
+                        // Retry at once from the value the failed transaction read: every round of
+                        // contending writers lets one through, and waiting would only make the
+                        // fresh value stale again.
+                        tracing::trace!(attempt, "conflict, retrying from the fresh value");
+                        metrics::counter!(crate::metrics::UPDATE_CONFLICTS, "kind" => K::KIND)
+                            .increment(1);
+                        current = fresh;
+                        proven = true;
+                    }
                 }
             }
-        }
-        Err(Error::TooManyConflicts {
-            key: key.to_owned(),
-            attempts: self.inner.max_update_attempts,
+            Err(Error::TooManyConflicts {
+                key: key.to_owned(),
+                attempts: self.inner.max_update_attempts,
+            })
         })
+        .await
     }
 
     /// Puts `value` at `key` if `compare` holds, keeping the key's lease; otherwise reads the key.

@@ -264,55 +264,60 @@ impl<C: Codec> Store<C> {
     where
         C: CodecFor<K>,
     {
-        let start_revision = match (&from, &initial) {
-            (WatchFrom::Now, _) => 0,
-            (WatchFrom::Version(rv), _) => revision_after(*rv)?,
-            (WatchFrom::InitialState, Some((_, revision))) => revision + 1,
-            (WatchFrom::InitialState, None) => 0,
-        };
-        let changes = self
-            .inner
-            .backend
-            .watch(WatchRequest {
-                key,
-                range_end,
-                start_revision,
-            })
-            .await?;
-        let store = self.clone();
-        let changes = changes.filter_map(move |item| {
-            let typed = item.and_then(|item| match item {
-                WatchItem::Event(e) => {
-                    let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
-                    Ok(store
-                        .typed_event::<K>(e, &selection)?
-                        .map(|event| keyed(key, revision, event)))
-                }
-                WatchItem::Progress(revision) => Ok(bookmarks.then(|| {
-                    keyed(
-                        String::new(),
-                        revision,
-                        WatchEvent::Bookmark(ResourceVersion::of(revision)),
-                    )
-                })),
+        crate::metrics::measured("watch", K::KIND, async {
+            let start_revision = match (&from, &initial) {
+                (WatchFrom::Now, _) => 0,
+                (WatchFrom::Version(rv), _) => revision_after(*rv)?,
+                (WatchFrom::InitialState, Some((_, revision))) => revision + 1,
+                (WatchFrom::InitialState, None) => 0,
+            };
+            let changes = self
+                .inner
+                .backend
+                .watch(WatchRequest {
+                    key,
+                    range_end,
+                    start_revision,
+                })
+                .await?;
+            let store = self.clone();
+            let open = crate::metrics::OpenStream::new(K::KIND);
+            let changes = changes.filter_map(move |item| {
+                let _counted_while_open = &open;
+                let typed = item.and_then(|item| match item {
+                    WatchItem::Event(e) => {
+                        let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
+                        Ok(store
+                            .typed_event::<K>(e, &selection)?
+                            .map(|event| keyed(key, revision, event)))
+                    }
+                    WatchItem::Progress(revision) => Ok(bookmarks.then(|| {
+                        keyed(
+                            String::new(),
+                            revision,
+                            WatchEvent::Bookmark(ResourceVersion::of(revision)),
+                        )
+                    })),
+                });
+                std::future::ready(typed.transpose())
             });
-            std::future::ready(typed.transpose())
-        });
-        Ok(match initial {
-            None => changes.boxed(),
-            Some((objects, revision)) => {
-                let added = objects
-                    .into_iter()
-                    .map(|(key, at, o)| Ok(keyed(key, at, WatchEvent::Added(o))));
-                let done = WatchEvent::InitialStateDone(ResourceVersion::of(revision));
-                stream::iter(added)
-                    .chain(stream::once(async move {
-                        Ok(keyed(String::new(), revision, done))
-                    }))
-                    .chain(changes)
-                    .boxed()
-            }
+            Ok(match initial {
+                None => changes.boxed(),
+                Some((objects, revision)) => {
+                    let added = objects
+                        .into_iter()
+                        .map(|(key, at, o)| Ok(keyed(key, at, WatchEvent::Added(o))));
+                    let done = WatchEvent::InitialStateDone(ResourceVersion::of(revision));
+                    stream::iter(added)
+                        .chain(stream::once(async move {
+                            Ok(keyed(String::new(), revision, done))
+                        }))
+                        .chain(changes)
+                        .boxed()
+                }
+            })
         })
+        .await
     }
 
     /// The typed event for a change, as the selection sees it (`None`: not its business).
