@@ -251,12 +251,11 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
             }
             let invoke = self.clock.now();
             let answered = tokio::time::timeout(timeout, self.call(&call)).await;
-            let (ret, outcome) = match answered {
-                Ok(outcome) if outcome == Outcome::Ambiguous => (None, outcome),
-                Ok(outcome) => (Some(self.clock.now()), outcome),
+            let outcome = match answered {
+                Ok(outcome) => outcome,
                 // Dropped in flight: a write may have been applied, a read says nothing.
-                Err(_) if call.is_write() => (None, Outcome::Ambiguous),
-                Err(_) => (Some(self.clock.now()), Outcome::Failed),
+                Err(_) if call.is_write() => Outcome::Ambiguous,
+                Err(_) => Outcome::Failed,
             };
             learn(&mut known, &call, &outcome);
             if matches!(outcome, Outcome::Failed | Outcome::Ambiguous) {
@@ -264,13 +263,7 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
                 // spreads over calls instead of failing them all at once.
                 tokio::time::sleep(BACK_OFF).await;
             }
-            recorded.push(Operation {
-                client: self.id,
-                invoke,
-                ret,
-                call,
-                outcome,
-            });
+            recorded.push(self.operation(invoke, call, outcome));
         }
         recorded
     }
@@ -423,18 +416,15 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
                 .store
                 .create_with(&self.key(name), &object, &options)
                 .await;
-            let (ret, outcome) = match created {
-                Ok(w) => (Some(self.clock.now()), Outcome::Written { rev: rev_of(&w) }),
-                Err(e) => match classify(&e, true) {
-                    Outcome::Ambiguous => (None, Outcome::Ambiguous),
-                    other => (Some(self.clock.now()), other),
-                },
+            let outcome = match created {
+                Ok(w) => Outcome::Written { rev: rev_of(&w) },
+                Err(e) => classify(&e, true),
             };
             let call = Call::Create {
                 key: name.clone(),
                 value,
             };
-            recorded.push(self.operation(invoke, ret, call, outcome));
+            recorded.push(self.operation(invoke, call, outcome));
         }
         // Renewed for about one time to live, then the holder pauses.
         for _ in 0..4 {
@@ -453,7 +443,7 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
                 _ => None,
             })
             .collect();
-        recorded.push(self.operation(paused, None, Call::Txn { writes }, Outcome::Ambiguous));
+        recorded.push(self.operation(paused, Call::Txn { writes }, Outcome::Ambiguous));
         // Read until the names are gone (the expiry seen), for at most three times to live.
         let deadline = tokio::time::Instant::now() + ttl * 3;
         for name in &names {
@@ -465,7 +455,7 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
                 let invoke = self.clock.now();
                 let outcome = self.call(&call).await;
                 let gone = outcome == Outcome::Absent;
-                recorded.push(self.operation(invoke, Some(self.clock.now()), call, outcome));
+                recorded.push(self.operation(invoke, call, outcome));
                 if gone {
                     break;
                 }
@@ -475,7 +465,10 @@ impl<C: CodecFor<Widget> + Send + Sync + 'static> Client<C> {
         recorded
     }
 
-    fn operation(&self, invoke: u64, ret: Option<u64>, call: Call, outcome: Outcome) -> Operation {
+    /// A call that began at `invoke` and was answered now with `outcome` (an ambiguous one
+    /// has no return time: it may take effect any time after it began).
+    fn operation(&self, invoke: u64, call: Call, outcome: Outcome) -> Operation {
+        let ret = (outcome != Outcome::Ambiguous).then(|| self.clock.now());
         Operation {
             client: self.id,
             invoke,
