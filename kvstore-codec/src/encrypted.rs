@@ -21,8 +21,8 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use kvstore_core::backend::{Compare, PutLease, RangeRequest, Txn, TxnOp};
 use kvstore_core::{Codec, CodecError, CodecFor, Error, Object, Result, Store, TypeMeta};
 
-/// The first bytes of an encrypted value.
-const MAGIC: &[u8; 4] = b"kvse";
+use crate::envelope::ENCRYPTED_MAGIC as MAGIC;
+
 /// The format version written after the magic.
 const VERSION: u8 = 1;
 const NONCE: usize = 12;

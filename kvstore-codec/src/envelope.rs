@@ -3,7 +3,8 @@
 //! A binary value is `\0KV`, one format byte, then the kind and the API version (each a
 //! big-endian `u16` length and UTF-8 bytes), then the format's body. JSON values are plain
 //! JSON objects carrying `apiVersion` and `kind`, so a human (or `etcdctl`) can read and write
-//! them; no JSON text starts with a NUL byte, so the two never mix up.
+//! them; no JSON text starts with a NUL byte, so the two never mix up. A value encrypted at rest
+//! starts with `kvse` (see [`Encrypted`](crate::Encrypted)) and names its key.
 
 #![cfg_attr(
     not(any(feature = "protobuf", feature = "postcard", feature = "bincode")),
@@ -14,12 +15,16 @@ use kvstore_core::codec::{expect_kind, CodecError};
 use kvstore_core::{BoxError, Object, TypeMeta};
 
 const MAGIC: &[u8; 3] = b"\0KV";
+/// The first bytes of a value encrypted at rest.
+pub(crate) const ENCRYPTED_MAGIC: &[u8; 4] = b"kvse";
 
 /// The format a stored value is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Json,
     Binary(u8),
+    /// Encrypted at rest: the name of the key is in the header.
+    Encrypted,
     Unknown,
 }
 
@@ -27,6 +32,8 @@ pub(crate) enum Format {
 pub(crate) fn sniff(bytes: &[u8]) -> Format {
     if bytes.len() > MAGIC.len() && bytes.starts_with(MAGIC) {
         Format::Binary(bytes[MAGIC.len()])
+    } else if bytes.starts_with(ENCRYPTED_MAGIC) {
+        Format::Encrypted
     } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         Format::Json
     } else {
@@ -38,12 +45,27 @@ pub(crate) fn sniff(bytes: &[u8]) -> Format {
 pub(crate) fn describe(bytes: &[u8]) -> String {
     match sniff(bytes) {
         Format::Json => "json".to_owned(),
-        Format::Binary(id) => BINARY_FORMATS.iter().find(|f| f.id == id).map_or_else(
+        Format::Binary(id) => binary_format(id).map_or_else(
             || format!("unknown binary format {id}"),
             |f| f.name.to_owned(),
         ),
+        Format::Encrypted => match encryption_key_name(bytes) {
+            Some(name) => format!("encrypted at rest (key {name:?})"),
+            None => "encrypted at rest (truncated header)".to_owned(),
+        },
         Format::Unknown => "unrecognized (not a kvstore value)".to_owned(),
     }
+}
+
+/// The name of the key an encrypted value names in its header: `kvse`, the format version,
+/// the name's length, the name.
+pub(crate) fn encryption_key_name(bytes: &[u8]) -> Option<String> {
+    let rest = bytes.strip_prefix(ENCRYPTED_MAGIC.as_slice())?;
+    let [_version, len, rest @ ..] = rest else {
+        return None;
+    };
+    let name = rest.get(..usize::from(*len))?;
+    Some(String::from_utf8_lossy(name).into_owned())
 }
 
 /// A binary format: its id in the header and its name.
@@ -66,6 +88,11 @@ pub(crate) const BINCODE: BinaryFormat = BinaryFormat {
     name: "bincode",
 };
 const BINARY_FORMATS: [BinaryFormat; 3] = [PROTOBUF, POSTCARD, BINCODE];
+
+/// The binary format whose header id is `id`.
+pub(crate) fn binary_format(id: u8) -> Option<BinaryFormat> {
+    BINARY_FORMATS.into_iter().find(|f| f.id == id)
+}
 
 fn push_text(out: &mut Vec<u8>, text: &str, format: BinaryFormat) -> Result<(), CodecError> {
     let len = u16::try_from(text.len()).map_err(|_| CodecError::Encode {
@@ -145,6 +172,15 @@ mod tests {
         assert_eq!(sniff(b"hello"), Format::Unknown);
         assert_eq!(sniff(b""), Format::Unknown);
         assert_eq!(describe(b"\0KV\x09"), "unknown binary format 9");
+        assert_eq!(sniff(b"kvse\x01\x02k1"), Format::Encrypted);
+        assert_eq!(
+            describe(b"kvse\x01\x02k1rest"),
+            "encrypted at rest (key \"k1\")"
+        );
+        assert_eq!(
+            describe(b"kvse\x01\x09k1"),
+            "encrypted at rest (truncated header)"
+        );
     }
 
     #[test]

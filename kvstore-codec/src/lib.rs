@@ -10,6 +10,7 @@
 //! | [`Protobuf`] | `protobuf` (default) | implement `prost::Message` | schema evolution by tags |
 //! | [`Postcard`] | `postcard` (default) | implement serde | compact and fast; recommended binary codec |
 //! | [`Bincode`] | `bincode` | implement serde | bincode 2.0.1, unmaintained upstream |
+//! | [`Untyped`](untyped::Untyped) | `json` (default) | any kind, as JSON ([`UntypedObject`](untyped::UntypedObject)) | for tools without the kinds' types: reads every envelope, decodes JSON |
 //! | [`Encrypted<C>`](Encrypted) | `encryption` | any codec's kinds | AES-256-GCM at rest, bound to the storage key; key rotation with [`reencrypt`] |
 //!
 //! ```
@@ -42,6 +43,8 @@ mod envelope;
 
 #[cfg(feature = "encryption")]
 pub mod encrypted;
+#[cfg(feature = "json")]
+pub mod untyped;
 
 #[cfg(feature = "bincode")]
 mod bincode;

@@ -86,9 +86,9 @@ pub use resource_version::{InvalidResourceVersion, ResourceVersion};
 pub use scheme::{DynObject, Scheme, SchemeError, Versions, LOSSY_CONVERSION_ANNOTATION};
 pub use selector::{LabelSelector, Requirement};
 pub use store::{
-    Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions, MigrateOptions,
-    MigrationProgress, OnClose, Preconditions, RevokeOnClose, Selection, Store, StoredVersions,
-    Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions, WatchStream,
-    DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
+    default_prefix, Collection, CreateOptions, KeyedEvent, KeyedWatchStream, ListOptions,
+    MigrateOptions, MigrationProgress, OnClose, Preconditions, RevokeOnClose, Selection, Store,
+    StoredVersions, Transaction, TxnConflict, TxnOutcome, WatchEvent, WatchFrom, WatchOptions,
+    WatchStream, DEFAULT_MAX_UPDATE_ATTEMPTS, DEFAULT_MAX_VALUE_SIZE, MAX_TXN_OPS,
 };
 pub use watcher::{Watcher, WatcherConfig, WatcherEvent};

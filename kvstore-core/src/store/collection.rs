@@ -42,7 +42,27 @@ impl<K, C> std::fmt::Debug for Collection<K, C> {
     }
 }
 
+/// The directory a kind's objects live under unless told otherwise: `/` and the kind in lower
+/// case (`User` → `/user`, `ConfigMap` → `/configmap`). [`Store::default_collection`] uses it,
+/// and so does the `kvstore` command line for `kvstore get KIND NAME`, so both find the same
+/// keys. Two kinds of one name in different API groups need a prefix of their own.
+///
+/// ```
+/// assert_eq!(kvstore_core::default_prefix("ConfigMap"), "/configmap");
+/// ```
+pub fn default_prefix(kind: &str) -> String {
+    format!("/{}", kind.to_lowercase())
+}
+
 impl<C: Codec> Store<C> {
+    /// A typed handle on the objects of kind `K` under its [`default_prefix`].
+    pub fn default_collection<K: Object>(&self) -> Result<Collection<K, C>>
+    where
+        C: CodecFor<K>,
+    {
+        self.collection(&default_prefix(K::KIND))
+    }
+
     /// A typed handle on the objects of kind `K` under the directory `prefix`.
     pub fn collection<K: Object>(&self, prefix: &str) -> Result<Collection<K, C>>
     where

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use collection::Collection;
+pub use collection::{default_prefix, Collection};
 pub use migration::{MigrateOptions, MigrationProgress};
 pub use options::{CreateOptions, ListOptions, Preconditions, WatchFrom, WatchOptions};
 pub use selection::Selection;
@@ -363,20 +363,31 @@ impl<C: Codec> Store<C> {
             .map_err(|e| Error::from_codec(&kv.key, e))
     }
 
-    /// Checks that a stored value is of kind `K` without decoding it.
+    /// Checks that a stored value is of kind `K` ([`Object::is_kind`]) without decoding it.
     fn expect_kind<K: Object>(&self, kv: &KeyValue) -> Result<()> {
-        self.expect_type_meta(kv, &K::type_meta())
+        self.expect_stored_kind(kv, &K::type_meta(), K::is_kind)
     }
 
     /// Checks that a stored value is of the kind `expected` without decoding it:
     /// [`Error::KindMismatch`] naming the key otherwise.
     fn expect_type_meta(&self, kv: &KeyValue, expected: &TypeMeta) -> Result<()> {
+        self.expect_stored_kind(kv, expected, |_| false)
+    }
+
+    /// Checks that a stored value is `expected`, a version of it the scheme converts, or a kind
+    /// `is_kind` accepts.
+    fn expect_stored_kind(
+        &self,
+        kv: &KeyValue,
+        expected: &TypeMeta,
+        is_kind: fn(&TypeMeta) -> bool,
+    ) -> Result<()> {
         let found = self
             .inner
             .codec
             .type_meta(&self.opened(kv)?)
             .map_err(|e| Error::from_codec(&kv.key, e))?;
-        if self.inner.scheme.accepts(expected, &found) {
+        if is_kind(&found) || self.inner.scheme.accepts(expected, &found) {
             return Ok(());
         }
         Err(Scheme::<C>::unreadable(&kv.key, expected.clone(), found))
