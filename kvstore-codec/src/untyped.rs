@@ -123,7 +123,7 @@ pub struct UntypedObject {
 
 impl UntypedObject {
     /// An object from its JSON document (`apiVersion`, `kind`, `metadata`, then its fields), as
-    /// written in a file or shown by [`UntypedObject::to_json`].
+    /// written in a file or as it serializes.
     pub fn from_json(document: Value) -> Result<Self, CodecError> {
         let Value::Object(mut fields) = document else {
             return Err(CodecError::malformed(
@@ -152,27 +152,26 @@ impl UntypedObject {
             body: Body::Json(fields),
         })
     }
+}
 
-    /// The object as a JSON document: `apiVersion`, `kind`, `metadata`, then its fields in name
-    /// order (only
-    /// the first three for an [opaque](Body::Opaque) body).
-    pub fn to_json(&self) -> Value {
-        let mut document = Map::new();
-        document.insert(
-            "apiVersion".into(),
-            self.type_meta.api_version.clone().into(),
-        );
-        document.insert("kind".into(), self.type_meta.kind.clone().into());
-        document.insert(
-            "metadata".into(),
-            serde_json::to_value(&self.metadata).unwrap_or(Value::Null),
-        );
-        if let Body::Json(fields) = &self.body {
-            for (name, value) in fields {
-                document.insert(name.clone(), value.clone());
-            }
+/// Serialized as its JSON document: `apiVersion`, `kind`, `metadata`, then its fields in name
+/// order (only the first three for an [opaque](Body::Opaque) body), the way
+/// [`UntypedObject::from_json`] reads it.
+impl Serialize for UntypedObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let fields = match &self.body {
+            Body::Json(fields) => Some(fields),
+            Body::Opaque { .. } => None,
+        };
+        let mut map = serializer.serialize_map(Some(3 + fields.map_or(0, Map::len)))?;
+        map.serialize_entry("apiVersion", &self.type_meta.api_version)?;
+        map.serialize_entry("kind", &self.type_meta.kind)?;
+        map.serialize_entry("metadata", &self.metadata)?;
+        for (name, value) in fields.into_iter().flatten() {
+            map.serialize_entry(name, value)?;
         }
-        Value::Object(document)
+        map.end()
     }
 }
 
@@ -269,15 +268,6 @@ impl Codec for Untyped {
 
 impl CodecFor<UntypedObject> for Untyped {
     fn encode(&self, object: &UntypedObject) -> Result<Vec<u8>, CodecError> {
-        #[derive(Serialize)]
-        struct Document<'a> {
-            #[serde(rename = "apiVersion")]
-            api_version: &'a str,
-            kind: &'a str,
-            metadata: &'a ObjectMeta,
-            #[serde(flatten)]
-            fields: &'a Map<String, Value>,
-        }
         let fields = match &object.body {
             Body::Json(fields) => fields,
             Body::Opaque { format, .. } => {
@@ -302,13 +292,7 @@ impl CodecFor<UntypedObject> for Untyped {
                 source: format!("the body must not hold a field named `{name}`").into(),
             });
         }
-        serde_json::to_vec(&Document {
-            api_version: &object.type_meta.api_version,
-            kind: &object.type_meta.kind,
-            metadata: &object.metadata,
-            fields,
-        })
-        .map_err(|e| CodecError::Encode {
+        serde_json::to_vec(object).map_err(|e| CodecError::Encode {
             format: NAME,
             source: e.into(),
         })

@@ -1,0 +1,8 @@
+//! The subcommands, by what they touch: objects read, objects written, the editor, bytes
+//! outside a store, and the store itself.
+
+pub(crate) mod admin;
+pub(crate) mod bytes;
+pub(crate) mod edit;
+pub(crate) mod read;
+pub(crate) mod write;

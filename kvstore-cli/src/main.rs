@@ -1,0 +1,5 @@
+//! The `kvstore` command.
+
+fn main() -> std::process::ExitCode {
+    kvstore_cli::main()
+}

@@ -1,0 +1,75 @@
+//! Where a command's objects are: the store of `--store`, and a kind's collection in it, found
+//! by the rule a service's [`Store::default_collection`](kvstore::Store::default_collection)
+//! uses.
+
+use kvstore::encryption::KeyRing;
+use kvstore::{Collection, Store};
+use kvstore_codec::untyped::{Untyped, UntypedObject};
+
+use crate::args::Kind;
+use crate::codec::CliCodec;
+use crate::error::{CliError, CliResult};
+
+/// The store and keys a command was given.
+pub(crate) struct Session {
+    url: Option<String>,
+    ring: Option<KeyRing>,
+}
+
+/// The objects of one kind, as the command line reads them.
+pub(crate) type Objects = Collection<UntypedObject, CliCodec>;
+
+impl Session {
+    pub(crate) fn new(url: Option<String>, ring: Option<KeyRing>) -> Self {
+        Session { url, ring }
+    }
+
+    /// The key ring of `--encryption-key`, if any.
+    pub(crate) fn ring(&self) -> Option<&KeyRing> {
+        self.ring.as_ref()
+    }
+
+    /// The store's URL; an error saying how to give one when there is none.
+    pub(crate) fn url(&self) -> CliResult<&str> {
+        self.url.as_deref().ok_or_else(|| {
+            CliError::Input("no store given: pass --store URL or set KVSTORE_URL".to_owned())
+        })
+    }
+
+    /// The store, reading values of every kind.
+    pub(crate) async fn store(&self) -> CliResult<Store<CliCodec>> {
+        self.store_for(Untyped::any()).await
+    }
+
+    async fn store_for(&self, untyped: Untyped) -> CliResult<Store<CliCodec>> {
+        let codec = CliCodec::new(untyped, self.ring.as_ref());
+        Ok(kvstore::connect_with(self.url()?, codec).await?)
+    }
+
+    /// The objects of `kind` (its namespace, if it names one): values of other kinds in its
+    /// directory are refused as a typed collection refuses them.
+    pub(crate) async fn objects(&self, kind: &Kind) -> CliResult<Objects> {
+        let store = self.store_for(Untyped::of_kind(&kind.kind)).await?;
+        collection(
+            &store,
+            &kind.kind,
+            kind.prefix.as_deref(),
+            kind.namespace.as_deref(),
+        )
+    }
+}
+
+/// The collection of `kind` in `store`: under `prefix`, or the kind's default prefix.
+pub(crate) fn collection(
+    store: &Store<CliCodec>,
+    kind: &str,
+    prefix: Option<&str>,
+    namespace: Option<&str>,
+) -> CliResult<Objects> {
+    let prefix = prefix.map_or_else(|| kvstore::default_prefix(kind), str::to_owned);
+    let objects = store.collection::<UntypedObject>(&prefix)?;
+    Ok(match namespace {
+        Some(namespace) => objects.namespaced(namespace)?,
+        None => objects,
+    })
+}
