@@ -114,7 +114,8 @@ pub enum Command {
         /// The bytes; `-` (the default) reads stdin.
         #[arg(default_value = "-")]
         file: PathBuf,
-        /// The key the value is stored at: an encrypted value is bound to it.
+        /// The key the value is stored at, as the store names it (without the namespace of an
+        /// `etcd://…?namespace=` URL): an encrypted value is bound to it.
         #[arg(long)]
         key: Option<String>,
         /// Output format.
