@@ -144,6 +144,22 @@ pub enum Command {
         #[arg(long, default_value_t = 500)]
         page_size: usize,
     },
+    /// Rewrites the objects of a kind stored in another version than the kind's storage version
+    /// (a command line built with the kind's versions: `kvstore_cli::Kinds::migration`).
+    Migrate {
+        /// Which objects.
+        #[command(flatten)]
+        target: Kind,
+        /// Objects read per page.
+        #[arg(long, default_value_t = 500)]
+        page_size: usize,
+        /// Objects rewritten per transaction.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Goes on from where a stopped migration was (the token it printed).
+        #[arg(long = "resume-from")]
+        resume_from: Option<String>,
+    },
     /// Forgets the history before a resource version (watches from before it are gone).
     Compact {
         /// The resource version to keep history from.

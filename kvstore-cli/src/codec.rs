@@ -10,20 +10,24 @@ use kvstore::{Codec, CodecError, CodecFor, TypeMeta};
 use kvstore_codec::untyped::{Untyped, UntypedObject};
 
 use crate::error::{CliError, CliResult};
+use crate::kinds::Kinds;
 
-/// [`Untyped`], or [`Untyped`] encrypted at rest.
-#[derive(Debug, Clone)]
-pub(crate) enum CliCodec {
-    Plain(Untyped),
-    Encrypted(Encrypted<Untyped>),
+/// [`Untyped`], encrypted at rest when there are keys, reading and writing the [`Kinds`] the
+/// command line was built with through their types.
+#[derive(Clone)]
+pub(crate) struct CliCodec {
+    untyped: Untyped,
+    encryption: Option<Encrypted<Untyped>>,
+    kinds: Kinds,
 }
 
 impl CliCodec {
-    /// `untyped`, encrypted with `ring` if there is one.
-    pub(crate) fn new(untyped: Untyped, ring: Option<&KeyRing>) -> Self {
-        match ring {
-            Some(ring) => CliCodec::Encrypted(Encrypted::new(untyped, ring.clone())),
-            None => CliCodec::Plain(untyped),
+    /// `untyped`, encrypted with `ring` if there is one, knowing `kinds`.
+    pub(crate) fn new(untyped: Untyped, ring: Option<&KeyRing>, kinds: &Kinds) -> Self {
+        CliCodec {
+            encryption: ring.map(|ring| Encrypted::new(untyped.clone(), ring.clone())),
+            untyped,
+            kinds: kinds.clone(),
         }
     }
 }
@@ -55,46 +59,42 @@ pub(crate) fn key_ring(keys: &[String]) -> CliResult<Option<KeyRing>> {
 
 impl Codec for CliCodec {
     fn format(&self) -> &'static str {
-        match self {
-            CliCodec::Plain(codec) => codec.format(),
-            CliCodec::Encrypted(codec) => codec.format(),
-        }
+        self.untyped.format()
     }
 
     fn type_meta(&self, bytes: &[u8]) -> Result<TypeMeta, CodecError> {
-        match self {
-            CliCodec::Plain(codec) => codec.type_meta(bytes),
-            CliCodec::Encrypted(codec) => codec.type_meta(bytes),
-        }
+        self.untyped.type_meta(bytes)
     }
 
     fn seal(&self, key: &str, encoded: Vec<u8>) -> Result<Vec<u8>, CodecError> {
-        match self {
-            CliCodec::Plain(codec) => codec.seal(key, encoded),
-            CliCodec::Encrypted(codec) => codec.seal(key, encoded),
+        match &self.encryption {
+            Some(encryption) => encryption.seal(key, encoded),
+            None => self.untyped.seal(key, encoded),
         }
     }
 
     fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Result<Cow<'a, [u8]>, CodecError> {
-        match self {
-            CliCodec::Plain(codec) => codec.open(key, stored),
-            CliCodec::Encrypted(codec) => codec.open(key, stored),
+        match &self.encryption {
+            Some(encryption) => encryption.open(key, stored),
+            None => self.untyped.open(key, stored),
         }
     }
 }
 
 impl CodecFor<UntypedObject> for CliCodec {
     fn encode(&self, object: &UntypedObject) -> Result<Vec<u8>, CodecError> {
-        match self {
-            CliCodec::Plain(codec) => codec.encode(object),
-            CliCodec::Encrypted(codec) => codec.encode(object),
+        match self.kinds.typed(&object.type_meta) {
+            Some(typed) => typed.encode(object),
+            None => self.untyped.encode(object),
         }
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<UntypedObject, CodecError> {
-        match self {
-            CliCodec::Plain(codec) => codec.decode(bytes),
-            CliCodec::Encrypted(codec) => codec.decode(bytes),
+        // The untyped codec checks the kind asked for; a registered kind is read by its type.
+        let object = self.untyped.decode(bytes)?;
+        match self.kinds.typed(&object.type_meta) {
+            Some(typed) => typed.decode(bytes),
+            None => Ok(object),
         }
     }
 }

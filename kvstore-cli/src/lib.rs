@@ -33,6 +33,7 @@ mod codec;
 mod commands;
 mod error;
 mod input;
+mod kinds;
 mod output;
 mod target;
 
@@ -43,8 +44,9 @@ use clap::{CommandFactory, Parser};
 
 pub use args::{Cli, Command, Kind, Named, Output};
 pub use error::{CliError, CliResult};
+pub use kinds::Kinds;
 
-use commands::{admin, bytes, edit, read, write};
+use commands::{admin, bytes, edit, migrate, read, write};
 use target::Session;
 
 /// The streams a command reads and writes: stdin, stdout and stderr for the binary.
@@ -57,9 +59,14 @@ pub struct Terminal<'a> {
     pub notes: &'a mut dyn Write,
 }
 
-/// Runs `cli` on the terminal's streams.
+/// Runs `cli` on the terminal's streams, knowing no kind by its type.
 pub async fn run(cli: Cli, terminal: Terminal<'_>) -> CliResult {
-    let session = Session::new(cli.store, codec::key_ring(&cli.encryption_keys)?);
+    run_with(cli, terminal, Kinds::new()).await
+}
+
+/// Runs `cli` on the terminal's streams, knowing `kinds` by their types.
+pub async fn run_with(cli: Cli, terminal: Terminal<'_>, kinds: Kinds) -> CliResult {
+    let session = Session::new(cli.store, codec::key_ring(&cli.encryption_keys)?, kinds);
     let Terminal {
         input,
         output: out,
@@ -113,6 +120,19 @@ pub async fn run(cli: Cli, terminal: Terminal<'_>) -> CliResult {
             plaintext,
             page_size,
         } => admin::reencrypt(&session, prefix, *plaintext, *page_size, out).await,
+        Command::Migrate {
+            target,
+            page_size,
+            batch,
+            resume_from,
+        } => {
+            let options = kvstore::MigrateOptions {
+                page_size: *page_size,
+                batch: *batch,
+                resume_from: resume_from.clone(),
+            };
+            migrate::migrate(&session, target, &options, out).await
+        }
         Command::Compact { resource_version } => {
             admin::compact(&session, resource_version, out).await
         }
@@ -127,6 +147,11 @@ pub async fn run(cli: Cli, terminal: Terminal<'_>) -> CliResult {
 /// The `kvstore` binary: parses the process's arguments, runs the command on stdin, stdout
 /// and stderr, prints an error as `error: …`, and returns its exit code.
 pub fn main() -> ExitCode {
+    main_with(Kinds::new())
+}
+
+/// A service's own command line: [`main`], knowing `kinds` by their types.
+pub fn main_with(kinds: Kinds) -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -142,7 +167,7 @@ pub fn main() -> ExitCode {
         output: &mut output,
         notes: &mut notes,
     };
-    let result = runtime.block_on(run(cli, terminal));
+    let result = runtime.block_on(run_with(cli, terminal, kinds));
     let _ = output.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,9 @@
 //! How objects are printed: JSON, YAML, a table, or names.
 
 use std::io::Write;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use kvstore::{ObjectList, WatchEvent};
 use kvstore_codec::untyped::{Body, UntypedObject};
@@ -198,4 +201,16 @@ pub(crate) fn opaque_note(object: &UntypedObject) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// A progress line on stderr (hidden when stderr is not a terminal).
+pub(crate) fn spinner(prefix: &str) -> ProgressBar {
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    progress.set_prefix(prefix.to_owned());
+    progress.enable_steady_tick(Duration::from_millis(200));
+    progress
 }

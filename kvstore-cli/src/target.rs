@@ -9,19 +9,32 @@ use kvstore_codec::untyped::{Untyped, UntypedObject};
 use crate::args::Kind;
 use crate::codec::CliCodec;
 use crate::error::{CliError, CliResult};
+use crate::kinds::Kinds;
 
 /// The store and keys a command was given.
 pub(crate) struct Session {
     url: Option<String>,
     ring: Option<KeyRing>,
+    kinds: Kinds,
 }
 
 /// The objects of one kind, as the command line reads them.
 pub(crate) type Objects = Collection<UntypedObject, CliCodec>;
 
 impl Session {
-    pub(crate) fn new(url: Option<String>, ring: Option<KeyRing>) -> Self {
-        Session { url, ring }
+    pub(crate) fn new(url: Option<String>, ring: Option<KeyRing>, kinds: Kinds) -> Self {
+        Session { url, ring, kinds }
+    }
+
+    /// The kinds the command line was built with.
+    pub(crate) fn kinds(&self) -> &Kinds {
+        &self.kinds
+    }
+
+    /// The codec for values of every kind, or of the kind `kind`; encrypted if there are keys.
+    pub(crate) fn codec(&self, kind: Option<&str>) -> CliCodec {
+        let untyped = kind.map_or_else(Untyped::any, Untyped::of_kind);
+        CliCodec::new(untyped, self.ring.as_ref(), &self.kinds)
     }
 
     /// The key ring of `--encryption-key`, if any.
@@ -38,18 +51,17 @@ impl Session {
 
     /// The store, reading values of every kind.
     pub(crate) async fn store(&self) -> CliResult<Store<CliCodec>> {
-        self.store_for(Untyped::any()).await
+        self.store_for(None).await
     }
 
-    async fn store_for(&self, untyped: Untyped) -> CliResult<Store<CliCodec>> {
-        let codec = CliCodec::new(untyped, self.ring.as_ref());
-        Ok(kvstore::connect_with(self.url()?, codec).await?)
+    async fn store_for(&self, kind: Option<&str>) -> CliResult<Store<CliCodec>> {
+        Ok(kvstore::connect_with(self.url()?, self.codec(kind)).await?)
     }
 
     /// The objects of `kind` (its namespace, if it names one): values of other kinds in its
     /// directory are refused as a typed collection refuses them.
     pub(crate) async fn objects(&self, kind: &Kind) -> CliResult<Objects> {
-        let store = self.store_for(Untyped::of_kind(&kind.kind)).await?;
+        let store = self.store_for(Some(&kind.kind)).await?;
         collection(
             &store,
             &kind.kind,

@@ -1,14 +1,13 @@
 //! `health`, `compact` and `reencrypt`.
 
 use std::io::Write;
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use kvstore::encryption::{reencrypt as reencrypt_page, Encrypted};
 use kvstore::ResourceVersion;
 use kvstore_codec::untyped::Untyped;
 
 use crate::error::{CliError, CliResult};
+use crate::output::spinner;
 use crate::target::Session;
 
 /// `kvstore health`: the store answers; its current resource version.
@@ -47,13 +46,7 @@ pub(crate) async fn reencrypt(
     };
     let codec = Encrypted::new(Untyped::any(), ring.clone().accept_plaintext(plaintext));
     let store = kvstore::connect_with(session.url()?, codec).await?;
-    let progress = ProgressBar::new_spinner();
-    progress.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    progress.set_prefix(prefix.to_owned());
-    progress.enable_steady_tick(Duration::from_millis(200));
+    let progress = spinner(prefix);
     let (mut rewritten, mut current, mut raced) = (0, 0, 0);
     let mut after: Option<String> = None;
     loop {

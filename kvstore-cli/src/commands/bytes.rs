@@ -9,6 +9,7 @@ use kvstore::{Codec, CodecFor};
 use kvstore_codec::untyped::{inspect, Untyped, ValueHeader};
 
 use crate::args::Output;
+use crate::codec::CliCodec;
 use crate::error::{CliError, CliResult};
 use crate::input;
 use crate::output::{opaque_note, Printer};
@@ -38,7 +39,8 @@ pub(crate) fn decode(
         ValueHeader::Binary { .. } => Cow::Borrowed(bytes.strip_suffix(b"\n").unwrap_or(&bytes)),
         _ => Cow::Borrowed(&bytes),
     };
-    let object = Untyped::any().decode(&plain)?;
+    let codec = CliCodec::new(Untyped::any(), None, session.kinds());
+    let object = codec.decode(&plain)?;
     if let Some(note) = opaque_note(&object) {
         writeln!(err, "{note}").map_err(CliError::io("writing the output"))?;
     }
@@ -59,9 +61,7 @@ fn decrypt(
         )));
     };
     let Some(key) = key else {
-        return Err(CliError::Input(
-            "an encrypted value is bound to the key it is stored at: give it with --key".to_owned(),
-        ));
+        return Err(needs_key());
     };
     let codec = Encrypted::new(Untyped::any(), ring.clone());
     match codec.open(key, bytes) {
@@ -74,6 +74,12 @@ fn decrypt(
             None => Err(first.into()),
         },
     }
+}
+
+fn needs_key() -> CliError {
+    CliError::Input(
+        "an encrypted value is bound to the key it is stored at: give it with --key".to_owned(),
+    )
 }
 
 /// `kvstore encode`: the bytes kvstore stores for an object (encrypted with the first
@@ -95,18 +101,11 @@ pub(crate) fn encode(
             file.display()
         )));
     };
-    let encoded = Untyped::any().encode(&object)?;
-    let stored = match session.ring() {
-        None => encoded,
-        Some(ring) => {
-            let Some(key) = key else {
-                return Err(CliError::Input(
-                    "an encrypted value is bound to the key it is stored at: give it with --key"
-                        .to_owned(),
-                ));
-            };
-            Encrypted::new(Untyped::any(), ring.clone()).seal(key, encoded)?
-        }
+    let codec = session.codec(None);
+    let encoded = codec.encode(&object)?;
+    let stored = match (session.ring(), key) {
+        (Some(_), None) => return Err(needs_key()),
+        (_, key) => codec.seal(key.unwrap_or_default(), encoded)?,
     };
     out.write_all(&stored)
         .map_err(CliError::io("writing the output"))

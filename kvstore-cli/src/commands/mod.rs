@@ -4,5 +4,6 @@
 pub(crate) mod admin;
 pub(crate) mod bytes;
 pub(crate) mod edit;
+pub(crate) mod migrate;
 pub(crate) mod read;
 pub(crate) mod write;
