@@ -25,7 +25,7 @@ use futures::FutureExt;
 use kvstore::backend::{
     Backend, Capabilities, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchRequest,
 };
-use kvstore::{Json, Lease, LeaseId, Object, ObjectMeta, Result, Store};
+use kvstore::{Json, Lease, LeaseId, LeaseInfo, Object, ObjectMeta, Result, Store};
 use serde::{Deserialize, Serialize};
 
 /// Counts the calls made of `inner`, by name.
@@ -78,6 +78,12 @@ impl Backend for Counting {
     }
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.inner.lease_revoke(lease).await
+    }
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        self.inner.lease_info(lease).await
+    }
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        self.inner.leases().await
     }
     async fn compact(&self, revision: u64) -> Result<()> {
         self.inner.compact(revision).await

@@ -26,7 +26,7 @@ pub use self::namespaced::Namespaced;
 use crate::error::Result;
 pub use crate::event_type::EventType;
 use crate::key::directory_range;
-pub use crate::lease::{whole_seconds, Lease, LeaseId};
+pub use crate::lease::{whole_seconds, Lease, LeaseId, LeaseInfo};
 
 /// A stored key and value with its revisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,6 +497,23 @@ pub trait Backend: Send + Sync + 'static {
     /// Revokes a lease, deleting its keys at once.
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()>;
 
+    /// Reads a lease without renewing it: its time to live, the time left and its keys; `None`
+    /// when it does not exist (expired or revoked). The default is
+    /// [`Error::Unsupported`](crate::Error::Unsupported); every backend of this workspace reads
+    /// it, and the conformance suite checks it.
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        Err(crate::Error::Unsupported {
+            what: format!("{lease} cannot be read on the {} backend", self.name()),
+        })
+    }
+
+    /// Every live lease, by id (the default is [`Error::Unsupported`](crate::Error::Unsupported)).
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        Err(crate::Error::Unsupported {
+            what: format!("the {} backend cannot list its leases", self.name()),
+        })
+    }
+
     /// Discards history up to `revision`: reads and watches before it give `Gone`.
     async fn compact(&self, revision: u64) -> Result<()>;
 
@@ -535,6 +552,12 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         (**self).lease_revoke(lease).await
+    }
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        (**self).lease_info(lease).await
+    }
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        (**self).leases().await
     }
     async fn compact(&self, revision: u64) -> Result<()> {
         (**self).compact(revision).await

@@ -79,7 +79,7 @@ pub use coordination::{
 pub use error::{BoxError, CodecError, Error, Result};
 pub use event_type::EventType;
 pub use field_selector::{FieldRequirement, FieldSelector};
-pub use lease::{Lease, LeaseId};
+pub use lease::{Lease, LeaseId, LeaseInfo};
 pub use meta::{Identity, ListMeta, ObjectMeta, TypeMeta};
 pub use object::{Object, ObjectList};
 pub use resource_version::{InvalidResourceVersion, ResourceVersion};

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{GetOptions, LeaseGrantOptions};
+use etcd_client::{GetOptions, LeaseGrantOptions, LeaseTimeToLiveOptions};
 use futures::future::{BoxFuture, FutureExt};
 use kvstore_core::backend::{
-    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
-    TxnResponse, WatchRequest,
+    Backend, Capabilities, EventStream, Lease, LeaseId, LeaseInfo, RangeRequest, RangeResponse,
+    Txn, TxnResponse, WatchRequest,
 };
 use kvstore_core::{Error, Result};
 
@@ -400,6 +400,65 @@ impl Backend for EtcdBackend {
         })
         .await?;
         Ok(())
+    }
+
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        let context = Context {
+            lease,
+            ..Context::default()
+        };
+        let response = self
+            .call("lease time-to-live", context, || {
+                let mut leases = self.client.lease_client();
+                let options = LeaseTimeToLiveOptions::new().with_keys();
+                async move { leases.time_to_live(lease.0, Some(options)).await }
+            })
+            .await?;
+        // etcd answers -1 for a lease that expired, was revoked or never was.
+        if response.ttl() < 0 {
+            return Ok(None);
+        }
+        let seconds = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+        let keys = response
+            .keys()
+            .iter()
+            .filter_map(|key| self.ns.inside(key))
+            .collect();
+        Ok(Some(LeaseInfo::new(
+            lease,
+            seconds(response.granted_ttl()),
+            seconds(response.ttl()),
+            keys,
+        )))
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        let response = self
+            .call("lease list", Context::default(), || {
+                let mut leases = self.client.lease_client();
+                async move { leases.leases().await }
+            })
+            .await?;
+        let all: Vec<LeaseId> = response
+            .leases()
+            .iter()
+            .map(|status| LeaseId(status.id()))
+            .collect();
+        if self.ns.is_everything() {
+            return Ok(all);
+        }
+        // Under a namespace, the leases holding keys in it (leases are the server's).
+        let mut ours = Vec::new();
+        for lease in all {
+            if self
+                .lease_info(lease)
+                .await?
+                .is_some_and(|info| !info.keys.is_empty())
+            {
+                ours.push(lease);
+            }
+        }
+        Ok(ours)
     }
 
     async fn compact(&self, revision: u64) -> Result<()> {

@@ -23,6 +23,20 @@ impl Namespace {
         full
     }
 
+    /// The key `raw` names inside the namespace; `None` for a key outside it (or not UTF-8).
+    pub fn inside(&self, raw: &[u8]) -> Option<String> {
+        let key = raw.strip_prefix(self.prefix.as_bytes())?;
+        if !self.prefix.is_empty() && !key.starts_with(b"/") {
+            return None;
+        }
+        std::str::from_utf8(key).ok().map(str::to_owned)
+    }
+
+    /// Whether the namespace is the whole keyspace.
+    pub fn is_everything(&self) -> bool {
+        self.prefix.is_empty()
+    }
+
     /// Converts a key-value read from etcd.
     pub fn key_value(&self, kv: &etcd_client::KeyValue) -> Result<KeyValue> {
         let raw = kv.key();

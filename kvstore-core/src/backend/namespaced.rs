@@ -13,7 +13,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::key::validate_key;
-use crate::lease::{Lease, LeaseId};
+use crate::lease::{Lease, LeaseId, LeaseInfo};
 
 /// A backend whose keys all live under `namespace`: the application sees `/users/alice`, the
 /// store holds `/app/users/alice`. Several applications (or tests) share one store this way,
@@ -204,6 +204,34 @@ impl Backend for Namespaced {
 
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.inner.lease_revoke(lease).await
+    }
+
+    /// The lease with only its keys in the namespace, without the namespace.
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        let Some(mut info) = self.inner.lease_info(lease).await? else {
+            return Ok(None);
+        };
+        info.keys = std::mem::take(&mut info.keys)
+            .into_iter()
+            .filter_map(|key| {
+                let inside = key.strip_prefix(&self.prefix)?;
+                inside.starts_with('/').then(|| inside.to_owned())
+            })
+            .collect();
+        Ok(Some(info))
+    }
+
+    /// The leases holding keys in the namespace (leases themselves are the server's, shared).
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        let mut ours = Vec::new();
+        for lease in self.inner.leases().await? {
+            if let Some(info) = self.lease_info(lease).await? {
+                if !info.keys.is_empty() {
+                    ours.push(lease);
+                }
+            }
+        }
+        Ok(ours)
     }
 
     async fn compact(&self, revision: u64) -> Result<()> {

@@ -10,8 +10,8 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::watch;
 
 use crate::backend::{
-    Backend, Capabilities, EventStream, Lease, LeaseId, RangeRequest, RangeResponse, Txn,
-    TxnResponse, WatchRequest,
+    Backend, Capabilities, EventStream, Lease, LeaseId, LeaseInfo, RangeRequest, RangeResponse,
+    Txn, TxnResponse, WatchRequest,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -156,6 +156,14 @@ impl Backend for Partitioned {
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.check()?;
         self.inner.lease_revoke(lease).await
+    }
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        self.check()?;
+        self.inner.lease_info(lease).await
+    }
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        self.check()?;
+        self.inner.leases().await
     }
     async fn compact(&self, revision: u64) -> Result<()> {
         self.check()?;

@@ -192,6 +192,51 @@ pub async fn dropped_keep_alive_lets_key_expire<C: TestCodec>(store: Store<C>) {
     assert!(is_deleted(&next_event(&mut events).await));
 }
 
+/// A lease reads back without being renewed: its time to live, the time left and its keys in
+/// key order; it is listed while it lives, and neither read nor listed once revoked. Reading
+/// it over and over does not keep it alive.
+pub async fn lease_info_shows_time_left_and_keys<C: TestCodec>(store: Store<C>) {
+    let prefix = unique_prefix();
+    let lease = store.lease_grant(Duration::from_secs(60)).await.unwrap();
+    for name in ["b", "a"] {
+        store
+            .create_with(
+                &format!("{prefix}/{name}"),
+                &widget(name, "red"),
+                &CreateOptions::lease(lease.id),
+            )
+            .await
+            .unwrap();
+    }
+    let info = store.lease_info(lease.id).await.unwrap().expect("a live lease");
+    assert_eq!(info.id, lease.id);
+    assert_eq!(info.ttl, lease.ttl);
+    assert!(info.remaining <= info.ttl, "{info:?}");
+    assert!(info.remaining >= info.ttl - Duration::from_secs(30), "{info:?}");
+    assert_eq!(info.keys, [format!("{prefix}/a"), format!("{prefix}/b")]);
+    assert!(store.leases().await.unwrap().contains(&lease.id));
+    store.lease_revoke(lease.id).await.unwrap();
+    assert_eq!(store.lease_info(lease.id).await.unwrap(), None);
+    assert!(!store.leases().await.unwrap().contains(&lease.id));
+
+    let key = format!("{prefix}/short");
+    let (_, short) = create_with_ttl(&store, &key, &widget("short", "red"), TTL)
+        .await
+        .unwrap();
+    let read_until_gone = async {
+        while store.lease_info(short.id).await.unwrap().is_some() {
+            tokio::time::sleep(TTL / 8).await;
+        }
+    };
+    tokio::time::timeout(TTL * 2 + super::EVENT_TIMEOUT, read_until_gone)
+        .await
+        .expect("a lease only read expires");
+    let mut events = store.watch::<Widget>(&key, WatchFrom::Now).await.unwrap();
+    if store.get::<Widget>(&key).await.is_ok() {
+        assert!(is_deleted(&next_event(&mut events).await));
+    }
+}
+
 /// This file's cases, for [`conformance_suite!`](crate::conformance_suite): a new case is
 /// listed here, beside its function.
 #[doc(hidden)]
@@ -206,6 +251,7 @@ macro_rules! __conformance_leases_cases {
             dead_lease_is_rejected: Shared,
             background_keep_alive_keeps_key_and_reports_loss: Shared,
             dropped_keep_alive_lets_key_expire: Shared,
+            lease_info_shows_time_left_and_keys: Shared,
         }
     };
 }

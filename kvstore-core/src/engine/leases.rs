@@ -22,7 +22,7 @@ use super::writer::{submit, Done, Job};
 use super::Inner;
 use crate::backend::{whole_seconds, Lease};
 use crate::error::{Error, Result};
-use crate::lease::LeaseId;
+use crate::lease::{LeaseId, LeaseInfo};
 
 /// Grants a lease of `ttl`, rounded up to whole seconds.
 pub(crate) async fn grant<S: Storage>(inner: &Arc<Inner<S>>, ttl: Duration) -> Result<Lease> {
@@ -61,6 +61,46 @@ pub(crate) async fn revoke<S: Storage>(inner: &Arc<Inner<S>>, id: LeaseId) -> Re
         renewed: None,
     };
     submit(inner, Job::Revoke(revocation)).await.map(|_| ())
+}
+
+/// A lease read without renewing it; `None` when it does not exist or its term is over.
+pub(crate) async fn info<S: Storage>(
+    inner: &Arc<Inner<S>>,
+    id: LeaseId,
+) -> Result<Option<LeaseInfo>> {
+    let Some(lease) = inner
+        .storage
+        .leases()
+        .await?
+        .into_iter()
+        .find(|lease| lease.id == id)
+    else {
+        return Ok(None);
+    };
+    let now = inner.storage.now().await?;
+    if lease.expired_at(now) {
+        return Ok(None);
+    }
+    let Some(keys) = inner.storage.lease_keys(id).await? else {
+        return Ok(None);
+    };
+    let remaining = lease.ttl.saturating_sub(now.saturating_sub(lease.renewed));
+    let keys = keys.kvs.into_iter().map(|kv| kv.key).collect();
+    Ok(Some(LeaseInfo::new(id, lease.ttl, remaining, keys)))
+}
+
+/// The leases whose term is not over.
+pub(crate) async fn live<S: Storage>(inner: &Arc<Inner<S>>) -> Result<Vec<LeaseId>> {
+    let leases = inner.storage.leases().await?;
+    if leases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = inner.storage.now().await?;
+    Ok(leases
+        .into_iter()
+        .filter(|lease| !lease.expired_at(now))
+        .map(|lease| lease.id)
+        .collect())
 }
 
 /// Starts the reaper of `inner`, once.

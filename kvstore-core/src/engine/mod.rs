@@ -50,7 +50,7 @@ use crate::backend::{
     WatchRequest,
 };
 use crate::error::{Error, Result};
-use crate::lease::LeaseId;
+use crate::lease::{LeaseId, LeaseInfo};
 
 /// How an engine runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,6 +269,18 @@ impl<T: EngineBacked> Backend for T {
         let engine = self.engine();
         let span = engine.span("lease_revoke");
         leases::revoke(&engine.inner, lease).instrument(span).await
+    }
+
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        let engine = self.engine();
+        let span = engine.span("lease_info");
+        leases::info(&engine.inner, lease).instrument(span).await
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        let engine = self.engine();
+        let span = engine.span("leases");
+        leases::live(&engine.inner).instrument(span).await
     }
 
     async fn compact(&self, revision: u64) -> Result<()> {

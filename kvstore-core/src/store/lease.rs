@@ -8,7 +8,7 @@ use tracing::instrument;
 use super::Store;
 use crate::codec::Codec;
 use crate::error::Result;
-use crate::lease::{whole_seconds, Lease, LeaseId};
+use crate::lease::{whole_seconds, Lease, LeaseId, LeaseInfo};
 
 impl<C: Codec> Store<C> {
     /// Grants a lease of `ttl`, rounded up to whole seconds (at least one).
@@ -28,5 +28,20 @@ impl<C: Codec> Store<C> {
     #[instrument(level = "debug", skip(self))]
     pub async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.inner.backend.lease_revoke(lease).await
+    }
+
+    /// Reads a lease without renewing it: its time to live, the time left, its keys; `None`
+    /// when it does not exist. Under a [namespace](crate::backend::Namespaced), only its keys
+    /// in the namespace, without the namespace.
+    #[instrument(level = "debug", skip(self))]
+    pub async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        self.inner.backend.lease_info(lease).await
+    }
+
+    /// Every live lease (under a [namespace](crate::backend::Namespaced): those holding keys in
+    /// it), by id.
+    #[instrument(level = "debug", skip(self))]
+    pub async fn leases(&self) -> Result<Vec<LeaseId>> {
+        self.inner.backend.leases().await
     }
 }

@@ -16,7 +16,7 @@ use crate::backend::{
     WatchRequest,
 };
 use crate::error::{Error, Result};
-use crate::lease::{Lease, LeaseId};
+use crate::lease::{Lease, LeaseId, LeaseInfo};
 
 /// Whether the store is closed, and the leases its sessions keep alive.
 #[derive(Debug)]
@@ -199,6 +199,14 @@ impl Backend for Closable {
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
         self.lifecycle.check()?;
         self.backend.lease_revoke(lease).await
+    }
+    async fn lease_info(&self, lease: LeaseId) -> Result<Option<LeaseInfo>> {
+        self.lifecycle.check()?;
+        self.backend.lease_info(lease).await
+    }
+    async fn leases(&self) -> Result<Vec<LeaseId>> {
+        self.lifecycle.check()?;
+        self.backend.leases().await
     }
     async fn compact(&self, revision: u64) -> Result<()> {
         self.lifecycle.check()?;
