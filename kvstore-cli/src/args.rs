@@ -160,6 +160,33 @@ pub enum Command {
         #[arg(long = "resume-from")]
         resume_from: Option<String>,
     },
+    /// Lists the live leases: time to live, time left, keys.
+    Leases {
+        /// Output format (`wide`, `json` or `yaml`).
+        #[arg(short, long, value_enum, default_value_t = Output::Wide)]
+        output: Output,
+    },
+    /// Shows who holds a lock and who waits: `locks PREFIX` (where the lock's queue is) or
+    /// `locks KIND NAME` (the lock of an object, where `Lock::for_collection` puts it).
+    Locks {
+        /// Which lock.
+        #[command(flatten)]
+        target: Queue,
+        /// Output format (`wide`, `json` or `yaml`).
+        #[arg(short, long, value_enum, default_value_t = Output::Wide)]
+        output: Output,
+    },
+    /// Shows who leads an election and who stands: `elections NAME` (the election's prefix) or
+    /// `elections KIND NAME` (the election about an object, where `Election::for_collection`
+    /// puts it).
+    Elections {
+        /// Which election.
+        #[command(flatten)]
+        target: Queue,
+        /// Output format (`wide`, `json` or `yaml`).
+        #[arg(short, long, value_enum, default_value_t = Output::Wide)]
+        output: Output,
+    },
     /// Forgets the history before a resource version (watches from before it are gone).
     Compact {
         /// The resource version to keep history from.
@@ -183,6 +210,21 @@ pub struct Kind {
     #[arg(short, long)]
     pub namespace: Option<String>,
     /// The directory of the kind's objects, instead of its default.
+    #[arg(long)]
+    pub prefix: Option<String>,
+}
+
+/// A lock's or an election's queue: by its prefix, or as the object's of a kind.
+#[derive(Args, Clone)]
+pub struct Queue {
+    /// The queue's prefix (starting with `/`), or a kind.
+    pub prefix_or_kind: String,
+    /// With a kind: the object's name.
+    pub name: Option<String>,
+    /// With a kind: the object's namespace.
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// With a kind: the directory of its objects, instead of its default.
     #[arg(long)]
     pub prefix: Option<String>,
 }

@@ -42,11 +42,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-pub use args::{Cli, Command, Kind, Named, Output};
+pub use args::{Cli, Command, Kind, Named, Output, Queue};
 pub use error::{CliError, CliResult};
 pub use kinds::Kinds;
 
-use commands::{admin, bytes, edit, migrate, read, write};
+use commands::{admin, bytes, coordination, edit, migrate, read, write};
 use target::Session;
 
 /// The streams a command reads and writes: stdin, stdout and stderr for the binary.
@@ -132,6 +132,13 @@ pub async fn run_with(cli: Cli, terminal: Terminal<'_>, kinds: Kinds) -> CliResu
                 resume_from: resume_from.clone(),
             };
             migrate::migrate(&session, target, &options, out).await
+        }
+        Command::Leases { output } => coordination::leases(&session, *output, out).await,
+        Command::Locks { target, output } => {
+            coordination::queue(&session, target, false, *output, out).await
+        }
+        Command::Elections { target, output } => {
+            coordination::queue(&session, target, true, *output, out).await
         }
         Command::Compact { resource_version } => {
             admin::compact(&session, resource_version, out).await

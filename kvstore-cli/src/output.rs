@@ -124,7 +124,7 @@ impl<'w> Printer<'w> {
     }
 
     /// Prints rows under a header, each column as wide as its widest cell.
-    fn table(&mut self, header: &[&str], rows: &[Vec<String>]) -> CliResult {
+    pub(crate) fn table(&mut self, header: &[&str], rows: &[Vec<String>]) -> CliResult {
         let mut widths: Vec<usize> = header.iter().map(|cell| cell.len()).collect();
         for row in rows {
             for (width, cell) in widths.iter_mut().zip(row) {

@@ -91,6 +91,15 @@ pub async fn contest_elects_exactly_one<C: TestCodec>(store: Store<C>) {
     }
     let changed_to_leader = all.iter().filter(|c| c.id() != leader).count();
     assert_eq!(changed_to_leader, 2);
+    // The queue read by an operator's tool: the leader first.
+    let queue = crate::coordination::contenders(&store, &name)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = queue.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], leader);
+    let leader_contest = all.iter().find(|c| c.is_leader()).unwrap();
+    assert_eq!(Some(queue[0].fencing_token), leader_contest.fencing_token());
 }
 
 /// The leader resigns: the next contender is elected at once (not after a TTL), the resigner

@@ -208,11 +208,18 @@ pub async fn lease_info_shows_time_left_and_keys<C: TestCodec>(store: Store<C>) 
             .await
             .unwrap();
     }
-    let info = store.lease_info(lease.id).await.unwrap().expect("a live lease");
+    let info = store
+        .lease_info(lease.id)
+        .await
+        .unwrap()
+        .expect("a live lease");
     assert_eq!(info.id, lease.id);
     assert_eq!(info.ttl, lease.ttl);
     assert!(info.remaining <= info.ttl, "{info:?}");
-    assert!(info.remaining >= info.ttl - Duration::from_secs(30), "{info:?}");
+    assert!(
+        info.remaining >= info.ttl - Duration::from_secs(30),
+        "{info:?}"
+    );
     assert_eq!(info.keys, [format!("{prefix}/a"), format!("{prefix}/b")]);
     assert!(store.leases().await.unwrap().contains(&lease.id));
     store.lease_revoke(lease.id).await.unwrap();

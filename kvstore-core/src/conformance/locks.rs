@@ -81,6 +81,19 @@ pub async fn lock_is_first_come_first_served<C: TestCodec>(store: Store<C>) {
             .await
             .expect("the waiter queued behind the holder");
     }
+    // The queue read by an operator's tool: the holder first, then the waiters in order.
+    let queue = crate::coordination::contenders(&store, &lock)
+        .await
+        .unwrap();
+    assert_eq!(queue.len(), 4);
+    assert_eq!(queue[0].fencing_token, holder.fencing_token());
+    assert_eq!(queue[0].lease, holder.lease());
+    assert!(queue
+        .windows(2)
+        .all(|w| w[0].fencing_token < w[1].fencing_token));
+    assert!(queue
+        .iter()
+        .all(|c| c.id.is_empty() && c.key.starts_with(&lock)));
     holder.unlock().await.unwrap();
     for waiter in waiters {
         waiter.await.unwrap();

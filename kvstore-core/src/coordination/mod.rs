@@ -7,7 +7,8 @@
 //! - [`Lock`] → [`LockGuard`]: a fair, fenced lock;
 //! - [`Election`]: leader election with a stream of [`ElectionEvent`]s
 //!   ([`Store::contest`](crate::Store::contest) is the Go-facing shortcut), and [`Observer`]:
-//!   who leads, followed without campaigning ([`Election::observe`]).
+//!   who leads, followed without campaigning ([`Election::observe`]);
+//! - [`contenders`]: a lock's or an election's queue read once, for operators' tools.
 //!
 //! TTLs below [`MIN_TTL`] are refused: below it a renewal every third of the TTL is not
 //! reliable.
@@ -33,6 +34,7 @@
 //! TTL) takes that entry over instead of queueing again, so a restart causes no change of
 //! leader; ids must therefore be unique among live contenders.
 
+mod contenders;
 mod election;
 mod ephemeral;
 mod leased_key;
@@ -42,6 +44,7 @@ mod session;
 
 use std::time::Duration;
 
+pub use contenders::{contenders, Contender};
 pub use election::{Election, ElectionEvent, LossReason, Observer};
 pub use ephemeral::Ephemeral;
 pub use lock::{Lock, LockGuard};
