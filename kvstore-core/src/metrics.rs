@@ -8,6 +8,7 @@
 //! | `kvstore_request_duration_seconds` | histogram | `operation`, `kind`, `result` | how long each store call took |
 //! | `kvstore_requests_total` | counter | `operation`, `kind`, `result` | store calls made |
 //! | `kvstore_watch_streams` | gauge | `kind` | typed watch streams open |
+//! | `kvstore_watch_lag_revisions` | histogram | `kind` | for each change a typed watch receives, how many revisions it is behind the newest the store has seen (in any answer: its reads, writes and watches) |
 //! | `kvstore_cache_objects` | gauge | `kind` | objects held by the watch caches of a kind |
 //! | `kvstore_cache_relists_total` | counter | `kind` | lists a cache made again after its first (history compacted under its watch) |
 //! | `kvstore_guaranteed_update_conflicts_total` | counter | `kind` | conflicts a guaranteed update met and retried from the fresh value |
@@ -34,6 +35,9 @@ pub const REQUEST_DURATION: &str = "kvstore_request_duration_seconds";
 pub const REQUESTS: &str = "kvstore_requests_total";
 /// `kvstore_watch_streams`: typed watch streams open.
 pub const WATCH_STREAMS: &str = "kvstore_watch_streams";
+/// `kvstore_watch_lag_revisions`: how far behind the store's newest revision each watched
+/// change was delivered.
+pub const WATCH_LAG: &str = "kvstore_watch_lag_revisions";
 /// `kvstore_cache_objects`: objects held by the watch caches of a kind.
 pub const CACHE_OBJECTS: &str = "kvstore_cache_objects";
 /// `kvstore_cache_relists_total`: lists a cache made again after its first.
@@ -146,19 +150,29 @@ fn with_handles(series: Series, record: impl FnOnce(&Handles)) {
     });
 }
 
-/// Counts an open watch stream of `kind` while it lives.
-#[derive(Debug)]
-pub(crate) struct OpenStream(&'static str);
+/// Counts an open watch stream of `kind` while it lives, and records its lag.
+pub(crate) struct OpenStream {
+    kind: &'static str,
+    lag: metrics::Histogram,
+}
 
 impl OpenStream {
     pub(crate) fn new(kind: &'static str) -> Self {
         metrics::gauge!(WATCH_STREAMS, "kind" => kind).increment(1.0);
-        OpenStream(kind)
+        OpenStream {
+            kind,
+            lag: metrics::histogram!(WATCH_LAG, "kind" => kind),
+        }
+    }
+
+    /// A change delivered `behind` revisions behind the newest the store has seen.
+    pub(crate) fn delivered(&self, behind: u64) {
+        self.lag.record(behind as f64);
     }
 }
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        metrics::gauge!(WATCH_STREAMS, "kind" => self.0).decrement(1.0);
+        metrics::gauge!(WATCH_STREAMS, "kind" => self.kind).decrement(1.0);
     }
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
+use futures::StreamExt;
 use kvstore_core::metrics::{
-    CACHE_OBJECTS, REQUESTS, REQUEST_DURATION, UPDATE_CONFLICTS, WATCH_STREAMS,
+    CACHE_OBJECTS, REQUESTS, REQUEST_DURATION, UPDATE_CONFLICTS, WATCH_LAG, WATCH_STREAMS,
 };
-use kvstore_core::{Cache, Store, WatchFrom};
+use kvstore_core::{Cache, ResourceVersion, Store, WatchFrom};
 use kvstore_memory::MemoryBackend;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
@@ -139,6 +140,35 @@ fn open_watch_streams_are_counted_until_dropped() {
         assert_eq!(metrics.value(WATCH_STREAMS, &kind), 1.0);
         drop(second);
         assert_eq!(metrics.value(WATCH_STREAMS, &kind), 0.0);
+    });
+}
+
+#[test]
+fn a_watch_replaying_history_lags_the_head_by_what_it_has_left() {
+    recorded(async |store, metrics| {
+        let mut versions = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            let created = store
+                .create(&format!("/m/{name}"), &widget(name, "red"))
+                .await
+                .unwrap();
+            versions.push(created.metadata.resource_version.unwrap());
+        }
+        // From the first create: the three after it, while the store has seen the fourth.
+        let first: ResourceVersion = versions[0].parse().unwrap();
+        let mut replay = store
+            .watch_prefix::<Widget>("/m", WatchFrom::Version(first))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            replay.next().await.unwrap().unwrap();
+        }
+        let kind = [("kind", "Widget")];
+        assert_eq!(metrics.samples(WATCH_LAG, &kind), [2.0, 1.0, 0.0]);
+        // A change made now is delivered level with the head.
+        store.create("/m/e", &widget("e", "red")).await.unwrap();
+        replay.next().await.unwrap().unwrap();
+        assert_eq!(metrics.samples(WATCH_LAG, &kind), [2.0, 1.0, 0.0, 0.0]);
     });
 }
 

@@ -15,6 +15,7 @@ use crate::backend::{
     Backend, Capabilities, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchItem,
     WatchRequest,
 };
+use super::head::Head;
 use crate::error::{Error, Result};
 use crate::lease::{Lease, LeaseId, LeaseInfo};
 
@@ -149,10 +150,12 @@ fn closed() -> Error {
 }
 
 /// The backend as the store's users see it: every call fails once the store is closed, and
-/// watches end (with one [`Error::Closed`] item).
+/// watches end (with one [`Error::Closed`] item). The revisions of its answers are noted in
+/// `head`.
 pub(crate) struct Closable {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) head: Arc<Head>,
 }
 
 #[async_trait]
@@ -165,21 +168,33 @@ impl Backend for Closable {
     }
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
         self.lifecycle.check()?;
-        self.backend.range(request).await
+        let response = self.backend.range(request).await?;
+        self.head.saw(response.revision);
+        Ok(response)
     }
     async fn get_possibly_stale(&self, key: &str) -> Result<RangeResponse> {
         self.lifecycle.check()?;
-        self.backend.get_possibly_stale(key).await
+        let response = self.backend.get_possibly_stale(key).await?;
+        self.head.saw(response.revision);
+        Ok(response)
     }
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
         self.lifecycle.check()?;
-        self.backend.txn(txn).await
+        let response = self.backend.txn(txn).await?;
+        self.head.saw(response.revision);
+        Ok(response)
     }
     async fn watch(&self, request: WatchRequest) -> Result<EventStream> {
         self.lifecycle.check()?;
         let events = self.backend.watch(request).await?;
+        let head = Arc::clone(&self.head);
+        let events = events.inspect(move |item| match item {
+            Ok(WatchItem::Event(event)) => head.saw(event.kv.mod_revision),
+            Ok(WatchItem::Progress(revision)) => head.saw(*revision),
+            Err(_) => {}
+        });
         Ok(UntilClosed {
-            events: Some(events),
+            events: Some(events.boxed()),
             closed: Box::pin(self.lifecycle.clone().closed_owned()),
         }
         .boxed())
@@ -214,7 +229,9 @@ impl Backend for Closable {
     }
     async fn current_revision(&self) -> Result<u64> {
         self.lifecycle.check()?;
-        self.backend.current_revision().await
+        let revision = self.backend.current_revision().await?;
+        self.head.saw(revision);
+        Ok(revision)
     }
 }
 

@@ -3,6 +3,7 @@
 mod collection;
 mod continue_token;
 mod create;
+mod head;
 mod delete;
 mod lease;
 mod lifecycle;
@@ -51,6 +52,8 @@ pub use lifecycle::{OnClose, RevokeOnClose};
 struct Inner<C> {
     /// The backend as users see it: closed with the store.
     backend: Arc<dyn Backend>,
+    /// The newest revision the backend answered with.
+    head: Arc<head::Head>,
     /// The backend itself, for closing.
     raw: Arc<dyn Backend>,
     lifecycle: Arc<Lifecycle>,
@@ -96,10 +99,12 @@ impl<C: Codec> Store<C> {
     /// shared with other stores).
     pub fn new_shared(backend: Arc<dyn Backend>, codec: C) -> Self {
         let lifecycle = Lifecycle::new();
+        let head = Arc::new(head::Head::default());
         let max_value_size = backend.capabilities().max_value_size;
         Store {
             inner: Arc::new(Inner {
-                backend: closable(&backend, &lifecycle),
+                backend: closable(&backend, &lifecycle, &head),
+                head,
                 raw: backend,
                 lifecycle,
                 codec: Arc::new(codec),
@@ -151,7 +156,7 @@ impl<C: Codec> Store<C> {
     pub fn on_backend(&self, backend: Arc<dyn Backend>) -> Self {
         Store {
             inner: Arc::new(Inner {
-                backend: closable(&backend, &self.inner.lifecycle),
+                backend: closable(&backend, &self.inner.lifecycle, &self.inner.head),
                 raw: backend,
                 ..self.share()
             }),
@@ -161,6 +166,7 @@ impl<C: Codec> Store<C> {
     fn share(&self) -> Inner<C> {
         Inner {
             backend: Arc::clone(&self.inner.backend),
+            head: Arc::clone(&self.inner.head),
             raw: Arc::clone(&self.inner.raw),
             lifecycle: Arc::clone(&self.inner.lifecycle),
             codec: Arc::clone(&self.inner.codec),
@@ -222,7 +228,7 @@ impl<C: Codec> Store<C> {
         let lifecycle = Lifecycle::new();
         Store {
             inner: Arc::new(Inner {
-                backend: closable(&self.inner.raw, &lifecycle),
+                backend: closable(&self.inner.raw, &lifecycle, &self.inner.head),
                 lifecycle,
                 ..self.share()
             }),
@@ -450,10 +456,16 @@ pub(crate) fn set_resource_version<K: Object>(object: &mut K, revision: u64) {
     object.metadata_mut().resource_version = Some(revision.to_string());
 }
 
-/// The backend as a store's users see it: closed with the store.
-fn closable(backend: &Arc<dyn Backend>, lifecycle: &Arc<Lifecycle>) -> Arc<dyn Backend> {
+/// The backend as a store's users see it: closed with the store, the revisions of its answers
+/// noted in `head`.
+fn closable(
+    backend: &Arc<dyn Backend>,
+    lifecycle: &Arc<Lifecycle>,
+    head: &Arc<head::Head>,
+) -> Arc<dyn Backend> {
     Arc::new(lifecycle::Closable {
         backend: Arc::clone(backend),
         lifecycle: Arc::clone(lifecycle),
+        head: Arc::clone(head),
     })
 }

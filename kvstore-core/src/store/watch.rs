@@ -282,11 +282,12 @@ impl<C: Codec> Store<C> {
                 .await?;
             let store = self.clone();
             let open = crate::metrics::OpenStream::new(K::KIND);
+            let head = std::sync::Arc::clone(&self.inner.head);
             let changes = changes.filter_map(move |item| {
-                let _counted_while_open = &open;
                 let typed = item.and_then(|item| match item {
                     WatchItem::Event(e) => {
                         let (key, revision) = (e.kv.key.clone(), e.kv.mod_revision);
+                        open.delivered(head.latest().saturating_sub(revision));
                         Ok(store
                             .typed_event::<K>(e, &selection)?
                             .map(|event| keyed(key, revision, event)))
