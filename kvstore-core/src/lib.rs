@@ -69,7 +69,7 @@ pub mod conformance;
 pub mod engine;
 
 pub use backend::Backend;
-pub use cache::{Cache, CacheEvent, CacheEvents};
+pub use cache::{Cache, CacheEvent, CacheEvents, CacheProgress};
 pub use codec::{Codec, CodecFor};
 pub use config::{Secret, StoreConfig, TlsFiles};
 pub use coordination::{

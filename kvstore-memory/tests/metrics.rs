@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use kvstore_codec::Json;
 use kvstore_core::conformance::{widget, Widget};
-use futures::StreamExt;
 use kvstore_core::metrics::{
     CACHE_OBJECTS, REQUESTS, REQUEST_DURATION, UPDATE_CONFLICTS, WATCH_LAG, WATCH_STREAMS,
 };

@@ -51,14 +51,26 @@ impl Drop for CountedObjects {
     }
 }
 
-/// How far the cache has got.
+/// How far a cache has got ([`Cache::progress`]): published after every page of a list and
+/// every batch of changes applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Progress {
-    synced: bool,
-    revision: ResourceVersion,
+#[non_exhaustive]
+pub struct CacheProgress {
+    /// Whether a complete listed state has been applied (and changes are followed).
+    pub synced: bool,
+    /// The resource version of the last change or list applied.
+    pub revision: ResourceVersion,
+    /// Objects read so far by a list in progress — the first, or one made again after history
+    /// was compacted under the watch (the cache serves its previous state meanwhile); `None`
+    /// when no list is running.
+    pub listing: Option<usize>,
+    /// Lists completed.
+    pub lists: u64,
     /// The feed ended: the store was closed.
-    stopped: bool,
+    pub stopped: bool,
 }
+
+type Progress = CacheProgress;
 
 struct Shared<K> {
     snapshot: RwLock<Snapshot<K>>,
@@ -178,6 +190,9 @@ impl<K: Object> Cache<K> {
     }
 }
 
+/// Objects of a list applied between two publications of its progress.
+const LIST_BATCH: usize = 1024;
+
 async fn feed<K: Object>(
     shared: Arc<Shared<K>>,
     mut events: BoxStream<'static, Result<WatcherEvent<K>>>,
@@ -185,12 +200,24 @@ async fn feed<K: Object>(
 ) {
     let mut ended = false;
     let mut counted = CountedObjects::new(K::KIND);
+    let mut listing = false;
     while let Some(first) = events.next().await {
         // The changes of one write arrive together: every event ready now is applied under one
         // lock before the progress is published, so that no reader (a consistent read waiting
-        // for a revision included) sees part of a transaction.
+        // for a revision included) sees part of a transaction. A list is not visible before it
+        // is complete: its progress is published every `LIST_BATCH` objects.
         let mut batch = vec![first];
         loop {
+            if let Some(Ok(event)) = batch.last() {
+                listing = match event {
+                    WatcherEvent::InitialState => true,
+                    WatcherEvent::InitialStateDone(_) => false,
+                    _ => listing,
+                };
+            }
+            if listing && batch.len() >= LIST_BATCH {
+                break;
+            }
             match events.next().now_or_never() {
                 Some(Some(item)) => batch.push(item),
                 Some(None) => {
@@ -212,6 +239,8 @@ async fn feed<K: Object>(
             Progress {
                 synced: snapshot.synced,
                 revision: snapshot.revision,
+                listing: snapshot.listing(),
+                lists: snapshot.lists,
                 stopped: false,
             }
         };
@@ -222,6 +251,10 @@ async fn feed<K: Object>(
         });
         if ended {
             break;
+        }
+        if progress.listing.is_some() {
+            // A long list lets the followers of its progress (and everything else) run.
+            tokio::task::yield_now().await;
         }
     }
     // The watcher ends only when the store is closed.
@@ -266,6 +299,12 @@ impl<K: Object> Cache<K> {
     /// The resource version the cache is at: that of the last change or list applied.
     pub fn resource_version(&self) -> ResourceVersion {
         self.shared.progress.borrow().revision
+    }
+
+    /// How far the cache has got, now and as it changes: a list's progress (objects read so
+    /// far), then each change applied — what a progress bar for a big cache's (re)list follows.
+    pub fn progress(&self) -> watch::Receiver<CacheProgress> {
+        self.shared.progress.subscribe()
     }
 
     /// Whether the first list has been applied.

@@ -28,6 +28,8 @@ pub(crate) struct Snapshot<K> {
     subscribers: Vec<mpsc::UnboundedSender<CacheEvent<K>>>,
     /// Whether the feed ended: no new subscriber is told of changes.
     stopped: bool,
+    /// Lists completed.
+    pub(crate) lists: u64,
     /// Secondary indexes over `objects`.
     pub(crate) indexes: Indexes<K>,
     /// `objects` ordered by name, built by the first list after a change.
@@ -44,6 +46,7 @@ impl<K: Object> Snapshot<K> {
             building: None,
             subscribers: Vec::new(),
             stopped: false,
+            lists: 0,
             indexes: Indexes::default(),
             in_order: OnceLock::new(),
         }
@@ -57,6 +60,11 @@ impl<K: Object> Snapshot<K> {
                 .map(|(_, object)| Arc::clone(object))
                 .collect()
         })
+    }
+
+    /// Objects read so far by the list in progress; `None` when none is.
+    pub(crate) fn listing(&self) -> Option<usize> {
+        self.building.as_ref().map(HashMap::len)
     }
 
     /// The object's name under the prefix.
@@ -88,6 +96,7 @@ impl<K: Object> Snapshot<K> {
                 self.indexes.rebuild(&self.objects);
                 self.revision = resource_version;
                 self.synced = true;
+                self.lists += 1;
                 self.announce_swap(old);
             }
             WatcherEvent::Added { key, object } | WatcherEvent::Modified { key, object } => {
@@ -220,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn indexes_follow_changes_and_relists() {
+    fn indexes_and_list_progress_follow_changes_and_relists() {
         let mut snapshot = Snapshot::<Pod>::new("/pods");
         snapshot.indexes.add(
             "node",
@@ -239,10 +248,12 @@ mod tests {
                 },
             );
         }
+        assert_eq!((snapshot.listing(), snapshot.lists), (Some(3), 0));
         apply(
             &mut snapshot,
             WatcherEvent::InitialStateDone(crate::ResourceVersion::new(1).unwrap()),
         );
+        assert_eq!((snapshot.listing(), snapshot.lists), (None, 1));
         assert_eq!(on(&snapshot, "n1"), ["a", "b"]);
         // b moves, c goes, d arrives.
         let b = pod("b", "n2", 2);
@@ -281,10 +292,14 @@ mod tests {
                 object: e,
             },
         );
+        // While it lists again, the previous state is served and the list's progress shown.
+        assert_eq!((snapshot.listing(), snapshot.lists), (Some(1), 1));
+        assert_eq!(on(&snapshot, "n1"), ["a", "d"]);
         apply(
             &mut snapshot,
             WatcherEvent::InitialStateDone(crate::ResourceVersion::new(9).unwrap()),
         );
+        assert_eq!((snapshot.listing(), snapshot.lists), (None, 2));
         assert!(on(&snapshot, "n1").is_empty());
         assert_eq!(on(&snapshot, "n2"), ["e"]);
         assert!(snapshot.indexes.lookup("zone", "z").is_none());

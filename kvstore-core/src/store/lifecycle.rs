@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 
+use super::head::Head;
 use crate::backend::{
     Backend, Capabilities, EventStream, RangeRequest, RangeResponse, Txn, TxnResponse, WatchItem,
     WatchRequest,
 };
-use super::head::Head;
 use crate::error::{Error, Result};
 use crate::lease::{Lease, LeaseId, LeaseInfo};
 

@@ -3,8 +3,8 @@
 mod collection;
 mod continue_token;
 mod create;
-mod head;
 mod delete;
+mod head;
 mod lease;
 mod lifecycle;
 mod list;
