@@ -27,6 +27,17 @@ async fn run(kinds: Kinds, url: &str, args: &[&str], input: &str) -> Result<Stri
     Ok(String::from_utf8(output).expect("UTF-8 output"))
 }
 
+/// What the service's command line printed for `args`.
+async fn service(url: &str, args: &[&str]) -> String {
+    run(kinds::kinds(), url, args, "").await.unwrap()
+}
+
+/// The server `name` as the service's command line shows it.
+async fn server(url: &str, name: &str) -> serde_json::Value {
+    let shown = service(url, &["get", "Server", name, "-o", "json"]).await;
+    serde_json::from_str(&shown).unwrap()
+}
+
 /// A store holding `web` written by a program that stores v1 (before v2 existed), and `db`
 /// written in v2.
 async fn servers() -> SqliteStore {
@@ -60,29 +71,15 @@ async fn servers() -> SqliteStore {
 #[tokio::test]
 async fn postcard_values_show_whole_with_the_kinds_compiled_in() {
     let store = servers().await;
-    let shown = run(
-        kinds::kinds(),
-        &store.url,
-        &["get", "Server", "db", "-o", "json"],
-        "",
-    )
-    .await
-    .unwrap();
-    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let shown = server(&store.url, "db").await;
     assert_eq!(shown["apiVersion"], "example.com/v2");
     assert_eq!(shown["host"], "db.local");
     assert_eq!(shown["port"], 5432);
     assert_eq!(shown["metadata"]["name"], "db");
 
     // Without them: the header only.
-    let bare = run(
-        Kinds::new(),
-        &store.url,
-        &["get", "Server", "db", "-o", "json"],
-        "",
-    )
-    .await
-    .unwrap();
+    let args = ["get", "Server", "db", "-o", "json"];
+    let bare = run(Kinds::new(), &store.url, &args, "").await.unwrap();
     let bare: serde_json::Value = serde_json::from_str(&bare).unwrap();
     assert_eq!(bare["apiVersion"], "example.com/v2");
     assert_eq!(bare.get("host"), None);
@@ -91,15 +88,9 @@ async fn postcard_values_show_whole_with_the_kinds_compiled_in() {
 #[tokio::test]
 async fn writes_are_checked_by_the_type_and_stored_with_its_codec() {
     let store = servers().await;
-    let edited = run(
-        kinds::kinds(),
-        &store.url,
-        &["get", "Server", "db", "-o", "yaml"],
-        "",
-    )
-    .await
-    .unwrap()
-    .replace("port: 5432", "port: 6432");
+    let edited = service(&store.url, &["get", "Server", "db", "-o", "yaml"])
+        .await
+        .replace("port: 5432", "port: 6432");
     let applied = run(kinds::kinds(), &store.url, &["apply", "-f", "-"], &edited)
         .await
         .unwrap();
@@ -115,10 +106,10 @@ async fn writes_are_checked_by_the_type_and_stored_with_its_codec() {
     let err = run(kinds::kinds(), &store.url, &["apply", "-f", "-"], &invalid)
         .await
         .unwrap_err();
+    let message = err.to_string();
     assert!(
-        err.to_string()
-            .contains("not a valid example.com/v2/Server"),
-        "{err}"
+        message.contains("not a valid example.com/v2/Server"),
+        "{message}"
     );
     let db: ServerV2 = typed.get("/server/db").await.unwrap();
     assert_eq!(db.port, 6432);
@@ -130,43 +121,22 @@ async fn migrate_rewrites_the_old_version_and_needs_the_kinds() {
     let err = run(Kinds::new(), &store.url, &["migrate", "Server"], "")
         .await
         .unwrap_err();
+    let message = err.to_string();
     assert!(
-        err.to_string()
-            .contains("migrate needs the versions of Server"),
-        "{err}"
+        message.contains("migrate needs the versions of Server"),
+        "{message}"
     );
 
-    let web = run(
-        kinds::kinds(),
-        &store.url,
-        &["get", "Server", "web", "-o", "json"],
-        "",
-    )
-    .await
-    .unwrap();
-    assert!(web.contains("\"apiVersion\": \"example.com/v1\""), "{web}");
-
-    let done = run(
-        kinds::kinds(),
-        &store.url,
-        &["migrate", "Server", "--page-size", "1"],
-        "",
-    )
-    .await
-    .unwrap();
+    assert_eq!(
+        server(&store.url, "web").await["apiVersion"],
+        "example.com/v1"
+    );
+    let done = service(&store.url, &["migrate", "Server", "--page-size", "1"]).await;
     assert_eq!(
         done,
         "/server: 2 objects seen, 1 rewritten in the storage version\n"
     );
-    let web = run(
-        kinds::kinds(),
-        &store.url,
-        &["get", "Server", "web", "-o", "json"],
-        "",
-    )
-    .await
-    .unwrap();
-    let web: serde_json::Value = serde_json::from_str(&web).unwrap();
+    let web = server(&store.url, "web").await;
     assert_eq!(web["apiVersion"], "example.com/v2");
     assert_eq!(
         (&web["host"], &web["port"]),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{next_event, unique_prefix, widget, TestCodec, Widget};
 use crate::coordination::{LeaseLoss, Session};
-use crate::lease::Lease;
+use crate::lease::{Lease, LeaseId};
 use crate::store::{CreateOptions, Store, WatchEvent, WatchFrom};
 use crate::Result;
 
@@ -20,6 +20,20 @@ async fn create_with_ttl<C: TestCodec>(
         .create_with(key, object, &CreateOptions::lease(lease.id))
         .await?;
     Ok((created, lease))
+}
+
+/// Creates a widget per name under `prefix`, on `lease`.
+async fn create_on<C: TestCodec>(store: &Store<C>, prefix: &str, names: &[&str], lease: LeaseId) {
+    for name in names {
+        store
+            .create_with(
+                &format!("{prefix}/{name}"),
+                &widget(name, "red"),
+                &CreateOptions::lease(lease),
+            )
+            .await
+            .unwrap();
+    }
 }
 
 /// The TTL the cases use: the smallest every backend grants as asked (etcd's minimum).
@@ -81,16 +95,7 @@ pub async fn revoke_deletes_at_once<C: TestCodec>(store: Store<C>) {
         .watch_prefix::<Widget>(&prefix, WatchFrom::Now)
         .await
         .unwrap();
-    for name in ["a", "b"] {
-        store
-            .create_with(
-                &format!("{prefix}/{name}"),
-                &widget(name, "red"),
-                &CreateOptions::lease(lease.id),
-            )
-            .await
-            .unwrap();
-    }
+    create_on(&store, &prefix, &["a", "b"], lease.id).await;
     store.lease_revoke(lease.id).await.unwrap();
     assert!(store
         .get::<Widget>(&format!("{prefix}/a"))
@@ -198,16 +203,7 @@ pub async fn dropped_keep_alive_lets_key_expire<C: TestCodec>(store: Store<C>) {
 pub async fn lease_info_shows_time_left_and_keys<C: TestCodec>(store: Store<C>) {
     let prefix = unique_prefix();
     let lease = store.lease_grant(Duration::from_secs(60)).await.unwrap();
-    for name in ["b", "a"] {
-        store
-            .create_with(
-                &format!("{prefix}/{name}"),
-                &widget(name, "red"),
-                &CreateOptions::lease(lease.id),
-            )
-            .await
-            .unwrap();
-    }
+    create_on(&store, &prefix, &["b", "a"], lease.id).await;
     let info = store
         .lease_info(lease.id)
         .await
