@@ -74,7 +74,7 @@ pub(crate) async fn leases(session: &Session, format: Output, out: &mut dyn Writ
 
 /// Which queue a lock or election command means: `PREFIX`, or `KIND NAME` and the entry
 /// `leaf` (`lock`, `election`) under the object's coordination key.
-async fn queue_prefix(session: &Session, target: &Queue, leaf: &str) -> CliResult<String> {
+fn queue_prefix(store: &Store<CliCodec>, target: &Queue, leaf: &str) -> CliResult<String> {
     let Some(name) = &target.name else {
         if !target.prefix_or_kind.starts_with('/') {
             return Err(CliError::Input(format!(
@@ -84,9 +84,8 @@ async fn queue_prefix(session: &Session, target: &Queue, leaf: &str) -> CliResul
         }
         return Ok(target.prefix_or_kind.clone());
     };
-    let store = session.store().await?;
     let objects = collection(
-        &store,
+        store,
         &target.prefix_or_kind,
         target.prefix.as_deref(),
         target.namespace.as_deref(),
@@ -146,8 +145,8 @@ pub(crate) async fn queue(
     out: &mut dyn Write,
 ) -> CliResult {
     let leaf = if election { "election" } else { "lock" };
-    let prefix = queue_prefix(session, target, leaf).await?;
     let store = session.store().await?;
+    let prefix = queue_prefix(&store, target, leaf)?;
     let queue = contenders(&store, &prefix).await?;
     let (first, others) = if election {
         ("leader", "candidate")
