@@ -157,7 +157,7 @@ impl EtcdBackend {
                     },
                     Ok,
                 );
-                let mut kv = self.client.kv_client();
+                let mut kv = crate::clients::kv(&self.client);
                 async move { kv.txn(etcd_txn?).await }
             })
             .await;
@@ -197,7 +197,7 @@ impl EtcdBackend {
                         },
                         Ok,
                     );
-                    let mut kv = self.client.kv_client();
+                    let mut kv = crate::clients::kv(&self.client);
                     async move { kv.txn(etcd_txn?).await }
                 },
             )
@@ -261,8 +261,11 @@ impl EtcdBackend {
         let key = self.ns.key(&request.key);
         let mut response = self
             .call("range", context, || {
-                let (mut kv, key, options) =
-                    (self.client.kv_client(), key.clone(), options.clone());
+                let (mut kv, key, options) = (
+                    crate::clients::kv(&self.client),
+                    key.clone(),
+                    options.clone(),
+                );
                 async move { kv.get(key, Some(options)).await }
             })
             .await?;
@@ -468,7 +471,7 @@ impl Backend for EtcdBackend {
         };
         let at = etcd_revision(revision)?;
         self.call("compact", context, || {
-            let mut kv = self.client.kv_client();
+            let mut kv = crate::clients::kv(&self.client);
             async move { kv.compact(at, None).await }
         })
         .await?;
@@ -482,7 +485,7 @@ impl Backend for EtcdBackend {
         let key = self.ns.key("/");
         let read = self
             .call("current revision", Context::default(), || {
-                let (mut kv, key) = (self.client.kv_client(), key.clone());
+                let (mut kv, key) = (crate::clients::kv(&self.client), key.clone());
                 async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
             })
             .await;

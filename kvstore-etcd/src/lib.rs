@@ -31,6 +31,7 @@
 
 mod backend;
 mod batch;
+mod clients;
 mod config;
 mod error;
 mod keys;

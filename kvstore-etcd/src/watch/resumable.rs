@@ -73,7 +73,7 @@ impl Target {
         if start > 0 {
             options = options.with_start_revision(etcd_revision(start)?);
         }
-        let mut client = self.client.watch_client();
+        let mut client = crate::clients::watch(&self.client);
         let opened = async {
             let mut stream = client.watch(self.key.clone(), Some(options)).await?;
             let first = stream.message().await?;
@@ -115,7 +115,7 @@ impl Target {
         let at = GetOptions::new()
             .with_revision(etcd_revision(start - 1)?)
             .with_count_only();
-        let mut kv = self.client.kv_client();
+        let mut kv = crate::clients::kv(&self.client);
         match timeout(self.request_timeout, kv.get(self.key.clone(), Some(at))).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(error::map(e, context)),
