@@ -162,6 +162,11 @@ fn edit_writes_back_what_the_editor_saved() {
 /// user changes the email; on its second run (the retry), the user carries the other writer's
 /// owner over, as the diff shown asks.
 fn racing_editor(store: &SqliteStore) -> std::path::PathBuf {
+    racing_editor_then(store, "sed -i s/owner:\\ bob/owner:\\ dave/ \"$1\"")
+}
+
+/// The editor of [`racing_editor`], whose second run is `retry`.
+fn racing_editor_then(store: &SqliteStore, retry: &str) -> std::path::PathBuf {
     let marker = store.dir.path().join("edited-once");
     store.file(
         "editor.sh",
@@ -169,7 +174,7 @@ fn racing_editor(store: &SqliteStore) -> std::path::PathBuf {
             "#!/bin/sh\nset -e\nif [ ! -e '{marker}' ]; then\n  touch '{marker}'\n  \
              '{bin}' get User alice -o yaml | sed s/owner:\\ bob/owner:\\ dave/ | \
              '{bin}' apply -f - >/dev/null\n  sed -i s/alice@example.com/alice@example.org/ \"$1\"\n\
-             else\n  sed -i s/owner:\\ bob/owner:\\ dave/ \"$1\"\nfi\n",
+             else\n  {retry}\nfi\n",
             marker = marker.display(),
             bin = env!("CARGO_BIN_EXE_kvstore"),
         ),
@@ -201,6 +206,28 @@ fn an_edit_that_conflicts_shows_what_changed_and_is_retried_on_yes() {
     let alice = get_json(store.kvstore(), "User", "alice", None);
     assert_eq!(alice["email"], "alice@example.org");
     assert_eq!(alice["spec"]["owner"], "dave");
+}
+
+#[test]
+fn an_edit_saved_unchanged_after_a_conflict_is_written_as_the_user_saw_it() {
+    let (store, _) = seeded();
+    let editor = racing_editor_then(&store, "true");
+    let output = store
+        .kvstore()
+        .args(["edit", "User", "alice"])
+        .env("EDITOR", format!("sh {}", editor.display()))
+        .write_stdin("y\n")
+        .output()
+        .unwrap();
+    let notes = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{notes}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "user/alice edited\n"
+    );
+    let alice = get_json(store.kvstore(), "User", "alice", None);
+    assert_eq!(alice["email"], "alice@example.org");
+    assert_eq!(alice["spec"]["owner"], "bob"); // the diff was shown; the user kept theirs
 }
 
 #[test]

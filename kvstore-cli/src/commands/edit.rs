@@ -35,9 +35,11 @@ pub(crate) async fn edit(
         )));
     }
     let mut text = format!("{HEADER}{}", yaml(&read)?);
+    // After a conflict the text is the user's own edit: saving it unchanged writes it.
+    let mut retrying = false;
     loop {
         let edited = run_editor(&text)?;
-        if edited == text || edited.trim().is_empty() {
+        if edited.trim().is_empty() || (!retrying && edited == text) {
             writeln!(out, "edit cancelled: nothing changed").map_err(output)?;
             return Ok(());
         }
@@ -86,6 +88,7 @@ pub(crate) async fn edit(
                     .clone_from(&current.metadata.resource_version);
                 text = format!("{HEADER}{}", yaml(&object)?);
                 read = current;
+                retrying = true;
             }
             Err(error) => return Err(kept(&edited, error.into())),
         }
