@@ -172,8 +172,11 @@ fn row(object: &UntypedObject) -> Vec<String> {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    // A binary value's name is in its body: known only when it was read by its key.
     let name = match &object.body {
-        Body::Opaque { format, size } => format!("({format} value, {size} bytes)"),
+        Body::Opaque { format, size } if meta.name.is_empty() => {
+            format!("({format} value, {size} bytes)")
+        }
         _ => meta.name.clone(),
     };
     vec![
