@@ -3,7 +3,7 @@
 //! uses.
 
 use kvstore::encryption::KeyRing;
-use kvstore::{Collection, Store};
+use kvstore::{Collection, Store, StoreConfig};
 use kvstore_codec::untyped::{Untyped, UntypedObject};
 
 use crate::args::Kind;
@@ -55,7 +55,15 @@ impl Session {
     }
 
     async fn store_for(&self, kind: Option<&str>) -> CliResult<Store<CliCodec>> {
-        Ok(kvstore::connect_with(self.url()?, self.codec(kind)).await?)
+        self.connect(self.codec(kind)).await
+    }
+
+    /// The store with `codec`. The URL's `codec` option is the services' choice; the command
+    /// line reads every codec, so it does not hold it to that one.
+    pub(crate) async fn connect<C: kvstore::Codec>(&self, codec: C) -> CliResult<Store<C>> {
+        let mut config = StoreConfig::from_url(self.url()?)?;
+        config.codec = None;
+        Ok(kvstore::connect_config_with(&config, codec).await?)
     }
 
     /// The objects of `kind` (its namespace, if it names one): values of other kinds in its

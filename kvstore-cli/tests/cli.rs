@@ -563,6 +563,9 @@ fn errors_say_what_went_wrong_with_their_exit_codes() {
         .code(1)
         .stderr("error: encryption key \"k1\" must be 32 bytes in base64\n");
     stdout_of(store.kvstore().arg("health"));
+    // The codec a service's URL names does not bind the command line, which reads them all.
+    let with_codec = format!("{}?codec=postcard", store.url);
+    stdout_of(common::kvstore(&with_codec).args(["list", "User"]));
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub(crate) async fn reencrypt(
         ));
     };
     let codec = Encrypted::new(Untyped::any(), ring.clone().accept_plaintext(plaintext));
-    let store = kvstore::connect_with(session.url()?, codec).await?;
+    let store = session.connect(codec).await?;
     let progress = spinner(prefix);
     let (mut rewritten, mut current, mut raced) = (0, 0, 0);
     let mut after: Option<String> = None;
