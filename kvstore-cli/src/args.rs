@@ -52,6 +52,9 @@ pub enum Command {
         /// Which objects.
         #[command(flatten)]
         target: Kind,
+        /// Every namespace (what a list without `-n` covers; kubectl's flag).
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
         /// Only objects whose labels match, e.g. `app=web,tier!=db`.
         #[arg(short = 'l', long = "selector")]
         selector: Option<String>,

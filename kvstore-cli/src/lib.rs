@@ -76,6 +76,7 @@ pub async fn run_with(cli: Cli, terminal: Terminal<'_>, kinds: Kinds) -> CliResu
         Command::Get { target, output } => read::get(&session, target, *output, out, err).await,
         Command::List {
             target,
+            all_namespaces: _, // the default: no namespace given
             selector,
             field_selector,
             limit,

@@ -67,6 +67,12 @@ fn list_prints_every_output_format_and_selects() {
         "user/bob\n"
     );
     assert_eq!(names(&["-n", "ops"]), "user/bob\n");
+    assert_eq!(names(&["-A"]), "user/alice\nuser/bob\n");
+    store
+        .kvstore()
+        .args(["list", "User", "-A", "-n", "ops"])
+        .assert()
+        .code(2);
 }
 
 #[test]
